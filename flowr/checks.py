@@ -1,0 +1,1 @@
+"""System checks (``manage.py check``); ids are stable."""

@@ -1,0 +1,136 @@
+"""In-memory walks over a graph's edge list.
+
+The models load a graph's edges in one query and hand them here, so every
+traversal costs a constant number of queries whatever the graph's size.  The
+walks are iterative (no recursion limit at any depth).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+
+class EdgeIndex:
+    """Adjacency lists of one graph, built from ``(source, target)`` pairs."""
+
+    def __init__(self, root: int, edges: Iterable[tuple[int, int]]) -> None:
+        self.root = root
+        self.children: dict[int, list[int]] = {}
+        self.parents: dict[int, list[int]] = {}
+        self.nodes: set[int] = {root}
+        for source, target in edges:
+            self.children.setdefault(source, []).append(target)
+            self.parents.setdefault(target, []).append(source)
+            self.nodes.add(source)
+            self.nodes.add(target)
+
+    def _walk(self, start: int, step: dict[int, list[int]], stop_at_root: bool, skip: int | None = None) -> set[int]:
+        """Nodes reached from ``start`` (excluded unless reached again)."""
+        seen: set[int] = set()
+        queue = deque([start])
+        while queue:
+            current = queue.popleft()
+            for nxt in step.get(current, ()):
+                if nxt == skip or nxt in seen:
+                    continue
+                seen.add(nxt)
+                if stop_at_root and nxt == self.root:
+                    continue  # the root is listed but never passed through
+                queue.append(nxt)
+        return seen
+
+    def descendents(self, node: int) -> set[int]:
+        found = self._walk(node, self.children, False)
+        found.discard(node)
+        return found
+
+    def descendents_root(self, node: int) -> set[int]:
+        found = self._walk(node, self.children, True)
+        found.discard(node)
+        return found
+
+    def ancestors(self, node: int) -> set[int]:
+        found = self._walk(node, self.parents, False)
+        found.discard(node)
+        return found
+
+    def ancestors_root(self, node: int) -> set[int]:
+        if node == self.root:
+            return set()
+        found = self._walk(node, self.parents, True)
+        found.discard(node)
+        return found
+
+    def reachable_without(self, removed: int) -> set[int]:
+        """Nodes reachable from the root when ``removed`` is gone."""
+        if removed == self.root:
+            return set()
+        found = self._walk(self.root, self.children, False, skip=removed)
+        found.add(self.root)
+        return found
+
+    def can_remove(self, node: int) -> bool:
+        """True when the graph stays connected without ``node``."""
+        if node == self.root or node not in self.nodes:
+            return False
+        return len(self.reachable_without(node)) == len(self.nodes) - 1
+
+    def prune_set(self, node: int) -> list[int]:
+        """``node`` plus what it reaches without passing the root, no root."""
+        found = self.descendents_root(node)
+        found.discard(self.root)
+        return [node, *sorted(found)]
+
+    def bfs_order(self, skip: int | None = None) -> tuple[list[int], dict[int, int]]:
+        """Breadth-first order from the root and each node's BFS parent."""
+        order = [self.root]
+        via: dict[int, int] = {}
+        seen = {self.root}
+        queue = deque([self.root])
+        while queue:
+            current = queue.popleft()
+            for nxt in self.children.get(current, ()):
+                if nxt == skip or nxt in seen:
+                    continue
+                seen.add(nxt)
+                via[nxt] = current
+                order.append(nxt)
+                queue.append(nxt)
+        return order, via
+
+
+def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int) -> list[tuple[int, int]]:
+    """New backbone parents for the creation-tree subtree of ``removed``.
+
+    Every node that the backbone hangs under ``removed`` needs a parent that
+    survives.  Walking breadth first from the root (without ``removed``), a
+    node keeps its backbone parent when that parent is already re-attached,
+    otherwise it takes its BFS parent.  Each assigned parent is attached
+    before its child, so the result is a tree and every move is valid.
+    Returns ``(node, new_parent)`` pairs in the order to apply them.
+    """
+    below: set[int] = set()
+    kids: dict[int, list[int]] = {}
+    for child, parent in backbone_parent.items():
+        kids.setdefault(parent, []).append(child)
+    stack = list(kids.get(removed, ()))
+    while stack:
+        current = stack.pop()
+        below.add(current)
+        stack.extend(kids.get(current, ()))
+    if not below:
+        return []
+    order, via = index.bfs_order(skip=removed)
+    attached: set[int] = set(index.nodes) - below - {removed}
+    moves: list[tuple[int, int]] = []
+    for node in order:
+        if node not in below:
+            continue
+        parent = backbone_parent.get(node)
+        if parent in attached and parent != removed:
+            attached.add(node)
+            continue
+        moves.append((node, via[node]))
+        attached.add(node)
+    return moves

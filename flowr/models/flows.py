@@ -1,0 +1,290 @@
+"""Rule sets, flows and the data of a flow's nodes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from flowr import rules as rule_registry
+from flowr.exceptions import (
+    DifferentGraphs,
+    DuplicateChildRule,
+    FlowFrozen,
+    FlowInUse,
+    MissingRule,
+    RuleNotAllowed,
+    TooManyChildren,
+)
+from flowr.models import ops
+from flowr.models.graph import BaseNodeData, DCCGraph, Edge, Node
+from flowr.rules import Rule
+
+
+class RuleSet(models.Model):
+    """A named set of rules: the root rule and every rule reachable from it."""
+
+    name = models.CharField(max_length=100)
+    root_rule_label = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def factory(cls, name: str, root_rule: type[Rule] | str) -> RuleSet:
+        """Create a rule set whose flows start with ``root_rule``."""
+        return cls.objects.create(name=name, root_rule_label=rule_registry.label_of(root_rule))
+
+    @property
+    def rule_missing(self) -> bool:
+        return rule_registry.get_rule(self.root_rule_label) is None
+
+    @property
+    def root_rule(self) -> type[Rule]:
+        """The root Rule class; raises :class:`MissingRule` if it is gone."""
+        found = rule_registry.get_rule(self.root_rule_label)
+        if found is None:
+            raise MissingRule(
+                f"Rule set {self.name!r}: root rule {self.root_rule_label!r} does not resolve",
+                label=self.root_rule_label,
+                rule_set=self,
+            )
+        return found
+
+    @property
+    def root_rule_name(self) -> str:
+        found = rule_registry.get_rule(self.root_rule_label)
+        return found.name if found else rule_registry.short_name(self.root_rule_label)
+
+    def rules(self) -> list[type[Rule]]:
+        """Every rule reachable from the root rule (root first)."""
+        found = rule_registry.get_rule(self.root_rule_label)
+        return rule_registry.rules_reachable_from(found) if found else []
+
+    def cytoscape_json(self) -> str:
+        """The rule graph as cytoscape.js elements (0.2's format)."""
+        elements: dict[str, list[dict[str, Any]]] = {"nodes": [], "edges": []}
+        for rule in self.rules():
+            elements["nodes"].append({"data": {"id": rule.name, "label": rule.name}})
+            for child in rule_registry._safe_children(rule):
+                elements["edges"].append(
+                    {"data": {"id": f"{rule.name}_{child.name}", "source": rule.name, "target": child.name}}
+                )
+        return json.dumps(elements)
+
+
+class Flow(models.Model):
+    """A state machine built from a rule set, stored as a graph.
+
+    A flow that States use is *frozen*: every edit of its graph is refused
+    with :class:`FlowFrozen`.  Deleting a flow deletes its graph.
+    """
+
+    name = models.CharField(max_length=100)
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="flows")
+    state_graph = models.OneToOneField(DCCGraph, on_delete=models.PROTECT, related_name="flow")
+    family = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "version", "pk"]
+        constraints = [models.UniqueConstraint(fields=["family", "version"], name="flowr_flow_family_version")]
+
+    def __str__(self) -> str:
+        return self.name if self.version == 1 else f"{self.name} (v{self.version})"
+
+    @classmethod
+    def factory(cls, name: str, rule_set: RuleSet) -> Flow:
+        """Create a flow whose graph holds one node: the rule set's root."""
+        root_rule = rule_set.root_rule
+        with transaction.atomic():
+            graph = DCCGraph.factory(FlowNodeData, rule_label=root_rule.class_label)
+            return cls.objects.create(name=name, rule_set=rule_set, state_graph=graph)
+
+    @property
+    def root_data(self) -> FlowNodeData:
+        """The data of the flow's root node."""
+        data = FlowNodeData.objects.select_related("node").get(node__graph_id=self.state_graph_id, node__depth=1)
+        data._flow_cache = self
+        return data
+
+    def in_use(self) -> bool:
+        """True when any State uses this flow (it is then frozen)."""
+        return self.states.exists()
+
+    def state_count(self) -> int:
+        return self.states.count()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        count = self.states.count()
+        if count:
+            raise FlowInUse(f"Flow {self.name!r} cannot be deleted: {count} state(s) use it", flow=self, count=count)
+        return super().delete(*args, **kwargs)
+
+    def nodes_data(self) -> list[FlowNodeData]:
+        """Every node's data, in tree order, with nodes attached (2 queries)."""
+        graph = self.state_graph
+        nodes = graph.load_nodes()
+        result = []
+        for node in nodes:
+            data = node._data_cache
+            data._flow_cache = self
+            result.append(data)
+        return result
+
+
+@receiver(post_delete, sender=Flow)
+def _delete_graph_with_flow(sender: type[Flow], instance: Flow, **kwargs: Any) -> None:
+    DCCGraph.objects.filter(pk=instance.state_graph_id).delete()
+
+
+class FlowNodeData(BaseNodeData):
+    """The data of one node of a flow: which rule the node stands for."""
+
+    rule_label = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name = "flow node"
+
+    def __str__(self) -> str:
+        return f"FlowNodeData(id={self.pk} {self.rule_name})"
+
+    # -- the rule ----------------------------------------------------------
+    @property
+    def rule_missing(self) -> bool:
+        return rule_registry.get_rule(self.rule_label) is None
+
+    @property
+    def rule(self) -> type[Rule]:
+        """The node's Rule class; raises :class:`MissingRule` if it is gone."""
+        found = rule_registry.get_rule(self.rule_label)
+        if found is None:
+            raise MissingRule(
+                f"Node {self.node_id}: rule {self.rule_label!r} does not resolve", label=self.rule_label, node=self
+            )
+        return found
+
+    @property
+    def rule_name(self) -> str:
+        found = rule_registry.get_rule(self.rule_label)
+        return found.name if found else rule_registry.short_name(self.rule_label)
+
+    @property
+    def flow(self) -> Flow:
+        cached = getattr(self, "_flow_cache", None)
+        if cached is None:
+            cached = Flow.objects.get(state_graph__nodes__pk=self.node_id)
+            self._flow_cache = cached
+        return cached
+
+    # -- neighbours --------------------------------------------------------
+    def children_data(self) -> list[FlowNodeData]:
+        """The data of this node's children (one query)."""
+        return list(FlowNodeData.objects.filter(node__in_edges__source_id=self.node_id).order_by("node__path"))
+
+    def parents_data(self) -> list[FlowNodeData]:
+        return list(FlowNodeData.objects.filter(node__out_edges__target_id=self.node_id).order_by("node__path"))
+
+    def max_children(self) -> int:
+        rule = self.rule
+        return len(rule.children) if rule.multiple_paths else 1
+
+    def _child_labels(self) -> list[str]:
+        return list(
+            Edge.objects.filter(source_id=self.node_id).values_list("target__flownodedata__rule_label", flat=True)
+        )
+
+    def child_refusal(self, rule: type[Rule] | str, existing: list[str] | None = None) -> Exception | None:
+        """Why ``rule`` cannot be a (new) child here, or None if it can."""
+        parent_rule = self.rule
+        child = rule_registry.resolve(rule)
+        if child.class_label not in {r.class_label for r in parent_rule.child_rules()}:
+            return RuleNotAllowed(
+                f"Rule {child.name} is not a valid child of rule {parent_rule.name} (node {self.node_id})",
+                rule=child,
+                node=self,
+            )
+        existing = self._child_labels() if existing is None else existing
+        if len(existing) >= self.max_children():
+            limit = "only one child" if not parent_rule.multiple_paths else f"at most {self.max_children()} children"
+            return TooManyChildren(
+                f"Rule {parent_rule.name} allows {limit}; node {self.node_id} is full", rule=child, node=self
+            )
+        if child.class_label in existing:
+            return DuplicateChildRule(
+                f"Node {self.node_id} ({parent_rule.name}) already has a child with rule {child.name}",
+                rule=child,
+                node=self,
+            )
+        return None
+
+    def allowed_child_rules(self) -> list[type[Rule]]:
+        """Rules that could be added as a child here now (empty if full)."""
+        if self.rule_missing:
+            return []
+        existing = self._child_labels()
+        return [r for r in self.rule.child_rules() if self.child_refusal(r, existing) is None]
+
+    # -- 0.2 edits ---------------------------------------------------------
+    def add_child_rule(self, rule: type[Rule] | str) -> FlowNodeData:
+        """Add a new node with ``rule`` as a child of this one."""
+
+        def check(graph: DCCGraph) -> None:
+            refusal = self.child_refusal(rule)
+            if refusal is not None:
+                raise refusal
+
+        label = rule_registry.resolve(rule).class_label
+        node = ops.add_child(self._node(), {"rule_label": label}, check=check)
+        data: FlowNodeData = node._data_cache
+        if hasattr(self, "_flow_cache"):
+            data._flow_cache = self._flow_cache
+        return data
+
+    def connect_child(self, flow_node_data: FlowNodeData) -> None:
+        """Add an edge from this node to an existing node of the same flow."""
+        target = flow_node_data._node()
+        source = self._node()
+        if target.graph_id != source.graph_id:
+            raise DifferentGraphs(
+                f"Node {self.node_id} and node {flow_node_data.node_id} belong to different flows",
+                node=self,
+                target=flow_node_data,
+            )
+
+        def check(graph: DCCGraph) -> None:
+            refusal = self.child_refusal(flow_node_data.rule)
+            if refusal is not None:
+                raise refusal
+
+        ops.connect(source, target, check=check)
+
+    def _node(self) -> Node:
+        return self.node
+
+
+def _frozen_guard(graph: DCCGraph) -> None:
+    from flowr.models.states import State
+
+    count = State.objects.filter(flow__state_graph_id=graph.pk).count()
+    if count:
+        flow = Flow.objects.get(state_graph_id=graph.pk)
+        raise FlowFrozen(
+            f"Flow {flow.name!r} is frozen: {count} state(s) use it. Clone it to make an editable version.",
+            flow=flow,
+            count=count,
+        )
+
+
+ops.edit_guards.append(_frozen_guard)

@@ -1,0 +1,285 @@
+"""The directed, connected, cyclic graph (0.2's ``DCCGraph``).
+
+Storage: the creation tree of a graph (every node hangs under the node it was
+created from) is a django-treebeard materialized-path tree whose root is the
+graph's root.  Every edge, creation-tree ("backbone") or made by
+:meth:`Node.connect_child` ("link": loops and joins), is an :class:`Edge` row;
+``Node.children`` / ``Node.parents`` are the many-to-many managers through
+it.  Traversals load a graph's edges in one query and walk them in memory
+(:mod:`flowr.graphwalk`).  All writes go through :mod:`flowr.models.ops`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from treebeard.mp_tree import MP_Node
+
+from flowr.exceptions import DifferentGraphs, InvalidDataClass
+from flowr.graphwalk import EdgeIndex
+
+
+class DCCGraph(models.Model):
+    """A directed, connected, cyclic graph with one root.
+
+    Every node is reachable from the root; each node carries one data object
+    of the graph's data class (a :class:`BaseNodeData` subclass).
+    """
+
+    data_content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    root = models.ForeignKey("flowr.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "graph"
+
+    def __str__(self) -> str:
+        return f"DCCGraph(id={self.pk})"
+
+    @property
+    def data_class(self) -> type[BaseNodeData]:
+        return ContentType.objects.get_for_id(self.data_content_type_id).model_class()  # type: ignore[return-value]
+
+    @classmethod
+    def factory(cls, data_class: type[BaseNodeData], **root_kwargs: Any) -> DCCGraph:
+        """Create a graph, its root node and the root's data object.
+
+        :param data_class: a concrete :class:`BaseNodeData` subclass
+        :param root_kwargs: fields of the root's data object
+        :raises InvalidDataClass: when ``data_class`` is not one
+        """
+        from flowr.models import ops
+
+        check_data_class(data_class)
+        return ops.create_graph(cls, data_class, root_kwargs, [])
+
+    @classmethod
+    def factory_from_graph(
+        cls, data_class: type[BaseNodeData], root_kwargs: dict[str, Any], children: Iterable[Any]
+    ) -> DCCGraph:
+        """Create a graph from nested ``(kwargs, children)`` pairs.
+
+        Example: ``factory_from_graph(Label, {"name": "A"}, [({"name": "B"},
+        []), ({"name": "C"}, [])])`` creates A with children B and C.
+        """
+        from flowr.models import ops
+
+        check_data_class(data_class)
+        return ops.create_graph(cls, data_class, root_kwargs, children)
+
+    def edge_index(self) -> EdgeIndex:
+        """The graph's adjacency, loaded in one query."""
+        return EdgeIndex(self.root_id, Edge.objects.filter(graph_id=self.pk).values_list("source_id", "target_id"))
+
+    def find_nodes(self, **data_filters: Any) -> models.QuerySet[Node]:
+        """Nodes of this graph whose data object matches ``data_filters``.
+
+        0.2 searched every graph; this is scoped to this one.
+        """
+        data_class = self.data_class
+        prefix = data_class._meta.get_field("node").related_query_name()
+        lookups = {f"{prefix}__{key}": value for key, value in data_filters.items()}
+        return Node.objects.filter(graph_id=self.pk, **lookups)
+
+    def load_nodes(self, with_data: bool = True) -> list[Node]:
+        """All nodes in tree order, their ``data`` filled in (two queries)."""
+        nodes = list(Node.objects.filter(graph_id=self.pk).order_by("path"))
+        for node in nodes:
+            node._graph_cache = self
+        if with_data:
+            by_node = {d.node_id: d for d in self.data_class.objects.filter(node__graph_id=self.pk)}
+            for node in nodes:
+                data = by_node.get(node.pk)
+                if data is not None:
+                    data.node = node
+                node._data_cache = data
+        return nodes
+
+    def cytoscape_json(self, extra_fields: Callable[[Node], dict[str, Any]] | None = None) -> str:
+        """The graph as cytoscape.js elements (0.2's format), as a string.
+
+        Each node's ``data`` holds ``id`` (``n<pk>``) plus what
+        ``extra_fields(node)`` returns; each edge's holds ``id``
+        (``e<src>_<dst>``), ``source`` and ``target``.  Three queries.
+        """
+        nodes = self.load_nodes(with_data=extra_fields is not None)
+        elements: dict[str, list[dict[str, Any]]] = {"nodes": [], "edges": []}
+        for node in nodes:
+            data: dict[str, Any] = {"id": f"n{node.pk}"}
+            if extra_fields is not None:
+                data.update(extra_fields(node))
+            elements["nodes"].append({"data": data})
+        for source, target in (
+            Edge.objects.filter(graph_id=self.pk).order_by("pk").values_list("source_id", "target_id")
+        ):
+            elements["edges"].append(
+                {"data": {"id": f"e{source}_{target}", "source": f"n{source}", "target": f"n{target}"}}
+            )
+        return json.dumps(elements)
+
+
+def check_data_class(data_class: object) -> None:
+    if not (isinstance(data_class, type) and issubclass(data_class, BaseNodeData) and not data_class._meta.abstract):
+        raise InvalidDataClass(f"{data_class!r} is not a concrete BaseNodeData subclass", data_class=data_class)
+
+
+class Node(MP_Node):
+    """One node of a :class:`DCCGraph`.
+
+    ``children`` and ``parents`` are related managers over every edge.  The
+    treebeard fields (``path``, ``depth``, ``numchild``) describe the creation
+    tree only; never write them.
+    """
+
+    graph = models.ForeignKey(DCCGraph, on_delete=models.CASCADE, related_name="nodes")
+    # A text column: a 5,000-deep chain has a 20,000-character path, more
+    # than any indexable varchar.  Uniqueness is kept by serializing each
+    # graph's edits on its row and deriving root paths from the graph's pk.
+    path = models.TextField(max_length=1_000_000)
+    children = models.ManyToManyField(
+        "self",
+        through="flowr.Edge",
+        through_fields=("source", "target"),
+        symmetrical=False,
+        related_name="parents",
+        blank=True,
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["graph", "depth"], name="flowr_node_graph_depth")]
+
+    def __str__(self) -> str:
+        return f"Node(id={self.pk})"
+
+    # -- graph and data -------------------------------------------------
+    def _get_graph(self) -> DCCGraph:
+        cached = getattr(self, "_graph_cache", None)
+        if cached is None or cached.pk != self.graph_id:
+            cached = self.graph
+            self._graph_cache = cached
+        return cached
+
+    @property
+    def data(self) -> BaseNodeData:
+        """The data object of this node (cached after the first read)."""
+        cached = getattr(self, "_data_cache", None)
+        if cached is None:
+            data_class = self._get_graph().data_class
+            cached = data_class.objects.get(node_id=self.pk)
+            cached.node = self
+            self._data_cache = cached
+        return cached
+
+    def is_root(self) -> bool:
+        return self.depth == 1
+
+    def _index(self) -> EdgeIndex:
+        return self._get_graph().edge_index()
+
+    def _nodes(self, ids: Iterable[int]) -> list[Node]:
+        ids = list(ids)
+        if not ids:
+            return []
+        if len(ids) <= 500:
+            found = Node.objects.filter(pk__in=ids)
+        else:  # one scan of the graph beats a huge IN list
+            wanted = set(ids)
+            found = [n for n in Node.objects.filter(graph_id=self.graph_id) if n.pk in wanted]
+        by_id = {n.pk: n for n in found}
+        return [by_id[i] for i in ids if i in by_id]
+
+    # -- 0.2 traversals (constant queries, no recursion) -----------------
+    def ancestors(self) -> list[Node]:
+        """Every node from which this one can be reached (not itself)."""
+        return self._nodes(sorted(self._index().ancestors(self.pk)))
+
+    def ancestors_root(self) -> list[Node]:
+        """Like :meth:`ancestors`, but never passing through the root."""
+        return self._nodes(sorted(self._index().ancestors_root(self.pk)))
+
+    def descendents(self) -> list[Node]:
+        """Every node reachable from this one (not itself)."""
+        return self._nodes(sorted(self._index().descendents(self.pk)))
+
+    def descendents_root(self) -> list[Node]:
+        """Like :meth:`descendents`; the root is listed, never passed."""
+        return self._nodes(sorted(self._index().descendents_root(self.pk)))
+
+    def can_remove(self) -> bool:
+        """True exactly when the graph stays connected without this node."""
+        if self.is_root():
+            return False
+        return self._index().can_remove(self.pk)
+
+    def prune_list(self) -> list[Node]:
+        """This node plus what it reaches without passing the root."""
+        if self.is_root():
+            return []
+        return self._nodes(self._index().prune_set(self.pk))
+
+    # -- 0.2 mutations -----------------------------------------------------
+    def add_child(self, **data_kwargs: Any) -> Node:
+        """Create a node (and its data object) as a child of this one."""
+        from flowr.models import ops
+
+        return ops.add_child(self, data_kwargs)
+
+    def connect_child(self, node: Node) -> None:
+        """Add an edge from this node to an existing node of its graph."""
+        from flowr.models import ops
+
+        if node.graph_id != self.graph_id:
+            raise DifferentGraphs(
+                f"Cannot connect {self} to {node}: they belong to different graphs", node=self, target=node
+            )
+        ops.connect(self, node)
+
+    def remove(self) -> BaseNodeData:
+        """Remove this node (and its data); return the data object.
+
+        :raises CannotRemove: unless :meth:`can_remove`
+        """
+        from flowr.models import ops
+
+        return ops.remove(self)
+
+    def prune(self) -> list[BaseNodeData]:
+        """Remove :meth:`prune_list`; return their data objects."""
+        from flowr.models import ops
+
+        return ops.prune(self)
+
+
+class Edge(models.Model):
+    """One edge of a graph: creation tree ("backbone") or link."""
+
+    graph = models.ForeignKey(DCCGraph, on_delete=models.CASCADE, related_name="edges")
+    source = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
+    target = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
+    backbone = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "target"], name="flowr_edge_unique")]
+
+    def __str__(self) -> str:
+        kind = "backbone" if self.backbone else "link"
+        return f"Edge({self.source_id} -> {self.target_id}, {kind})"
+
+
+class BaseNodeData(models.Model):
+    """Abstract model: the data carried by one node of a graph."""
+
+    node = models.OneToOneField(Node, on_delete=models.CASCADE)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}(id={self.pk})"
+
+    @property
+    def graph(self) -> DCCGraph:
+        return self.node._get_graph()

@@ -1,0 +1,143 @@
+"""Every write to a graph, in one place.
+
+This is the only module that talks to treebeard's manager API.  Each
+mutation runs in one ``transaction.atomic()`` and first locks the graph's
+row, so the edits of one graph serialize (materialized-path inserts race
+otherwise) and every check is re-done under the lock.  Registered *edit
+guards* (the flow layer registers "a flow with States is frozen") run under
+the same lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+
+from flowr.exceptions import CannotRemove
+from flowr.graphwalk import EdgeIndex, rehome_plan
+from flowr.models.graph import DCCGraph, Edge, Node
+
+if TYPE_CHECKING:
+    from flowr.models.graph import BaseNodeData
+
+EditGuard = Callable[[DCCGraph], None]
+edit_guards: list[EditGuard] = []
+
+
+def lock_graph(graph_id: int) -> DCCGraph:
+    """Lock and return the graph row (inside the caller's transaction)."""
+    return DCCGraph.objects.select_for_update().get(pk=graph_id)
+
+
+def check_editable(graph: DCCGraph) -> None:
+    for guard in edit_guards:
+        guard(graph)
+
+
+def _fresh(node_id: int, graph: DCCGraph) -> Node:
+    node = Node.objects.get(pk=node_id)
+    node._graph_cache = graph
+    return node
+
+
+def create_graph(
+    cls: type[DCCGraph], data_class: type[BaseNodeData], root_kwargs: dict[str, Any], children: Iterable[Any]
+) -> DCCGraph:
+    with transaction.atomic():
+        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
+        # treebeard's add_root() reads the last root without a lock; a root
+        # step derived from the graph's primary key cannot collide.
+        root = Node(graph=graph, depth=1, numchild=0, path=Node._get_path(None, 1, graph.pk))
+        root.save(force_insert=True)
+        root._graph_cache = graph
+        root._data_cache = data_class.objects.create(node=root, **root_kwargs)
+        graph.root = root
+        graph.save(update_fields=["root"])
+        # depth first, in the given order, like 0.2 -- but without recursion
+        stack: list[tuple[Node, Any]] = [(root, iter(children))]
+        while stack:
+            parent, pending = stack[-1]
+            item = next(pending, None)
+            if item is None:
+                stack.pop()
+                continue
+            kwargs, grandchildren = item
+            child = _add_child(graph, parent, kwargs)
+            stack.append((child, iter(grandchildren)))
+    return graph
+
+
+def _add_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) -> Node:
+    child = Node.objects.add_child(parent, instance=Node(graph=graph))
+    Edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
+    child._graph_cache = graph
+    data = graph.data_class.objects.create(node=child, **data_kwargs)
+    child._data_cache = data
+    return child
+
+
+def add_child(parent: Node, data_kwargs: dict[str, Any], check: Callable[[DCCGraph], None] | None = None) -> Node:
+    """Create a child of ``parent``; ``check`` runs under the graph lock."""
+    with transaction.atomic():
+        graph = lock_graph(parent.graph_id)
+        check_editable(graph)
+        if check is not None:
+            check(graph)
+        return _add_child(graph, parent, data_kwargs)
+
+
+def connect(source: Node, target: Node, check: Callable[[DCCGraph], None] | None = None) -> bool:
+    """Add a link edge; False when the edge already existed (0.2: no-op)."""
+    with transaction.atomic():
+        graph = lock_graph(source.graph_id)
+        check_editable(graph)
+        if check is not None:
+            check(graph)
+        if Edge.objects.filter(source_id=source.pk, target_id=target.pk).exists():
+            return False
+        Edge.objects.create(graph=graph, source_id=source.pk, target_id=target.pk, backbone=False)
+        return True
+
+
+def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int]]:
+    rows = list(Edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id", "backbone"))
+    index = EdgeIndex(graph.root_id, ((s, t) for s, t, _ in rows))
+    backbone_parent = {t: s for s, t, b in rows if b}
+    return index, backbone_parent
+
+
+def remove(node: Node) -> BaseNodeData:
+    with transaction.atomic():
+        graph = lock_graph(node.graph_id)
+        check_editable(graph)
+        if node.pk == graph.root_id:
+            raise CannotRemove(f"{node} is the root of its graph and cannot be removed", node=node)
+        index, backbone_parent = _load(graph)
+        if not index.can_remove(node.pk):
+            raise CannotRemove(f"Removing {node} would disconnect part of the graph from its root", node=node)
+        data = graph.data_class.objects.get(node_id=node.pk)
+        for child_id, new_parent_id in rehome_plan(index, backbone_parent, node.pk):
+            old_parent_id = backbone_parent[child_id]
+            Node.objects.move(_fresh(child_id, graph), _fresh(new_parent_id, graph), pos="last-child")
+            Edge.objects.filter(source_id=old_parent_id, target_id=child_id).update(backbone=False)
+            Edge.objects.filter(source_id=new_parent_id, target_id=child_id).update(backbone=True)
+        Node.objects.filter(pk=node.pk).delete()
+        return data
+
+
+def prune(node: Node) -> list[BaseNodeData]:
+    with transaction.atomic():
+        graph = lock_graph(node.graph_id)
+        check_editable(graph)
+        if node.pk == graph.root_id:
+            raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
+        index, _ = _load(graph)
+        if node.pk not in index.nodes:
+            raise CannotRemove(f"{node} is not in its graph any more", node=node)
+        ids = index.prune_set(node.pk)
+        found = {d.node_id: d for d in graph.data_class.objects.filter(node__graph_id=graph.pk, node_id__in=ids)}
+        Node.objects.filter(graph_id=graph.pk, pk__in=ids).delete()
+        return [found[i] for i in ids if i in found]

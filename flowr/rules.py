@@ -1,0 +1,183 @@
+"""Rule classes: the code half of a state machine.
+
+A programmer subclasses :class:`Rule`; the database only ever stores a rule's
+dotted label (``module.ClassName``).  Labels are resolved through a registry
+that the :class:`RuleMeta` metaclass fills as classes are defined.  A label is
+resolved only to a registered Rule subclass whose module belongs to an
+installed Django app: database content never triggers an import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+
+from flowr.exceptions import InvalidRule, MissingRule
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from flowr.models import FlowNodeData, State
+
+_registry: dict[str, type[Rule]] = {}
+
+
+class RuleMeta(type):
+    """Registers every Rule subclass under its dotted label."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> RuleMeta:
+        cls = super().__new__(mcs, name, bases, namespace)
+        if bases:  # the base Rule class itself is not a usable rule
+            _registry[f"{cls.__module__}.{cls.__qualname__}"] = cls  # type: ignore[assignment]
+        return cls
+
+    @property
+    def class_label(cls) -> str:
+        """The dotted label stored in the database: ``module.ClassName``."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @property
+    def name(cls) -> str:
+        """The class name, as 0.2 showed it."""
+        return cls.__name__
+
+
+class Rule(metaclass=RuleMeta):
+    """Base class of the rules a flow is built from.
+
+    Class attributes:
+
+    * ``children`` -- the rules that may follow this one: Rule classes or
+      dotted label strings (for forward references); may be reassigned after
+      the class is created to make cycles.
+    * ``multiple_paths`` -- a node with this rule may have several children
+      (one per allowed rule): the State chooses which one to take.
+    * ``has_edit_screen`` -- :meth:`edit_screen` renders a custom screen.
+    """
+
+    children: list[type[Rule] | str] = []
+    multiple_paths: bool = False
+    has_edit_screen: bool = False
+
+    @classmethod
+    def on_enter(cls, state: State) -> None:
+        """Called when a State enters a node with this rule."""
+
+    @classmethod
+    def on_leave(cls, state: State) -> None:
+        """Called when a State leaves a node with this rule."""
+
+    @classmethod
+    def can_enter(cls, state: State) -> bool | str | None:
+        """Guard: return ``False`` or a reason string to veto entering."""
+        return True
+
+    @classmethod
+    def can_leave(cls, state: State) -> bool | str | None:
+        """Guard: return ``False`` or a reason string to veto leaving."""
+        return True
+
+    @classmethod
+    def edit_screen(cls, request: HttpRequest | None, flow_node_data: FlowNodeData | None) -> str:
+        """Return the HTML of this rule's custom edit screen."""
+        raise NotImplementedError(f"{cls.__name__} has no edit screen")
+
+    @classmethod
+    def child_rules(cls) -> list[type[Rule]]:
+        """``children`` with label strings resolved; raises MissingRule."""
+        resolved = []
+        for child in cls.children:
+            if isinstance(child, str):
+                found = get_rule(child)
+                if found is None:
+                    raise MissingRule(
+                        f"Rule {cls.__name__} names child rule {child!r}, which does not resolve",
+                        label=child,
+                        rule=cls,
+                    )
+                resolved.append(found)
+            elif is_rule_class(child):
+                resolved.append(child)
+            else:
+                raise InvalidRule(f"Rule {cls.__name__} has a child that is not a Rule: {child!r}", rule=cls)
+        return resolved
+
+    @classmethod
+    def child_labels(cls) -> list[str]:
+        """The labels of ``children``, without resolving anything."""
+        return [c if isinstance(c, str) else getattr(c, "class_label", repr(c)) for c in cls.children]
+
+
+def is_rule_class(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
+
+
+def _in_installed_app(cls: type) -> bool:
+    return apps.get_containing_app_config(cls.__module__) is not None
+
+
+def get_rule(label: str) -> type[Rule] | None:
+    """Resolve a stored label to its Rule class, or None.
+
+    Only classes already defined (registered by the metaclass) in a module of
+    an installed app resolve; nothing is imported.
+    """
+    cls = _registry.get(label)
+    if cls is None or not _in_installed_app(cls):
+        return None
+    return cls
+
+
+def label_of(rule: type[Rule] | str) -> str:
+    """The label of a Rule class or of a label string (validated)."""
+    if isinstance(rule, str):
+        if get_rule(rule) is None:
+            raise MissingRule(f"No rule is registered under {rule!r}", label=rule)
+        return rule
+    if is_rule_class(rule):
+        return rule.class_label  # type: ignore[union-attr]
+    raise InvalidRule(f"{rule!r} is not a Rule class", rule=rule)
+
+
+def resolve(rule: type[Rule] | str) -> type[Rule]:
+    """A Rule class from a class or a label; raises MissingRule/InvalidRule."""
+    if isinstance(rule, str):
+        found = get_rule(rule)
+        if found is None:
+            raise MissingRule(f"No rule is registered under {rule!r}", label=rule)
+        return found
+    if is_rule_class(rule):
+        return rule
+    raise InvalidRule(f"{rule!r} is not a Rule class", rule=rule)
+
+
+def all_rules() -> list[type[Rule]]:
+    """Every resolvable Rule class, sorted by label."""
+    return [cls for label, cls in sorted(_registry.items()) if _in_installed_app(cls)]
+
+
+def rules_reachable_from(root: type[Rule]) -> list[type[Rule]]:
+    """The rule graph from ``root``: root first, breadth first, no repeats."""
+    seen: dict[str, type[Rule]] = {root.class_label: root}
+    queue: list[type[Rule]] = [root]
+    while queue:
+        current = queue.pop(0)
+        for child in _safe_children(current):
+            if child.class_label not in seen:
+                seen[child.class_label] = child
+                queue.append(child)
+    return list(seen.values())
+
+
+def _safe_children(rule: type[Rule]) -> Iterable[type[Rule]]:
+    for child in rule.children:
+        found = get_rule(child) if isinstance(child, str) else child
+        if is_rule_class(found):
+            yield found  # type: ignore[misc]
+
+
+def short_name(label: str) -> str:
+    """The class-name part of a dotted label (for missing rules)."""
+    return label.rsplit(".", 1)[-1]
