@@ -1,7 +1,17 @@
-"""flowr's URLs: mount with ``path("flowr/", include("flowr.urls"))``."""
+"""flowr's URLs: mount with ``path("flowr/", include("flowr.urls"))``.
 
-from django.urls import path  # noqa: F401
+``/flowr/api/`` is the REST API (``flowr.api``); the editor pages follow.
+"""
+
+from django.urls import include, path
+
+from flowr import views
 
 app_name = "flowr"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("api/", include("flowr.api.urls")),
+    path("flows/<int:pk>/edit/", views.flow_editor, name="flow_editor"),
+    path("rule-sets/<int:pk>/graph/", views.rule_set_graph, name="rule_set_graph"),
+    path("nodes/<int:pk>/edit-screen/", views.node_edit_screen, name="node_edit_screen"),
+]

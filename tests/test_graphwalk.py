@@ -1,0 +1,39 @@
+"""The in-memory walks, on plain integers."""
+
+from flowr.graphwalk import EdgeIndex, rehome_plan
+
+
+def test_walks_on_a_cycle():
+    index = EdgeIndex(1, [(1, 2), (2, 3), (3, 1), (2, 4)])
+    assert index.descendents(2) == {1, 3, 4}
+    assert index.descendents_root(2) == {3, 1, 4}
+    assert index.descendents_root(3) == {1}
+    assert index.ancestors(4) == {1, 2, 3}
+    assert index.ancestors_root(4) == {2, 1}
+    assert index.ancestors_root(1) == set()
+    assert index.can_remove(4) and index.can_remove(3) and not index.can_remove(2) and not index.can_remove(1)
+    assert index.prune_set(2) == [2, 3, 4]
+
+
+def test_deep_chain_has_no_recursion_limit():
+    n = 200_000
+    index = EdgeIndex(0, [(i, i + 1) for i in range(n)])
+    assert len(index.descendents(0)) == n
+    assert len(index.ancestors(n)) == n
+
+
+def test_rehome_plan_prefers_existing_backbone():
+    # 1 -> 2 -> 3 -> 4 backbone; 1 -> 3 link. Remove 2: 3 moves under 1, 4 stays under 3.
+    index = EdgeIndex(1, [(1, 2), (2, 3), (3, 4), (1, 3)])
+    assert rehome_plan(index, {2: 1, 3: 2, 4: 3}, 2) == [(3, 1)]
+
+
+def test_rehome_plan_through_own_subtree():
+    # 1 -> 2 -> 3 -> 4 backbone; links 1 -> 4, 4 -> 3. Remove 2.
+    index = EdgeIndex(1, [(1, 2), (2, 3), (3, 4), (1, 4), (4, 3)])
+    assert rehome_plan(index, {2: 1, 3: 2, 4: 3}, 2) == [(4, 1), (3, 4)]
+
+
+def test_rehome_plan_nothing_below():
+    index = EdgeIndex(1, [(1, 2)])
+    assert rehome_plan(index, {2: 1}, 2) == []

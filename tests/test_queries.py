@@ -1,0 +1,129 @@
+"""No N+1: every traversal and edit costs the same queries at any size."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from flowr import sample_rules as rules
+from flowr.models import DCCGraph, Flow, Node, RuleSet, State
+from tests.helpers import check_invariants
+from tests.testapp.models import Label
+
+pytestmark = pytest.mark.django_db
+
+
+def wide_deep_graph(size: int) -> DCCGraph:
+    """A root with ``size // 4`` branches of 4 nodes, each looping to the root."""
+    branches = [({"name": f"{b}.0"}, [({"name": f"{b}.1"}, [({"name": f"{b}.2"}, [({"name": f"{b}.3"}, [])])])])
+                for b in range(size // 4)]  # fmt: skip
+    graph = DCCGraph.factory_from_graph(Label, {"name": "root"}, branches)
+    for leaf in graph.find_nodes(name__endswith=".3"):
+        leaf.connect_child(graph.root)
+    # a join from the first branch into the second
+    graph.find_nodes(name="0.1").get().connect_child(graph.find_nodes(name="1.2").get())
+    return graph
+
+
+def count(func) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        func()
+    return len(ctx.captured_queries)
+
+
+def fresh(graph: DCCGraph, name: str) -> Node:
+    return Node.objects.get(pk=graph.find_nodes(name=name).get().pk)
+
+
+@pytest.fixture(scope="module")
+def sizes():
+    return (20, 600)
+
+
+READS = {
+    "ancestors": (lambda n: n.ancestors(), 3),
+    "ancestors_root": (lambda n: n.ancestors_root(), 3),
+    "descendents": (lambda n: n.descendents(), 3),
+    "descendents_root": (lambda n: n.descendents_root(), 3),
+    "can_remove": (lambda n: n.can_remove(), 2),
+    "prune_list": (lambda n: n.prune_list(), 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_traversal_queries_constant(name, sizes, django_assert_num_queries):
+    func, expected = READS[name]
+    for size in sizes:
+        graph = wide_deep_graph(size)
+        node = fresh(graph, "0.1")
+        with django_assert_num_queries(expected):
+            result = func(node)
+        if name == "descendents":
+            assert len(result) == size  # everything but itself, through the root loop
+
+
+def test_find_nodes_one_query(django_assert_num_queries):
+    graph = wide_deep_graph(400)
+    graph.data_class  # content type cache warm
+    with django_assert_num_queries(1):
+        assert len(list(graph.find_nodes(name__endswith=".3"))) == 100
+
+
+def test_cytoscape_json_three_queries(django_assert_num_queries):
+    for size in (20, 600):
+        graph = DCCGraph.objects.get(pk=wide_deep_graph(size).pk)
+        graph.data_class
+        with django_assert_num_queries(3):
+            text = graph.cytoscape_json(lambda node: {"name": node.data.name})
+        assert text.count('"name"') == size + 1
+
+
+def test_remove_and_prune_queries_constant():
+    remove_counts, prune_counts = set(), set()
+    for size in (20, 600):
+        graph = wide_deep_graph(size)
+        graph.data_class
+        remove_counts.add(count(lambda: fresh(graph, "3.3").remove()))
+        prune_counts.add(count(lambda: fresh(graph, "4.0").prune()))
+        check_invariants(graph)
+    assert len(remove_counts) == 1, remove_counts
+    assert len(prune_counts) == 1, prune_counts
+    assert max(remove_counts) <= 20
+    assert max(prune_counts) <= 20
+
+
+def test_add_child_queries_constant():
+    counts = set()
+    for size in (20, 600):
+        graph = wide_deep_graph(size)
+        graph.data_class
+        parent = fresh(graph, "3.2")
+        counts.add(count(lambda: parent.add_child(name="new")))
+    assert len(counts) == 1 and max(counts) <= 12, counts
+
+
+def build_flow(branches: int) -> Flow:
+    """A C node with D and E children, E looping to A, plus ``branches`` flows' worth of noise."""
+    rule_set = RuleSet.factory("rs", rules.A)
+    flow = Flow.factory("f", rule_set)
+    root = flow.root_data
+    c = root.add_child_rule(rules.C)
+    c.add_child_rule(rules.D)
+    e = c.add_child_rule(rules.E)
+    e.connect_child(root)
+    for _ in range(branches):
+        Flow.factory("noise", rule_set).root_data.add_child_rule(rules.B)
+    return flow
+
+
+def test_next_state_queries_constant():
+    counts = set()
+    for branches in (1, 50):
+        flow = build_flow(branches)
+        state = State.start(flow)
+        state = State.objects.get(pk=state.pk)
+        state.current_node  # the caller's object has seen its node
+        counts.add(count(lambda: state.next_state()))
+        counts.add(count(lambda: state.next_state(rules.E)))
+        counts.add(count(lambda: state.next_state()))
+    assert len(counts) == 1, counts
+    assert max(counts) <= 7, counts
