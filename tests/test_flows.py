@@ -72,7 +72,13 @@ def test_rule_cytoscape(rule_set):
     assert len(result["edges"]) == 5
     for rule in [rules.A, rules.B, rules.C, rules.D, rules.E]:
         assert {"data": {"id": rule.name, "label": rule.name}} in result["nodes"]
-    for src, dst in [(rules.A, rules.B), (rules.A, rules.C), (rules.C, rules.D), (rules.C, rules.E), (rules.E, rules.A)]:
+    for src, dst in [
+        (rules.A, rules.B),
+        (rules.A, rules.C),
+        (rules.C, rules.D),
+        (rules.C, rules.E),
+        (rules.E, rules.A),
+    ]:
         assert {"data": {"id": f"{src.name}_{dst.name}", "source": src.name, "target": dst.name}} in result["edges"]
 
 
