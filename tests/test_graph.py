@@ -308,3 +308,17 @@ def test_deep_chain_without_recursion():
     assert len(removed) == depth - 2500
     assert Node.objects.filter(graph=graph).count() == 2500
     del nodes
+
+
+def test_can_remove_refuses_what_0_2_allowed():
+    # R -> X -> Y, Y -> X: 0.2 said X was removable (its child loops back),
+    # but removing it cuts Y off.
+    graph = DCCGraph.factory(Label, name="R")
+    x = graph.root.add_child(name="X")
+    y = x.add_child(name="Y")
+    y.connect_child(x)
+    assert not x.can_remove()
+    with pytest.raises(CannotRemove):
+        x.remove()
+    assert y.can_remove()
+    check_invariants(graph)
