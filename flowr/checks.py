@@ -1,1 +1,232 @@
-"""System checks (``manage.py check``); ids are stable."""
+"""System checks (``manage.py check``): rules in code versus flows stored.
+
+========== ==================================================================
+id         problem
+========== ==================================================================
+flowr.E001 a rule set's root rule label does not resolve to a Rule
+flowr.E002 flow nodes store a rule label that does not resolve to a Rule
+flowr.E003 a Rule's ``children`` holds something that is not a Rule
+flowr.E004 a Rule's ``children`` names a label that does not resolve
+flowr.W001 a stored flow has an edge its rules no longer allow
+flowr.W002 a stored flow node has more children than its rule allows now
+flowr.W003 a flow's root node does not have its rule set's root rule
+========== ==================================================================
+
+The database checks read grouped rows (a few queries, plus one per
+offending pair of rules), never one query per flow or node.  They are
+skipped when the tables do not exist yet (before ``migrate``) or the
+database cannot be reached: a check must never crash ``manage.py``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.db import DatabaseError, router, transaction
+from django.db.models import Count
+
+from flowr import rules as rule_registry
+from flowr.exceptions import FlowrError
+
+MAX_LISTED = 10
+
+
+def _listed(items: Sequence[Any]) -> str:
+    shown = ", ".join(str(i) for i in items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def _wanted(app_configs: Iterable[AppConfig] | None, label: str = "flowr") -> bool:
+    return app_configs is None or any(config.label == label for config in app_configs)
+
+
+@register("flowr")
+def check_rule_classes(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E003 / E004: every Rule's ``children`` must name Rules."""
+    configs = None if app_configs is None else list(app_configs)
+    messages: list[CheckMessage] = []
+    for rule in rule_registry.all_rules():
+        if configs is not None and not any(rule.__module__.startswith(c.name) for c in configs):
+            continue
+        for position, child in enumerate(rule.children):
+            if isinstance(child, str):
+                if rule_registry.get_rule(child) is None:
+                    messages.append(
+                        Error(
+                            f"Rule {rule.class_label} names child rule {child!r}, which does not resolve.",
+                            hint="Fix the label (module.ClassName of a Rule in an installed app) or define the rule.",
+                            obj=rule,
+                            id="flowr.E004",
+                        )
+                    )
+            elif not rule_registry.is_rule_class(child):
+                messages.append(
+                    Error(
+                        f"Rule {rule.class_label}: children[{position}] is {child!r}, which is not a Rule class.",
+                        hint="children may only hold Rule subclasses or their dotted labels.",
+                        obj=rule,
+                        id="flowr.E003",
+                    )
+                )
+    return messages
+
+
+@register("flowr")
+def check_stored_flows(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E001, E002, W001-W003: stored rule sets and flows against the code."""
+    if not _wanted(app_configs):
+        return []
+    from flowr.models import FlowNodeData
+
+    db = router.db_for_read(FlowNodeData)
+    try:
+        with transaction.atomic(using=db):  # a failed query must not poison an outer transaction
+            return _stored_label_errors(db) + _flow_warnings(db)
+    except DatabaseError:
+        return []  # no tables yet (before migrate) or no database: nothing stored to check
+
+
+def _flow_names(db: str, graph_ids: Iterable[int]) -> dict[int, str]:
+    from flowr.models import Flow
+
+    rows = (
+        Flow.objects.using(db)
+        .filter(state_graph_id__in=set(graph_ids))
+        .values_list("state_graph_id", "pk", "name", "version")
+    )
+    return {graph: f"flow {name!r} (id {pk}, v{version})" for graph, pk, name, version in rows}
+
+
+def _stored_label_errors(db: str) -> list[CheckMessage]:
+    from flowr.models import FlowNodeData, RuleSet
+
+    messages: list[CheckMessage] = []
+    for pk, name, label in RuleSet.objects.using(db).order_by("pk").values_list("pk", "name", "root_rule_label"):
+        if rule_registry.get_rule(label) is None:
+            messages.append(
+                Error(
+                    f"Rule set {name!r} (id {pk}): root rule {label!r} does not resolve to a Rule.",
+                    hint="Restore or rename the Rule class, or point the rule set at an existing rule.",
+                    obj=f"flowr.RuleSet(id={pk})",
+                    id="flowr.E001",
+                )
+            )
+    labels = FlowNodeData.objects.using(db).order_by().values_list("rule_label", flat=True).distinct()
+    missing = sorted(label for label in labels if rule_registry.get_rule(label) is None)
+    if not missing:
+        return messages
+    nodes: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for node, graph, label in (
+        FlowNodeData.objects.using(db)
+        .filter(rule_label__in=missing)
+        .order_by("node_id")
+        .values_list("node_id", "node__graph_id", "rule_label")
+    ):
+        nodes[graph, label].append(node)
+    names = _flow_names(db, (graph for graph, _ in nodes))
+    for (graph, label), ids in sorted(nodes.items()):
+        messages.append(
+            Error(
+                f"{names.get(graph, f'graph {graph}')}: node(s) {_listed(ids)} use rule {label!r}, "
+                "which does not resolve to a Rule.",
+                hint="Restore or rename the Rule class; these nodes show as missing rules until then.",
+                obj=f"flowr.Flow(graph={graph})",
+                id="flowr.E002",
+            )
+        )
+    return messages
+
+
+def _allowed(label: str) -> tuple[set[str], int] | None:
+    """The child labels and child count a rule allows, None if unknown."""
+    rule = rule_registry.get_rule(label)
+    if rule is None:
+        return None  # reported as E002
+    try:
+        children = rule.child_rules()
+    except FlowrError:  # MissingRule / InvalidRule: reported as E003 / E004
+        return None
+    return {c.class_label for c in children}, len(children) if rule.multiple_paths else 1
+
+
+def _flow_warnings(db: str) -> list[CheckMessage]:
+    from flowr.models import Edge, Flow
+
+    messages: list[CheckMessage] = []
+    pairs = (
+        Edge.objects.using(db)
+        .filter(source__flownodedata__isnull=False, target__flownodedata__isnull=False)
+        .order_by()
+        .values_list("source__flownodedata__rule_label", "target__flownodedata__rule_label")
+        .distinct()
+    )
+    bad_pairs = [
+        (s, t)
+        for s, t in pairs
+        if (a := _allowed(s)) is not None and t not in a[0] and rule_registry.get_rule(t) is not None
+    ]
+    found: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for source, target in bad_pairs:
+        for node, graph in (
+            Edge.objects.using(db)
+            .filter(source__flownodedata__rule_label=source, target__flownodedata__rule_label=target)
+            .order_by("source_id")
+            .values_list("source_id", "graph_id")
+        ):
+            found[graph, source, target].append(node)
+    crowded: dict[tuple[int, str, int], list[int]] = defaultdict(list)
+    for node, graph, label, count in (
+        Edge.objects.using(db)
+        .filter(source__flownodedata__isnull=False)
+        .order_by()
+        .values("source_id", "graph_id", "source__flownodedata__rule_label")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("source_id", "graph_id", "source__flownodedata__rule_label", "n")
+    ):
+        allowed = _allowed(label)
+        if allowed is not None and count > allowed[1]:
+            crowded[graph, label, allowed[1]].append(node)
+    roots = (
+        Flow.objects.using(db)
+        .filter(state_graph__root__flownodedata__isnull=False)
+        .order_by()
+        .values_list("state_graph_id", "rule_set__root_rule_label", "state_graph__root__flownodedata__rule_label")
+    )
+    wrong_roots = [(graph, want, have) for graph, want, have in roots if want != have]
+    names = _flow_names(db, [g for g, _, _ in found] + [g for g, _, _ in crowded] + [g for g, _, _ in wrong_roots])
+    for (graph, source, target), ids in sorted(found.items()):
+        messages.append(
+            Warning(
+                f"{names.get(graph, f'graph {graph}')}: rule {rule_registry.short_name(target)} is no longer "
+                f"allowed after rule {rule_registry.short_name(source)} (edge(s) from node(s) {_listed(ids)}).",
+                hint=f"Add {target} to {source}.children again, or clone the flow and remove those nodes.",
+                obj=f"flowr.Flow(graph={graph})",
+                id="flowr.W001",
+            )
+        )
+    for (graph, label, limit), ids in sorted(crowded.items()):
+        messages.append(
+            Warning(
+                f"{names.get(graph, f'graph {graph}')}: node(s) {_listed(ids)} with rule "
+                f"{rule_registry.short_name(label)} have more children than the {limit} the rule allows now.",
+                hint="Set multiple_paths / children on the rule again, or clone the flow and remove children.",
+                obj=f"flowr.Flow(graph={graph})",
+                id="flowr.W002",
+            )
+        )
+    for graph, want, have in sorted(wrong_roots):
+        messages.append(
+            Warning(
+                f"{names.get(graph, f'graph {graph}')}: its root node has rule {have!r}, but its rule set starts "
+                f"with {want!r}.",
+                hint="Point the flow at a rule set with that root rule, or rebuild the flow.",
+                obj=f"flowr.Flow(graph={graph})",
+                id="flowr.W003",
+            )
+        )
+    return messages

@@ -143,6 +143,36 @@ class Flow(models.Model):
             result.append(data)
         return result
 
+    # -- lifecycle (implemented in flowr.versions) ----------------------------
+    def clone(self, name: str | None = None) -> Flow:
+        """An editable copy: the next version of this flow's family.
+
+        Same rule set, same graph shape and node data, no States; built in a
+        constant number of queries.  ``name`` defaults to this flow's name.
+        """
+        from flowr.versions import clone_flow
+
+        return clone_flow(self, name=name)
+
+    def versions(self) -> models.QuerySet[Flow]:
+        """Every flow of this flow's family (this one included), oldest first."""
+        return Flow.objects.filter(family=self.family).order_by("version", "pk")
+
+    @classmethod
+    def factory_from_rules(cls, name: str, rule_set: RuleSet, children: Any) -> Flow:
+        """Create a flow from 0.2's nested ``(kwargs, children)`` structure.
+
+        ``children`` is the list of the root's children; each item is a pair
+        ``(kwargs, children)`` where ``kwargs["rule"]`` names the node's rule
+        (a Rule class or label), e.g. ``[({"rule": C}, [({"rule": D}, [])])]``
+        under a root of rule ``A``.  Every node is added with
+        :meth:`FlowNodeData.add_child_rule`, so the rules are enforced and the
+        whole flow is created or nothing (one transaction).
+        """
+        from flowr.versions import build_from_rules
+
+        return build_from_rules(cls, name, rule_set, children)
+
 
 @receiver(post_delete, sender=Flow)
 def _delete_graph_with_flow(sender: type[Flow], instance: Flow, **kwargs: Any) -> None:
@@ -187,6 +217,17 @@ class FlowNodeData(BaseNodeData):
             cached = Flow.objects.get(state_graph__nodes__pk=self.node_id)
             self._flow_cache = cached
         return cached
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Delete the node's data; refused while States are at this node."""
+        count = self.states.count()
+        if count:
+            raise FlowInUse(
+                f"Node {self.node_id} ({self.rule_name}) cannot be deleted: {count} state(s) are at it",
+                node=self,
+                count=count,
+            )
+        return super().delete(*args, **kwargs)
 
     # -- neighbours --------------------------------------------------------
     def children_data(self) -> list[FlowNodeData]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from flowr.exceptions import CannotRemove
 from flowr.graphwalk import EdgeIndex, rehome_plan
@@ -141,3 +141,111 @@ def prune(node: Node) -> list[BaseNodeData]:
         found = {d.node_id: d for d in graph.data_class.objects.filter(node__graph_id=graph.pk, node_id__in=ids)}
         Node.objects.filter(graph_id=graph.pk, pk__in=ids).delete()
         return [found[i] for i in ids if i in found]
+
+
+# -- bulk construction (clone, import) -----------------------------------
+#
+# A whole graph is written in a constant number of queries whatever its size:
+# the materialized paths are computed here (the new graph's root path derives
+# from its primary key, like create_graph), rows go in with one executemany()
+# per table, and the node primary keys are read back by path in one query --
+# MariaDB's bulk inserts do not return primary keys, so nothing relies on it.
+
+
+def _insert_many(model: type[Any], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """One ``INSERT`` statement executed for every row (one logged query)."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(model._meta.db_table), ", ".join(quote(c) for c in columns), ", ".join(["%s"] * len(columns))
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _data_rows(
+    data_class: type[BaseNodeData], node_pks: list[int], data: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    connection = connections[router.db_for_write(data_class)]
+    fields = [f for f in data_class._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    rows = []
+    for node_pk, values in zip(node_pks, data, strict=True):
+        obj = data_class(node_id=node_pk, **values)
+        rows.append(tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields))
+    return columns, rows
+
+
+def bulk_create_graph(
+    data_class: type[BaseNodeData],
+    parents: list[int | None],
+    data: list[dict[str, Any]],
+    links: Iterable[tuple[int, int]] = (),
+    cls: type[DCCGraph] = DCCGraph,
+) -> tuple[DCCGraph, list[int]]:
+    """Create a whole graph in a constant number of queries.
+
+    :param data_class: the graph's concrete :class:`BaseNodeData` subclass
+    :param parents: for each node (by index), the index of its creation-tree
+        ("backbone") parent; index 0 is the root (``None``), and every parent
+        comes before its children.  Children keep the order given.
+    :param data: for each node, the field values of its data object
+    :param links: ``(source index, target index)`` of the link edges
+    :returns: the graph and the primary key of each node, by index
+    """
+    if not parents or parents[0] is not None or any(p is None for p in parents[1:]):
+        raise ValueError("parents must start with the root (None) and give every other node a parent")
+    with transaction.atomic(using=router.db_for_write(Node)):
+        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
+        paths = [Node._get_path(None, 1, graph.pk)]
+        depths = [1]
+        numchild = [0] * len(parents)
+        for index, parent in enumerate(parents[1:], start=1):
+            if parent is None or parent >= index:
+                raise ValueError(f"node {index}: its parent must come before it")
+            numchild[parent] += 1
+            paths.append(Node._get_path(paths[parent], depths[parent] + 1, numchild[parent]))
+            depths.append(depths[parent] + 1)
+        _insert_many(
+            Node,
+            ["graph_id", "path", "depth", "numchild"],
+            [(graph.pk, path, depth, count) for path, depth, count in zip(paths, depths, numchild, strict=True)],
+        )
+        by_path = dict(Node.objects.filter(graph_id=graph.pk).order_by().values_list("path", "pk"))
+        pks = [by_path[path] for path in paths]
+        columns, rows = _data_rows(data_class, pks, data)
+        _insert_many(data_class, columns, rows)
+        edges = [(graph.pk, pks[p], pks[i], True) for i, p in enumerate(parents) if p is not None]
+        edges += [(graph.pk, pks[s], pks[t], False) for s, t in links]
+        _insert_many(Edge, ["graph_id", "source_id", "target_id", "backbone"], edges)
+        graph.root_id = pks[0]
+        graph.save(update_fields=["root"])
+    return graph, pks
+
+
+def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
+    """Copy a graph (shape and node data) in a constant number of queries.
+
+    :returns: the new graph and the map of old node pk to new node pk
+    """
+    data_class = source.data_class
+    nodes = list(Node.objects.filter(graph_id=source.pk).order_by("path").values_list("pk", "path"))
+    skip = {"id", "node"}
+    fields = [f.attname for f in data_class._meta.concrete_fields if not f.primary_key and f.name not in skip]
+    values = {
+        row["node_id"]: row for row in data_class.objects.filter(node__graph_id=source.pk).values("node_id", *fields)
+    }
+    rows = list(
+        Edge.objects.filter(graph_id=source.pk).order_by("pk").values_list("source_id", "target_id", "backbone")
+    )
+    index = {pk: i for i, (pk, _) in enumerate(nodes)}
+    by_path = {path: i for i, (_, path) in enumerate(nodes)}
+    parents: list[int | None] = [
+        None if i == 0 else by_path[path[: -Node.steplen]] for i, (_, path) in enumerate(nodes)
+    ]
+    data = [{f: values[pk][f] for f in fields} for pk, _ in nodes]
+    links = [(index[s], index[t]) for s, t, backbone in rows if not backbone]
+    graph, pks = bulk_create_graph(data_class, parents, data, links, cls=type(source))
+    return graph, {pk: pks[i] for i, (pk, _) in enumerate(nodes)}

@@ -1,0 +1,525 @@
+"""Flows as JSON documents (export and import) and as diagrams.
+
+The JSON format (``"format": 1``, schema in
+``flowr/schemas/flow-export.schema.json``)::
+
+    {"format": 1,
+     "flow": {"name": "Orders", "version": 2, "family": "<uuid>"},
+     "rule_set": {"name": "Sample", "root_rule": "flowr.sample_rules.A"},
+     "nodes": [{"id": "n1", "rule": "flowr.sample_rules.A", "data": {}}, ...],
+     "edges": [{"source": "n1", "target": "n2", "kind": "backbone"}, ...]}
+
+Node ids are local to the document (``n1``, ``n2``... in tree order on
+export); the first node is the root.  ``backbone`` edges are the creation
+tree, ``link`` edges the others (loops, joins).  :func:`import_flow` checks
+the whole document -- schema, then rules and graph structure -- before it
+writes anything, and writes the flow in a constant number of queries.
+
+Diagrams (:func:`flow_to_dot`, :func:`flow_to_mermaid`,
+:func:`rule_set_to_dot`, :func:`rule_set_to_mermaid`) number nodes in tree
+order, so the same flow always gives the same text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+
+from flowr import rules as rule_registry
+from flowr.exceptions import FlowrError
+
+if TYPE_CHECKING:
+    from flowr.models import Flow, FlowNodeData, RuleSet, State
+
+FORMAT = 1
+Problem = dict[str, str]
+
+
+class ImportErrors(FlowrError):
+    """The document cannot be imported; ``problems`` lists every reason."""
+
+    code = "invalid_import"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"Invalid flow document: {lines}{more}", problems=problems)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the export format (shipped in the package)."""
+    text = resources.files("flowr").joinpath("schemas/flow-export.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _data_fields() -> list[Any]:
+    from flowr.models import FlowNodeData
+
+    return [f for f in FlowNodeData._meta.concrete_fields if not f.primary_key and f.name not in ("node", "rule_label")]
+
+
+# -- export -------------------------------------------------------------------
+
+
+def _load(flow: Flow) -> tuple[list[FlowNodeData], list[tuple[int, int, bool]]]:
+    """The flow's node data in tree order and its edges (two queries)."""
+    from flowr.models import Edge, FlowNodeData
+
+    data = list(
+        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).select_related("node").order_by("node__path")
+    )
+    order = {d.node_id: i for i, d in enumerate(data)}
+    edges = list(Edge.objects.filter(graph_id=flow.state_graph_id).values_list("source_id", "target_id", "backbone"))
+    edges.sort(key=lambda e: (order.get(e[0], 0), order.get(e[1], 0)))
+    return data, edges
+
+
+def export_flow(flow: Flow) -> dict[str, Any]:
+    """The flow as a JSON-ready document (format 1); three queries."""
+    data, edges = _load(flow)
+    ids = {d.node_id: f"n{i}" for i, d in enumerate(data, start=1)}
+    fields = _data_fields()
+    rule_set = flow.rule_set
+    return {
+        "format": FORMAT,
+        "flow": {"name": flow.name, "version": flow.version, "family": str(flow.family)},
+        "rule_set": {"name": rule_set.name, "root_rule": rule_set.root_rule_label},
+        "nodes": [
+            {
+                "id": ids[d.node_id],
+                "rule": d.rule_label,
+                "data": {f.name: f.value_to_string(d) for f in fields},
+            }
+            for d in data
+        ],
+        "edges": [
+            {"source": ids[s], "target": ids[t], "kind": "backbone" if backbone else "link"} for s, t, backbone in edges
+        ],
+    }
+
+
+# -- import -------------------------------------------------------------------
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _schema_problems(document: Any) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [{"path": _json_path(e.absolute_path), "message": e.message} for e in errors]
+
+
+class _Checker:
+    """The rule and structure checks of a schema-valid document."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.doc = document
+        self.problems: list[Problem] = []
+        self.index: dict[str, int] = {}  # local id -> node position
+        self.parents: dict[int, int] = {}  # node position -> backbone parent position
+        self.kids: dict[int, list[int]] = {}  # backbone children, in document order
+        self.links: list[tuple[int, int]] = []
+        self.edge_at: dict[tuple[int, int], int] = {}  # (source, target) -> edge position
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append({"path": path, "message": message})
+
+    def run(self, rule_set: RuleSet | None) -> list[Problem]:
+        self.check_rule_set(rule_set)
+        self.check_nodes()
+        self.check_edges()
+        self.check_tree()
+        self.check_rules()
+        return self.problems
+
+    def check_rule_set(self, rule_set: RuleSet | None) -> None:
+        root_label = self.doc["rule_set"]["root_rule"]
+        if rule_registry.get_rule(root_label) is None:
+            self.add("$.rule_set.root_rule", f"rule {root_label!r} does not resolve to a Rule of an installed app")
+        if self.doc["nodes"][0]["rule"] != root_label:
+            self.add(
+                "$.nodes[0].rule",
+                f"the root node's rule {self.doc['nodes'][0]['rule']!r} is not the rule set's root rule {root_label!r}",
+            )
+        if rule_set is not None and rule_set.root_rule_label != root_label:
+            self.add(
+                "$.rule_set.root_rule",
+                f"rule set {rule_set.pk} ({rule_set.name}) starts with {rule_set.root_rule_label!r}, "
+                f"not {root_label!r}",
+            )
+
+    def check_nodes(self) -> None:
+        fields = {f.name: f for f in _data_fields()}
+        for i, node in enumerate(self.doc["nodes"]):
+            if node["id"] in self.index:
+                self.add(f"$.nodes[{i}].id", f"duplicate node id {node['id']!r}")
+            else:
+                self.index[node["id"]] = i
+            if rule_registry.get_rule(node["rule"]) is None:
+                self.add(f"$.nodes[{i}].rule", f"rule {node['rule']!r} does not resolve to a Rule of an installed app")
+            for key, value in node.get("data", {}).items():
+                field = fields.get(key)
+                if field is None:
+                    self.add(f"$.nodes[{i}].data.{key}", f"unknown node data field {key!r}")
+                    continue
+                try:
+                    field.clean(field.to_python(value), None)
+                except ValidationError as exc:
+                    self.add(f"$.nodes[{i}].data.{key}", "; ".join(exc.messages))
+
+    def check_edges(self) -> None:
+        seen: dict[tuple[int, int], int] = {}
+        for i, edge in enumerate(self.doc["edges"]):
+            ends = []
+            for end in ("source", "target"):
+                if edge[end] not in self.index:
+                    self.add(f"$.edges[{i}].{end}", f"no node has id {edge[end]!r}")
+                else:
+                    ends.append(self.index[edge[end]])
+            if len(ends) != 2:
+                continue
+            source, target = ends
+            if (source, target) in seen:
+                self.add(f"$.edges[{i}]", f"duplicate edge (same as $.edges[{seen[source, target]}])")
+                continue
+            seen[source, target] = i
+            if edge["kind"] == "link":
+                self.links.append((source, target))
+            elif target == 0:
+                self.add(f"$.edges[{i}]", "the root cannot have a backbone parent (use a link)")
+            elif target in self.parents:
+                self.add(f"$.edges[{i}]", f"node {edge['target']!r} already has a backbone parent")
+            else:
+                self.parents[target] = source
+                self.kids.setdefault(source, []).append(target)
+        self.edge_at = seen
+
+    def check_tree(self) -> None:
+        reached = self.tree_order()
+        everything = {0}
+        stack = [0]
+        children: dict[int, list[int]] = {}
+        for source, target in self.edge_at:
+            children.setdefault(source, []).append(target)
+        while stack:
+            for nxt in children.get(stack.pop(), ()):
+                if nxt not in everything:
+                    everything.add(nxt)
+                    stack.append(nxt)
+        for local_id, i in self.index.items():
+            if i == 0:
+                continue
+            if i not in everything:
+                self.add(f"$.nodes[{i}]", f"node {local_id!r} is not reachable from the root")
+            elif i not in self.parents:
+                self.add(f"$.nodes[{i}]", f"node {local_id!r} has no backbone parent")
+            elif i not in reached:
+                self.add(f"$.nodes[{i}]", f"node {local_id!r} is on a backbone cycle, not under the root")
+
+    def tree_order(self) -> list[int]:
+        """Backbone preorder from the root (parents before children)."""
+        order, stack = [], [0]
+        while stack:
+            current = stack.pop()
+            order.append(current)
+            stack.extend(reversed(self.kids.get(current, [])))
+        return order
+
+    def check_rules(self) -> None:
+        nodes = self.doc["nodes"]
+        by_source: dict[int, list[tuple[int, int]]] = {}
+        for (source, target), i in sorted(self.edge_at.items(), key=lambda item: item[1]):
+            by_source.setdefault(source, []).append((target, i))
+        for source, targets in sorted(by_source.items()):
+            rule = rule_registry.get_rule(nodes[source]["rule"])
+            if rule is None:
+                continue
+            try:
+                allowed = {r.class_label for r in rule.child_rules()}
+            except FlowrError as exc:
+                self.add(f"$.nodes[{source}].rule", f"the rule's children are broken in code: {exc}")
+                continue
+            limit = len(rule.children) if rule.multiple_paths else 1
+            if len(targets) > limit:
+                self.add(
+                    f"$.nodes[{source}]",
+                    f"node {nodes[source]['id']!r} has {len(targets)} children; rule {rule.name} allows {limit}",
+                )
+            used: dict[str, int] = {}
+            for target, i in targets:
+                label = nodes[target]["rule"]
+                if label not in allowed:
+                    self.add(f"$.edges[{i}]", f"rule {rule_registry.short_name(label)} may not follow rule {rule.name}")
+                elif label in used:
+                    self.add(
+                        f"$.edges[{i}]",
+                        f"node {nodes[source]['id']!r} already has a child with rule "
+                        f"{rule_registry.short_name(label)} ($.edges[{used[label]}])",
+                    )
+                else:
+                    used[label] = i
+
+
+def _resolve_rule_set(rule_set: RuleSet | int | str | None) -> tuple[RuleSet | None, list[Problem]]:
+    from flowr.models import RuleSet
+
+    if rule_set is None or isinstance(rule_set, RuleSet):
+        return rule_set, []
+    found = RuleSet.objects.filter(pk=int(rule_set)).first() if str(rule_set).isdigit() else None
+    if found is None:
+        return None, [{"path": "$.rule_set", "message": f"rule set {rule_set!r} does not exist"}]
+    return found, []
+
+
+def validate_document(document: Any, name: str | None = None, rule_set: RuleSet | None = None) -> list[Problem]:
+    """Every problem of ``document`` (empty when it can be imported).
+
+    The JSON Schema is checked first; when it holds, the rules and the graph
+    structure are checked: rules that do not resolve, allowed children,
+    child counts, duplicate child rules, edge ends, the backbone tree and
+    reachability from the root.  Each problem has a JSON ``path``.
+    """
+    problems = _schema_problems(document)
+    if name is not None and not (0 < len(name) <= 100):
+        problems.append({"path": "$.flow.name", "message": "the name must be 1 to 100 characters long"})
+    if problems:
+        return problems
+    return _Checker(document).run(rule_set)
+
+
+def import_flow(document: Any, name: str | None = None, rule_set: RuleSet | int | None = None) -> Flow:
+    """Create a new flow (version 1 of a new family) from a document.
+
+    :param name: the flow's name (default: the document's)
+    :param rule_set: the rule set to attach the flow to (a RuleSet or its
+        pk); by default the first rule set with the document's name and root
+        rule, created when there is none
+    :raises ImportErrors: listing every problem; nothing is written then
+    """
+    from flowr.models import Flow, FlowNodeData, RuleSet, ops
+
+    found, problems = _resolve_rule_set(rule_set)
+    problems += validate_document(document, name, found)
+    if problems:
+        raise ImportErrors(problems)
+    checker = _Checker(document)
+    checker.check_nodes()
+    checker.check_edges()
+    order = checker.tree_order()
+    position = {old: new for new, old in enumerate(order)}
+    nodes = document["nodes"]
+    parents: list[int | None] = [None if i == 0 else position[checker.parents[i]] for i in order]
+    fields = {f.name: f for f in _data_fields()}
+    data = [
+        {"rule_label": nodes[i]["rule"]}
+        | {key: fields[key].to_python(value) for key, value in nodes[i].get("data", {}).items()}
+        for i in order
+    ]
+    links = [(position[s], position[t]) for s, t in checker.links]
+    with transaction.atomic(using=router.db_for_write(Flow)):
+        if found is None:
+            info = document["rule_set"]
+            found = RuleSet.objects.filter(name=info["name"], root_rule_label=info["root_rule"]).order_by("pk").first()
+            if found is None:
+                found = RuleSet.objects.create(name=info["name"], root_rule_label=info["root_rule"])
+        graph, _ = ops.bulk_create_graph(FlowNodeData, parents, data, links)
+        return Flow.objects.create(name=name or document["flow"]["name"], rule_set=found, state_graph=graph)
+
+
+# -- diagrams -----------------------------------------------------------------
+
+CURRENT_FILL = "#ffd54f"
+VISITED_FILL = "#e3f2fd"
+PATH_COLOR = "#1565c0"
+
+
+def dot_escape(text: str) -> str:
+    """``text`` for a double-quoted DOT string."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+_MERMAID_SPECIAL = set('"#&<>[](){}|`;\\')
+
+
+def mermaid_escape(text: str) -> str:
+    """``text`` for a quoted Mermaid label: specials as ``#<code>;``."""
+    out = []
+    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
+        if ch == "\n":
+            out.append("<br/>")
+        elif ch in _MERMAID_SPECIAL:
+            out.append(f"#{ord(ch)};")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _node_label(data: FlowNodeData) -> str:
+    found = rule_registry.get_rule(data.rule_label)
+    return found.name if found else f"{rule_registry.short_name(data.rule_label)} (missing rule)"
+
+
+def _branches(data: FlowNodeData) -> bool:
+    found = rule_registry.get_rule(data.rule_label)
+    return bool(found and found.multiple_paths)
+
+
+def _state_marks(
+    flow: Flow, state: State | None, ids: dict[int, str]
+) -> tuple[str | None, set[str], set[tuple[str, str]]]:
+    """The current node, the visited nodes and the traversed edges (local ids)."""
+    if state is None:
+        return None, set(), set()
+    from flowr.models import FlowNodeData, StateHistory
+
+    rows = StateHistory.objects.filter(state_id=state.pk).order_by("seq")
+    visited: set[str] = set()
+    walked: set[tuple[str, str]] = set()
+    for source, target in rows.values_list("from_node__node_id", "to_node__node_id"):
+        if target in ids:
+            visited.add(ids[target])
+            if source in ids:
+                walked.add((ids[source], ids[target]))
+    current_node = FlowNodeData.objects.filter(pk=state.current_node_id).values_list("node_id", flat=True).first()
+    return ids.get(current_node) if current_node is not None else None, visited, walked
+
+
+def _flow_title(flow: Flow) -> str:
+    return f"{flow.name} (v{flow.version})"
+
+
+def flow_to_dot(flow: Flow, state: State | None = None) -> str:
+    """The flow as Graphviz DOT; ``state`` highlights its node and path."""
+    data, edges = _load(flow)
+    ids = {d.node_id: f"n{i}" for i, d in enumerate(data, start=1)}
+    current, visited, walked = _state_marks(flow, state, ids)
+    title = dot_escape(_flow_title(flow))
+    lines = [
+        f'digraph "{title}" {{',
+        f'  graph [label="{title}", labelloc=t];',
+        '  node [shape=box, style=rounded, fontname="Helvetica"];',
+    ]
+    for d in data:
+        local = ids[d.node_id]
+        attrs = [f'label="{dot_escape(_node_label(d))}"']
+        if _branches(d):
+            attrs.append("shape=diamond")
+        if d.node.depth == 1:
+            attrs.append("peripheries=2")
+        if local == current:
+            attrs.append(f'style="rounded,filled,bold", fillcolor="{CURRENT_FILL}"')
+        elif local in visited:
+            attrs.append(f'style="rounded,filled", fillcolor="{VISITED_FILL}"')
+        lines.append(f"  {local} [{', '.join(attrs)}];")
+    for source, target, backbone in edges:
+        pair = (ids[source], ids[target])
+        attrs = [] if backbone else ["style=dashed"]
+        if pair in walked:
+            attrs.append(f'color="{PATH_COLOR}", penwidth=2')
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"  {pair[0]} -> {pair[1]}{suffix};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def flow_to_mermaid(flow: Flow, state: State | None = None) -> str:
+    """The flow as a Mermaid flowchart; ``state`` highlights its node and path."""
+    data, edges = _load(flow)
+    ids = {d.node_id: f"n{i}" for i, d in enumerate(data, start=1)}
+    current, visited, walked = _state_marks(flow, state, ids)
+    lines = ["---", f"title: {json.dumps(_flow_title(flow))}", "---", "flowchart TD"]
+    for d in data:
+        label = mermaid_escape(_node_label(d))
+        if d.node.depth == 1:
+            shape = f'(["{label}"])'
+        elif _branches(d):
+            shape = f'{{"{label}"}}'
+        else:
+            shape = f'("{label}")'
+        lines.append(f"  {ids[d.node_id]}{shape}")
+    on_path = []
+    for number, (source, target, backbone) in enumerate(edges):
+        pair = (ids[source], ids[target])
+        lines.append(f"  {pair[0]} {'-->' if backbone else '-.->'} {pair[1]}")
+        if pair in walked:
+            on_path.append(str(number))
+    if state is not None:
+        lines.append(f"  classDef current fill:{CURRENT_FILL},stroke:#333,stroke-width:3px")
+        lines.append(f"  classDef visited fill:{VISITED_FILL}")
+        if visited - {current}:
+            lines.append(f"  class {','.join(sorted(visited - {current}, key=_local_key))} visited")
+        if current:
+            lines.append(f"  class {current} current")
+        if on_path:
+            lines.append(f"  linkStyle {','.join(on_path)} stroke:{PATH_COLOR},stroke-width:3px")
+    return "\n".join(lines) + "\n"
+
+
+def _local_key(local: str) -> int:
+    return int(local[1:])
+
+
+def _rule_graph(rule_set: RuleSet) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
+    """Rules as (local id, name, multiple_paths) and rule edges."""
+    found = rule_registry.get_rule(rule_set.root_rule_label)
+    if found is None:
+        return [("r1", f"{rule_registry.short_name(rule_set.root_rule_label)} (missing rule)", False)], []
+    rules = rule_registry.rules_reachable_from(found)
+    ids = {r.class_label: f"r{i}" for i, r in enumerate(rules, start=1)}
+    nodes = [(ids[r.class_label], r.name, r.multiple_paths) for r in rules]
+    edges = [(ids[r.class_label], ids[c.class_label]) for r in rules for c in rule_registry._safe_children(r)]
+    return nodes, edges
+
+
+def rule_set_to_dot(rule_set: RuleSet) -> str:
+    """The rule graph of ``rule_set`` as Graphviz DOT (diamond: a choice)."""
+    nodes, edges = _rule_graph(rule_set)
+    title = dot_escape(rule_set.name)
+    lines = [
+        f'digraph "{title}" {{',
+        f'  graph [label="{title}", labelloc=t];',
+        '  node [shape=box, style=rounded, fontname="Helvetica"];',
+    ]
+    for local, name, multiple in nodes:
+        attrs = [f'label="{dot_escape(name)}"']
+        if multiple:
+            attrs.append("shape=diamond")
+        if local == "r1":
+            attrs.append("peripheries=2")
+        lines.append(f"  {local} [{', '.join(attrs)}];")
+    lines += [f"  {s} -> {t};" for s, t in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def rule_set_to_mermaid(rule_set: RuleSet) -> str:
+    """The rule graph of ``rule_set`` as a Mermaid flowchart."""
+    nodes, edges = _rule_graph(rule_set)
+    lines = ["---", f"title: {json.dumps(rule_set.name)}", "---", "flowchart TD"]
+    for local, name, multiple in nodes:
+        label = mermaid_escape(name)
+        if multiple:
+            shape = f'{{"{label}"}}'
+        elif local == "r1":
+            shape = f'(["{label}"])'
+        else:
+            shape = f'("{label}")'
+        lines.append(f"  {local}{shape}")
+    lines += [f"  {s} --> {t}" for s, t in edges]
+    return "\n".join(lines) + "\n"
