@@ -1,0 +1,256 @@
+"""A flow's graph as the editor needs it, in a constant number of queries.
+
+:class:`FlowGraph` loads a flow's nodes (with their rule labels), edges and
+the States standing on each node in four queries whatever the graph's size,
+then answers per node: which rules may still be added, whether it can be
+removed (and why not), what a prune would take.
+
+Which nodes can be removed comes from the graph's dominator tree (Cooper,
+Harvey & Kennedy, "A Simple, Fast Dominance Algorithm"): removing a node
+disconnects exactly the nodes it strictly dominates, so a node can be removed
+when it dominates nothing but itself.  That is one pass for the whole graph
+instead of one reachability walk per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count
+
+from flowr import rules as rule_registry
+from flowr.graphwalk import EdgeIndex
+from flowr.models import Edge, Flow, FlowNodeData, State
+from flowr.rules import Rule
+
+
+def child_rules(rule: type[Rule]) -> list[type[Rule]]:
+    """``rule.children`` resolved, skipping labels that no longer resolve."""
+    found = []
+    for child in rule.children:
+        resolved = rule_registry.get_rule(child) if isinstance(child, str) else child
+        if rule_registry.is_rule_class(resolved):
+            found.append(resolved)
+    return found
+
+
+def rule_ref(rule: type[Rule]) -> dict[str, str]:
+    return {"label": rule.class_label, "name": rule.name}
+
+
+def dominator_tree(root: int, children: dict[int, list[int]]) -> dict[int, int]:
+    """Immediate dominator of every node reachable from ``root`` (root -> root)."""
+    order: list[int] = []  # postorder
+    seen = {root}
+    stack: list[tuple[int, int]] = [(root, 0)]
+    while stack:
+        node, i = stack[-1]
+        kids = children.get(node, [])
+        if i < len(kids):
+            stack[-1] = (node, i + 1)
+            nxt = kids[i]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, 0))
+        else:
+            stack.pop()
+            order.append(node)
+    number = {node: i for i, node in enumerate(order)}
+    preds: dict[int, list[int]] = {}
+    for source, targets in children.items():
+        if source in number:
+            for target in targets:
+                preds.setdefault(target, []).append(source)
+    idom: dict[int, int] = {root: root}
+
+    def intersect(a: int, b: int) -> int:
+        while a != b:
+            while number[a] < number[b]:
+                a = idom[a]
+            while number[b] < number[a]:
+                b = idom[b]
+        return a
+
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(order):
+            if node == root:
+                continue
+            new: int | None = None
+            for pred in preds.get(node, ()):
+                if pred in idom:
+                    new = pred if new is None else intersect(pred, new)
+            if new is not None and idom.get(node) != new:
+                idom[node] = new
+                changed = True
+    return idom
+
+
+def dominated_counts(root: int, children: dict[int, list[int]], nodes: Iterable[int]) -> dict[int, int]:
+    """For each node, how many other nodes become unreachable without it."""
+    idom = dominator_tree(root, children)
+    below: dict[int, list[int]] = {}
+    for node, parent in idom.items():
+        if node != parent:
+            below.setdefault(parent, []).append(node)
+    order, stack = [], [root]
+    while stack:  # preorder of the dominator tree, iteratively
+        node = stack.pop()
+        order.append(node)
+        stack.extend(below.get(node, ()))
+    size = dict.fromkeys(nodes, 1)
+    for node in reversed(order):  # children before parents
+        for kid in below.get(node, ()):
+            size[node] = size.get(node, 1) + size.get(kid, 1)
+    return {node: n - 1 for node, n in size.items()}
+
+
+@dataclass
+class FlowGraph:
+    """One flow's graph, loaded once; every answer is computed in memory."""
+
+    flow: Flow
+    labels: dict[int, str]  # node pk -> rule label, in tree order
+    edges: list[tuple[int, int, bool]]  # (source, target, backbone), creation order
+    state_counts: dict[int, int]  # node pk -> States standing on it
+    index: EdgeIndex = field(init=False)
+    _dominated: dict[int, int] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.index = EdgeIndex(self.root, ((s, t) for s, t, _ in self.edges))
+
+    @classmethod
+    def load(cls, flow: Flow) -> FlowGraph:
+        """Load ``flow``'s graph: three queries (the flow is already loaded)."""
+        rows = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).order_by("node__path")
+        labels = dict(rows.values_list("node_id", "rule_label"))
+        edges = list(
+            Edge.objects.filter(graph_id=flow.state_graph_id)
+            .order_by("pk")
+            .values_list("source_id", "target_id", "backbone")
+        )
+        counts = {
+            row["current_node__node_id"]: row["n"]
+            for row in State.objects.filter(flow_id=flow.pk)
+            .order_by()
+            .values("current_node__node_id")
+            .annotate(n=Count("pk"))
+        }
+        return cls(flow=flow, labels=labels, edges=edges, state_counts=counts)
+
+    @property
+    def root(self) -> int:
+        return self.flow.state_graph.root_id if self.flow.state_graph_id else 0
+
+    @property
+    def frozen(self) -> bool:
+        return sum(self.state_counts.values()) > 0
+
+    def dominated(self) -> dict[int, int]:
+        """How many other nodes each node strictly dominates."""
+        if self._dominated is None:
+            self._dominated = dominated_counts(self.root, self.index.children, self.labels)
+        return self._dominated
+
+    # -- per node ---------------------------------------------------------
+    def children(self, pk: int) -> list[int]:
+        return list(self.index.children.get(pk, []))
+
+    def parents(self, pk: int) -> list[int]:
+        return list(self.index.parents.get(pk, []))
+
+    def removal(self, pk: int) -> tuple[bool, str | None]:
+        """``(can_remove, reason)`` for one node."""
+        if pk == self.root:
+            return False, "The root node cannot be removed."
+        cut = self.dominated().get(pk, 0)
+        if cut:
+            return False, f"Removing it would disconnect {cut} other node(s) from the root; prune it instead."
+        return True, None
+
+    def child_options(self, pk: int) -> tuple[list[type[Rule]], int | None, str | None]:
+        """``(allowed child rules, max children, why none)`` for one node."""
+        label = self.labels[pk]
+        rule = rule_registry.get_rule(label)
+        if rule is None:
+            return [], None, f"Rule {label!r} is missing: no such Rule class."
+        existing = [self.labels.get(c) for c in self.children(pk)]
+        limit = len(rule.children) if rule.multiple_paths else 1
+        if not rule.children:
+            return [], limit, f"Rule {rule.name} has no child rules: the flow ends here."
+        if len(existing) >= limit:
+            many = "only one child" if not rule.multiple_paths else f"at most {limit} children"
+            return [], limit, f"Rule {rule.name} allows {many}; this node is full."
+        allowed = [r for r in child_rules(rule) if r.class_label not in existing]
+        if not allowed:
+            return [], limit, f"Every rule allowed after {rule.name} is already a child."
+        return allowed, limit, None
+
+    def node_data(self, pk: int) -> dict[str, Any]:
+        """The ``data`` of one cytoscape node (see the API contract)."""
+        label = self.labels[pk]
+        rule = rule_registry.get_rule(label)
+        can_remove, reason = self.removal(pk)
+        allowed, limit, full = self.child_options(pk)
+        return {
+            "id": f"n{pk}",
+            "node": pk,
+            "rule_label": label,
+            "rule_name": rule.name if rule else rule_registry.short_name(label),
+            "missing_rule": rule is None,
+            "is_root": pk == self.root,
+            "can_remove": can_remove,
+            "cannot_remove_reason": reason,
+            "multiple_paths": bool(rule and rule.multiple_paths),
+            "has_edit_screen": bool(rule and rule.has_edit_screen),
+            "max_children": limit,
+            "allowed_child_rules": [rule_ref(r) for r in allowed],
+            "full_reason": full,
+            "children": self.children(pk),
+            "state_count": self.state_counts.get(pk, 0),
+        }
+
+    def node_detail(self, pk: int) -> dict[str, Any]:
+        """Everything about one node: its graph data plus parents and prune list."""
+        data = self.node_data(pk)
+        del data["id"]
+        data = {"id": pk, "flow": self.flow.pk, **data}
+        data["parents"] = self.parents(pk)
+        data["prune_list"] = [] if pk == self.root else self.index.prune_set(pk)
+        return data
+
+    # -- whole graph ----------------------------------------------------------
+    def flow_summary(self) -> dict[str, Any]:
+        flow = self.flow
+        return {
+            "id": flow.pk,
+            "name": flow.name,
+            "version": flow.version,
+            "family": str(flow.family),
+            "frozen": self.frozen,
+            "state_count": sum(self.state_counts.values()),
+            "rule_set": flow.rule_set_id,
+            "rule_set_name": flow.rule_set.name,
+            "root_node": self.root,
+        }
+
+    def elements(self) -> dict[str, list[dict[str, Any]]]:
+        nodes = [{"data": self.node_data(pk)} for pk in self.labels]
+        edges = [
+            {
+                "data": {
+                    "id": f"e{s}_{t}",
+                    "source": f"n{s}",
+                    "target": f"n{t}",
+                    "kind": "backbone" if backbone else "link",
+                }
+            }
+            for s, t, backbone in self.edges
+        ]
+        return {"nodes": nodes, "edges": edges}
+
+    def as_json(self) -> dict[str, Any]:
+        return {"flow": self.flow_summary(), "elements": self.elements()}

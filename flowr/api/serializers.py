@@ -1,0 +1,409 @@
+"""Serializers of the API: strict input (unknown fields and wrong JSON types
+are refused, not coerced) and the output of each noun."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from flowr.api.graph import child_rules
+from flowr.models import Flow, Node, RuleSet, State, StateHistory
+from flowr.rules import Rule
+
+# -- strict input --------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string (DRF would turn ``5`` into ``"5"``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (not a boolean, float or numeric string)."""
+
+    default_error_messages = {"invalid": "A valid integer is required."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A JSON integer naming an existing row."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if data < 1 or data > 2**63 - 1:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not declare (read-only ones included)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+# -- rules ---------------------------------------------------------------------
+
+
+class RuleRefSerializer(serializers.Serializer):
+    """A rule named by its label (``module.ClassName``) and class name."""
+
+    label = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RuleSerializer(serializers.Serializer):
+    """A Rule class the project defines."""
+
+    label = serializers.CharField(source="class_label")
+    name = serializers.CharField()
+    children = serializers.SerializerMethodField()
+    multiple_paths = serializers.BooleanField()
+    has_edit_screen = serializers.BooleanField()
+
+    def get_children(self, rule: type[Rule]) -> list[str]:
+        return rule.child_labels()
+
+
+# -- rule sets -------------------------------------------------------------------
+
+
+class RuleSetSerializer(serializers.ModelSerializer):
+    root_rule = serializers.CharField(source="root_rule_label")
+    root_rule_name = serializers.CharField()
+    missing_rule = serializers.BooleanField(source="rule_missing")
+
+    class Meta:
+        model = RuleSet
+        fields = ["id", "name", "root_rule", "root_rule_name", "missing_rule", "created", "updated"]
+        read_only_fields = fields
+
+
+class RuleSetDetailSerializer(RuleSetSerializer):
+    elements = serializers.SerializerMethodField()
+
+    class Meta(RuleSetSerializer.Meta):
+        fields = [*RuleSetSerializer.Meta.fields, "elements"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_elements(self, rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
+        """The rule graph as cytoscape.js elements (ids are rule names, as in 0.2)."""
+        rules = rule_set.rules()
+        root = rules[0].class_label if rules else None
+        nodes, edges = [], []
+        for rule in rules:
+            nodes.append(
+                {
+                    "data": {
+                        "id": rule.name,
+                        "label": rule.name,
+                        "rule_label": rule.class_label,
+                        "is_root": rule.class_label == root,
+                        "multiple_paths": rule.multiple_paths,
+                        "has_edit_screen": rule.has_edit_screen,
+                    }
+                }
+            )
+            for child in child_rules(rule):
+                edges.append({"data": {"id": f"{rule.name}_{child.name}", "source": rule.name, "target": child.name}})
+        return {"nodes": nodes, "edges": edges}
+
+
+class RuleSetCreateSerializer(StrictSerializer):
+    name = StrictCharField(max_length=100)
+    root_rule = StrictCharField(max_length=255, help_text="Label of the root rule (module.ClassName).")
+
+
+# -- flows -----------------------------------------------------------------------
+
+
+class FlowSerializer(serializers.ModelSerializer):
+    """A flow; expects the view's queryset annotations (state_count, root_node)."""
+
+    rule_set_name = serializers.CharField(source="rule_set.name", read_only=True)
+    frozen = serializers.SerializerMethodField()
+    state_count = serializers.IntegerField(read_only=True)
+    root_node = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Flow
+        fields = [
+            "id",
+            "name",
+            "version",
+            "family",
+            "rule_set",
+            "rule_set_name",
+            "frozen",
+            "state_count",
+            "root_node",
+            "created",
+            "updated",
+        ]
+        read_only_fields = fields
+
+    def get_frozen(self, flow: Flow) -> bool:
+        return bool(getattr(flow, "state_count", 0))
+
+
+class FlowCreateSerializer(StrictSerializer):
+    name = StrictCharField(max_length=100)
+    rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all())
+
+
+class FlowUpdateSerializer(StrictSerializer):
+    name = StrictCharField(max_length=100)
+
+
+class FlowCloneSerializer(StrictSerializer):
+    name = StrictCharField(max_length=100, required=False, help_text="Defaults to the source flow's name.")
+
+
+class FlowImportSerializer(StrictSerializer):
+    document = serializers.JSONField(help_text="A document made by the export endpoint.")
+    name = StrictCharField(max_length=100, required=False)
+    rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all(), required=False)
+
+    def validate_document(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
+        return value
+
+
+class FlowSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    family = serializers.UUIDField()
+    frozen = serializers.BooleanField()
+    state_count = serializers.IntegerField()
+    rule_set = serializers.IntegerField()
+    rule_set_name = serializers.CharField()
+    root_node = serializers.IntegerField()
+
+
+# -- nodes ---------------------------------------------------------------------
+
+
+class NodeDataSerializer(serializers.Serializer):
+    """One node as the graph and node endpoints describe it."""
+
+    node = serializers.IntegerField(help_text="The Node's primary key.")
+    rule_label = serializers.CharField()
+    rule_name = serializers.CharField()
+    missing_rule = serializers.BooleanField()
+    is_root = serializers.BooleanField()
+    can_remove = serializers.BooleanField()
+    cannot_remove_reason = serializers.CharField(allow_null=True)
+    multiple_paths = serializers.BooleanField()
+    has_edit_screen = serializers.BooleanField()
+    max_children = serializers.IntegerField(allow_null=True)
+    allowed_child_rules = RuleRefSerializer(many=True)
+    full_reason = serializers.CharField(allow_null=True)
+    children = serializers.ListField(child=serializers.IntegerField())
+    state_count = serializers.IntegerField()
+
+
+class GraphNodeSerializer(NodeDataSerializer):
+    id = serializers.CharField(help_text='"n<node pk>"')
+
+
+class GraphNodeElementSerializer(serializers.Serializer):
+    data = GraphNodeSerializer()
+
+
+class GraphEdgeSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text='"e<source pk>_<target pk>"')
+    source = serializers.CharField()
+    target = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["backbone", "link"])
+
+
+class GraphEdgeElementSerializer(serializers.Serializer):
+    data = GraphEdgeSerializer()
+
+
+class GraphElementsSerializer(serializers.Serializer):
+    nodes = GraphNodeElementSerializer(many=True)
+    edges = GraphEdgeElementSerializer(many=True)
+
+
+class FlowGraphSerializer(serializers.Serializer):
+    flow = FlowSummarySerializer()
+    elements = GraphElementsSerializer()
+
+
+class NodeDetailSerializer(NodeDataSerializer):
+    id = serializers.IntegerField()
+    flow = serializers.IntegerField()
+    parents = serializers.ListField(child=serializers.IntegerField())
+    prune_list = serializers.ListField(child=serializers.IntegerField())
+
+
+class EmptySerializer(StrictSerializer):
+    """A body that must be empty (or ``{}``)."""
+
+
+class AddChildSerializer(StrictSerializer):
+    rule = StrictCharField(max_length=255, help_text="Label of the child's rule.")
+
+
+class ConnectSerializer(StrictSerializer):
+    target = StrictPrimaryKeyField(queryset=Node.objects.all(), help_text="Node pk of the new child.")
+
+
+class PruneResultSerializer(serializers.Serializer):
+    removed = serializers.ListField(child=serializers.IntegerField())
+
+
+# -- states ----------------------------------------------------------------------
+
+
+def content_type_label(content_type: ContentType | None) -> str | None:
+    return f"{content_type.app_label}.{content_type.model}" if content_type else None
+
+
+class StateSerializer(serializers.ModelSerializer):
+    """A State; expects ``select_related("flow", "current_node", "subject_content_type")``."""
+
+    flow_name = serializers.CharField(source="flow.name", read_only=True)
+    current_node = serializers.IntegerField(source="current_node.node_id", read_only=True)
+    current_rule_label = serializers.CharField(source="current_node.rule_label", read_only=True)
+    current_rule_name = serializers.CharField(source="current_node.rule_name", read_only=True)
+    missing_rule = serializers.BooleanField(source="current_node.rule_missing", read_only=True)
+    subject_type = serializers.SerializerMethodField()
+    subject_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = State
+        fields = [
+            "id",
+            "flow",
+            "flow_name",
+            "current_node",
+            "current_rule_label",
+            "current_rule_name",
+            "missing_rule",
+            "version",
+            "subject_type",
+            "subject_id",
+            "created",
+            "updated",
+        ]
+        read_only_fields = fields
+
+    def get_subject_type(self, state: State) -> str | None:
+        return content_type_label(state.subject_content_type)
+
+    def get_subject_id(self, state: State) -> str | None:
+        return state.subject_id if state.subject_content_type_id else None
+
+
+class StateDetailSerializer(StateSerializer):
+    finished = serializers.SerializerMethodField()
+    next_rules = serializers.SerializerMethodField()
+
+    class Meta(StateSerializer.Meta):
+        fields = [*StateSerializer.Meta.fields, "finished", "next_rules"]
+        read_only_fields = fields
+
+    def get_finished(self, state: State) -> bool:
+        return state.is_finished
+
+    @extend_schema_field(RuleRefSerializer(many=True))
+    def get_next_rules(self, state: State) -> list[dict[str, str]]:
+        """The rules ``advance`` would accept now (guards consulted)."""
+        if state.current_node.rule_missing:
+            return []
+        return [{"label": r.class_label, "name": r.name} for r in state.allowed_next_rules()]
+
+
+class StateCreateSerializer(StrictSerializer):
+    flow = StrictPrimaryKeyField(queryset=Flow.objects.all())
+    subject_type = StrictCharField(max_length=201, required=False, help_text='"app_label.model"')
+    subject_id = StrictCharField(max_length=255, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
+        if (kind is None) != (pk is None):
+            raise serializers.ValidationError("Give subject_type and subject_id together.", code="invalid")
+        if kind is not None:
+            attrs["subject"] = resolve_subject(kind, pk)
+        return attrs
+
+
+def subject_content_type(kind: str) -> ContentType:
+    """The ContentType of ``"app_label.model"``; a ValidationError if unknown."""
+    app_label, _, model = kind.lower().partition(".")
+    try:
+        return ContentType.objects.get_by_natural_key(app_label, model)
+    except ContentType.DoesNotExist:
+        raise serializers.ValidationError({"subject_type": [f"Unknown model {kind!r}."]}, code="invalid") from None
+
+
+def resolve_subject(kind: str, pk: Any) -> Any:
+    content_type = subject_content_type(kind)
+    model = content_type.model_class()
+    if model is None:
+        raise serializers.ValidationError({"subject_type": [f"Unknown model {kind!r}."]}, code="invalid")
+    try:
+        return model._default_manager.get(pk=pk)
+    except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):
+        raise serializers.ValidationError(
+            {"subject_id": [f"No {kind} with id {pk!r}."]}, code="does_not_exist"
+        ) from None
+
+
+class AdvanceSerializer(StrictSerializer):
+    rule = StrictCharField(max_length=255, required=False, allow_null=True, help_text="Label of the chosen rule.")
+    expected_node = StrictIntegerField(
+        required=False, allow_null=True, help_text="Node pk the caller saw; refused (409) if the State moved."
+    )
+
+
+class StateHistorySerializer(serializers.ModelSerializer):
+    from_node = serializers.IntegerField(source="from_node.node_id", read_only=True, allow_null=True, default=None)
+    to_node = serializers.IntegerField(source="to_node.node_id", read_only=True, allow_null=True, default=None)
+    actor = serializers.IntegerField(source="actor_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StateHistory
+        fields = [
+            "seq",
+            "kind",
+            "created",
+            "from_node",
+            "from_rule_label",
+            "from_rule_name",
+            "to_node",
+            "to_rule_label",
+            "to_rule_name",
+            "actor",
+            "actor_repr",
+            "note",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,151 @@
+"""What every flowr API view shares, independent of the project's DRF settings.
+
+Authentication, permissions, parsing, rendering, pagination and error
+handling are set here, on flowr's own views, so that a project's
+``REST_FRAMEWORK`` settings neither are needed nor change flowr's behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flowr.api import authentication
+from flowr.api.exceptions import flowr_exception_handler
+from flowr.api.pagination import FlowrPagination
+from flowr.api.permissions import edit_permission_classes, state_permission_classes
+from flowr.api.renderers import DotRenderer, MermaidRenderer
+
+
+def document(**kwargs: Any) -> Callable[[Any], Any]:
+    """drf-spectacular's ``extend_schema`` for a view method.
+
+    Without a project-wide ``DEFAULT_SCHEMA_CLASS`` setting, ``extend_schema``
+    would extend DRF's own AutoSchema; flowr's views use drf-spectacular's.
+    """
+
+    def decorator(method: Any) -> Any:
+        method.schema = AutoSchema
+        return extend_schema(**kwargs)(method)
+
+    return decorator
+
+
+class FlowrNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, except for diagrams: ``?format=`` picks the
+    language (default ``dot``) and an unknown one is bad input, not a 404."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        view = request.parser_context.get("view") if request.parser_context else None
+        if getattr(view, "action", None) != "diagram":
+            return super().select_renderer(request, renderers, format_suffix)
+        wanted = format_suffix or request.query_params.get("format") or "dot"
+        for renderer in renderers:
+            if renderer.format == wanted:
+                return renderer, renderer.media_type
+        choices = ", ".join(r.format for r in renderers)
+        raise ValidationError({"format": [f"Choose one of {choices}, not {wanted!r}."]})
+
+
+class FlowrAPIMixin:
+    """Policies of every flowr API view."""
+
+    renderer_classes: ClassVar[list[Any]] = [JSONRenderer, BrowsableAPIRenderer]
+    parser_classes: ClassVar[list[Any]] = [JSONParser]
+    content_negotiation_class = FlowrNegotiation
+    metadata_class = SimpleMetadata
+    versioning_class = None
+    pagination_class = FlowrPagination
+    filter_backends: ClassVar[list[Any]] = []
+    schema = AutoSchema()
+
+    #: which permission setting applies: "edit" or "state"
+    permission_kind: ClassVar[str] = "edit"
+    #: model permissions each action needs (the default permission classes read it)
+    action_permissions: ClassVar[dict[str, list[str]]] = {}
+    #: needed when the action is unknown (e.g. a method the URL does not allow)
+    fallback_permissions: ClassVar[list[str]] = []
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return authentication.authenticators()
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return authentication.authenticate_header(request)
+
+    def get_permissions(self) -> list[BasePermission]:
+        classes = state_permission_classes() if self.permission_kind == "state" else edit_permission_classes()
+        return [cls() for cls in classes]
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
+        return flowr_exception_handler
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # refusals are JSON even where the success is text (diagrams, schema)
+        renderer = getattr(request, "accepted_renderer", None)
+        if getattr(response, "exception", False) and not isinstance(renderer, (JSONRenderer, BrowsableAPIRenderer)):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+
+    def required_permissions(self, request: Request) -> list[str]:
+        """The model permissions of the current action (``app_label.codename``)."""
+        action = getattr(self, "action", None)
+        return self.action_permissions.get(action or "", self.fallback_permissions)
+
+
+class FlowrViewSet(FlowrAPIMixin, viewsets.GenericViewSet):
+    """Base of flowr's view sets.
+
+    ``serializer_class`` describes what is answered; ``input_serializers``
+    what each mutating action reads, so that the browsable API offers the
+    right form for every method of a URL.
+    """
+
+    input_serializers: ClassVar[dict[str, type[Any]]] = {}
+
+    def get_serializer_class(self) -> type[Any]:
+        method = (getattr(getattr(self, "request", None), "method", None) or "GET").lower()
+        if method not in ("get", "head", "options"):
+            action = getattr(self, "action_map", {}).get(method, self.action)
+            if action in self.input_serializers:
+                return self.input_serializers[action]
+        return super().get_serializer_class()
+
+    def input(self, serializer_class: type[Any], **kwargs: Any) -> dict[str, Any]:
+        """Validate the request body with ``serializer_class``; its data."""
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def paginated(self, items: Any, serializer_class: type[Any]) -> Response:
+        page = self.paginate_queryset(items)
+        serializer = serializer_class(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
+
+
+class DiagramMixin:
+    """Serves the ``diagram`` action as DOT or Mermaid text."""
+
+    request: Request
+    action: str | None
+
+    def get_renderers(self) -> list[Any]:
+        if self.action == "diagram":
+            return [DotRenderer(), MermaidRenderer()]
+        return super().get_renderers()  # type: ignore[misc]
+
+    def diagram_format(self) -> str:
+        return str(self.request.accepted_renderer.format)

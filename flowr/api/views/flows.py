@@ -1,0 +1,134 @@
+"""``/flows/``: CRUD, the editor's graph, clone, export/import, diagram."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Count, F, ProtectedError, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flowr import export
+from flowr.api.graph import FlowGraph
+from flowr.api.serializers import (
+    FlowCloneSerializer,
+    FlowCreateSerializer,
+    FlowGraphSerializer,
+    FlowImportSerializer,
+    FlowSerializer,
+    FlowUpdateSerializer,
+)
+from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
+from flowr.api.views.rule_sets import FORMAT_PARAMETER
+from flowr.exceptions import FlowInUse
+from flowr.models import Flow, ops
+
+VIEW, ADD, CHANGE, DELETE = "flowr.view_flow", "flowr.add_flow", "flowr.change_flow", "flowr.delete_flow"
+
+
+def flows() -> QuerySet[Flow]:
+    """Flows with what their representation needs, in one query."""
+    # aggregation queries ignore Meta.ordering: order explicitly (pagination)
+    return (
+        Flow.objects.select_related("rule_set", "state_graph")
+        .annotate(state_count=Count("states"), root_node=F("state_graph__root_id"))
+        .order_by("name", "version", "pk")
+    )
+
+
+class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowrViewSet):
+    """Flows: state machines built from a rule set, edited node by node."""
+
+    serializer_class = FlowSerializer
+    input_serializers = {
+        "create": FlowCreateSerializer,
+        "partial_update": FlowUpdateSerializer,
+        "clone": FlowCloneSerializer,
+        "import_flow": FlowImportSerializer,
+    }
+    action_permissions = {
+        "list": [VIEW],
+        "retrieve": [VIEW],
+        "graph": [VIEW],
+        "export": [VIEW],
+        "diagram": [VIEW],
+        "create": [ADD],
+        "clone": [VIEW, ADD],
+        "import_flow": [ADD],
+        "partial_update": [CHANGE],
+        "destroy": [DELETE],
+    }
+    fallback_permissions = [CHANGE]
+
+    def get_queryset(self) -> QuerySet[Flow]:
+        return flows()
+
+    def respond(self, flow: Flow, code: int = status.HTTP_200_OK) -> Response:
+        return Response(FlowSerializer(flows().get(pk=flow.pk)).data, status=code)
+
+    @document(request=FlowCreateSerializer, responses={201: FlowSerializer})
+    def create(self, request: Request) -> Response:
+        data = self.input(FlowCreateSerializer)
+        flow = Flow.factory(data["name"], data["rule_set"])
+        return self.respond(flow, status.HTTP_201_CREATED)
+
+    @document(request=FlowUpdateSerializer, responses=FlowSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Rename the flow (refused with 409 while States use it)."""
+        flow = self.get_object()
+        data = self.input(FlowUpdateSerializer, partial=True)
+        with transaction.atomic():
+            ops.check_editable(ops.lock_graph(flow.state_graph_id))
+            if "name" in data:
+                flow.name = data["name"]
+                flow.save(update_fields=["name", "updated"])
+        return self.respond(flow)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        """Delete the flow and its graph (refused with 409 while States use it)."""
+        flow = self.get_object()
+        try:
+            with transaction.atomic():
+                flow.delete()
+        except ProtectedError as exc:
+            raise FlowInUse(f"Flow {flow.name!r} cannot be deleted: states use it", flow=flow) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @document(responses=FlowGraphSerializer)
+    @action(detail=True, methods=["get"])
+    def graph(self, request: Request, pk: str | None = None) -> Response:
+        """The graph as cytoscape.js elements, with what the editor may do per node."""
+        return Response(FlowGraph.load(self.get_object()).as_json())
+
+    @document(request=FlowCloneSerializer, responses={201: FlowSerializer})
+    @action(detail=True, methods=["post"])
+    def clone(self, request: Request, pk: str | None = None) -> Response:
+        """An editable copy: the next version of the flow's family."""
+        flow = self.get_object()
+        data = self.input(FlowCloneSerializer)
+        return self.respond(flow.clone(name=data.get("name")), status.HTTP_201_CREATED)
+
+    @document(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        """The flow as a JSON document (``POST /flows/import/`` reads it back)."""
+        return Response(export.export_flow(self.get_object()))
+
+    @document(request=FlowImportSerializer, responses={201: FlowSerializer})
+    @action(detail=False, methods=["post"], url_path="import", url_name="import")
+    def import_flow(self, request: Request) -> Response:
+        """Create a flow from an exported document: ``{"document", "name"?, "rule_set"?}``."""
+        data = self.input(FlowImportSerializer)
+        flow = export.import_flow(data["document"], name=data.get("name"), rule_set=data.get("rule_set"))
+        return self.respond(flow, status.HTTP_201_CREATED)
+
+    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def diagram(self, request: Request, pk: str | None = None) -> Response:
+        """The flow as Graphviz DOT or Mermaid text."""
+        flow = self.get_object()
+        if self.diagram_format() == "mermaid":
+            return Response(export.flow_to_mermaid(flow))
+        return Response(export.flow_to_dot(flow))

@@ -1,0 +1,96 @@
+"""``/nodes/{id}/``: one node of a flow, and the graph edits made from it.
+
+Ids are :class:`~flowr.models.Node` primary keys.  Every edit goes through
+the model layer (one transaction, the graph's row locked, the flow's rules
+and frozen state checked under the lock), so a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flowr.api.graph import FlowGraph
+from flowr.api.serializers import (
+    AddChildSerializer,
+    ConnectSerializer,
+    EmptySerializer,
+    NodeDetailSerializer,
+    PruneResultSerializer,
+)
+from flowr.api.views.base import FlowrViewSet, document
+from flowr.api.views.flows import CHANGE, VIEW
+from flowr.exceptions import DifferentGraphs
+from flowr.models import Flow, FlowNodeData, Node
+
+
+class NodeViewSet(FlowrViewSet):
+    """Nodes of flows (nodes of other graphs are not found)."""
+
+    serializer_class = NodeDetailSerializer
+    input_serializers = {"children": AddChildSerializer, "connect": ConnectSerializer, "prune": EmptySerializer}
+    action_permissions = {
+        "retrieve": [VIEW],
+        "destroy": [CHANGE],
+        "children": [CHANGE],
+        "connect": [CHANGE],
+        "prune": [CHANGE],
+    }
+    fallback_permissions = [CHANGE]
+
+    def get_queryset(self) -> QuerySet[Node]:
+        return Node.objects.filter(graph__flow__isnull=False)
+
+    def flow_of(self, node: Node) -> Flow:
+        return Flow.objects.select_related("rule_set", "state_graph").get(state_graph_id=node.graph_id)
+
+    def node_data(self, node: Node) -> FlowNodeData:
+        data = FlowNodeData.objects.get(node_id=node.pk)
+        data.node = node
+        return data
+
+    def respond(self, flow: Flow, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        return Response(FlowGraph.load(flow).node_detail(pk), status=code)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        """The node: rule, children, parents, allowed child rules, removal, prune list."""
+        node = self.get_object()
+        return self.respond(self.flow_of(node), node.pk)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        """Remove the node (0.2's ``Node.remove``); its children are re-attached."""
+        node = self.get_object()
+        node.remove()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @document(request=AddChildSerializer, responses={201: NodeDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def children(self, request: Request, pk: str | None = None) -> Response:
+        """Add a new node with ``rule`` under this one; answers the new node."""
+        node = self.get_object()
+        data = self.input(AddChildSerializer)
+        child = self.node_data(node).add_child_rule(data["rule"])
+        return self.respond(self.flow_of(node), child.node_id, status.HTTP_201_CREATED)
+
+    @document(request=ConnectSerializer, responses=NodeDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def connect(self, request: Request, pk: str | None = None) -> Response:
+        """Add an edge from this node to ``target`` (a node of the same flow)."""
+        node = self.get_object()
+        target: Node = self.input(ConnectSerializer)["target"]
+        if target.graph_id != node.graph_id:
+            raise DifferentGraphs(f"Node {target.pk} is not in the flow of node {node.pk}", node=node, target=target)
+        self.node_data(node).connect_child(self.node_data(target))
+        return self.respond(self.flow_of(node), node.pk)
+
+    @document(request=None, responses=PruneResultSerializer)
+    @action(detail=True, methods=["post"])
+    def prune(self, request: Request, pk: str | None = None) -> Response:
+        """Remove the node and everything it reaches without passing the root."""
+        node = self.get_object()
+        self.input(EmptySerializer)
+        removed = node.prune()
+        return Response({"removed": [data.node_id for data in removed]})

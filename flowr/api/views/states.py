@@ -1,0 +1,141 @@
+"""``/states/``: running instances of flows: start, read, advance, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from flowr import export
+from flowr.api.serializers import (
+    AdvanceSerializer,
+    StateCreateSerializer,
+    StateDetailSerializer,
+    StateHistorySerializer,
+    StateSerializer,
+    subject_content_type,
+)
+from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
+from flowr.api.views.rule_sets import FORMAT_PARAMETER
+from flowr.exceptions import ConcurrentTransition
+from flowr.models import State, StateHistory
+
+VIEW, ADD, CHANGE = "flowr.view_state", "flowr.add_state", "flowr.change_state"
+
+FILTERS = [
+    OpenApiParameter("flow", int, description="Only States of this flow (id)."),
+    OpenApiParameter("rule", str, description="Only States whose current node has this rule (label)."),
+    OpenApiParameter("node", int, description="Only States standing on this node (Node id)."),
+    OpenApiParameter("subject_type", str, description='Only States of subjects of this model ("app_label.model").'),
+    OpenApiParameter("subject_id", str, description="With subject_type: only States of this subject."),
+]
+
+
+def _integer(params: Any, name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise serializers.ValidationError({name: ["A valid integer is required."]}, code="invalid")
+    return int(value)
+
+
+class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowrViewSet):
+    """States: a flow's running instances, optionally tied to a subject object."""
+
+    permission_kind = "state"
+    serializer_class = StateDetailSerializer
+    action_permissions = {
+        "list": [VIEW],
+        "retrieve": [VIEW],
+        "history": [VIEW],
+        "diagram": [VIEW],
+        "create": [ADD],
+        "advance": [CHANGE],
+    }
+    fallback_permissions = [CHANGE]
+
+    def get_queryset(self) -> QuerySet[State]:
+        states = State.objects.select_related("flow", "current_node", "subject_content_type")
+        if self.action == "list":
+            states = self.filter(states)
+        return states
+
+    def filter(self, states: QuerySet[State]) -> QuerySet[State]:
+        params = self.request.query_params
+        flow = _integer(params, "flow")
+        if flow is not None:
+            states = states.filter(flow_id=flow)
+        node = _integer(params, "node")
+        if node is not None:
+            states = states.filter(current_node__node_id=node)
+        if params.get("rule") is not None:
+            states = states.filter(current_node__rule_label=params["rule"])
+        kind, subject = params.get("subject_type"), params.get("subject_id")
+        if subject is not None and kind is None:
+            raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
+        if kind is not None:
+            states = states.filter(subject_content_type=subject_content_type(kind))
+            if subject is not None:
+                states = states.filter(subject_id=subject)
+        return states
+
+    input_serializers = {"create": StateCreateSerializer, "advance": AdvanceSerializer}
+
+    def get_serializer_class(self) -> type[Any]:
+        if self.action == "list" and self.request.method == "GET":
+            return StateSerializer
+        return super().get_serializer_class()
+
+    def respond(self, state: State, code: int = status.HTTP_200_OK) -> Response:
+        fresh = State.objects.select_related("flow", "current_node", "subject_content_type").get(pk=state.pk)
+        return Response(StateDetailSerializer(fresh).data, status=code)
+
+    @document(parameters=FILTERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @document(request=StateCreateSerializer, responses={201: StateDetailSerializer})
+    def create(self, request: Request) -> Response:
+        """Start a State at the flow's root (the root rule's ``on_enter`` runs)."""
+        data = self.input(StateCreateSerializer)
+        state = State.start(data["flow"], subject=data.get("subject"), actor=request.user)
+        return self.respond(state, status.HTTP_201_CREATED)
+
+    @document(request=AdvanceSerializer, responses=StateDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def advance(self, request: Request, pk: str | None = None) -> Response:
+        """Move to the next node; ``rule`` picks a branch, ``expected_node`` guards against races."""
+        state = self.get_object()
+        data = self.input(AdvanceSerializer)
+        expected = data.get("expected_node")
+        if expected is not None and expected != state.current_node.node_id:
+            raise ConcurrentTransition(
+                f"State {state.pk} is at node {state.current_node.node_id}, not {expected}; refresh it and try again",
+                state=state,
+            )
+        state.next_state(data.get("rule"), actor=request.user)
+        return self.respond(state)
+
+    @document(responses=StateHistorySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """Every start and transition of the State, oldest first (paginated)."""
+        state = self.get_object()
+        rows = StateHistory.objects.filter(state_id=state.pk).select_related("from_node", "to_node").order_by("seq")
+        return self.paginated(rows, StateHistorySerializer)
+
+    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def diagram(self, request: Request, pk: str | None = None) -> Response:
+        """The State's flow as DOT or Mermaid, its node and path highlighted."""
+        state = self.get_object()
+        if self.diagram_format() == "mermaid":
+            return Response(export.flow_to_mermaid(state.flow, state=state))
+        return Response(export.flow_to_dot(state.flow, state=state))

@@ -1,0 +1,9 @@
+"""Unknown URLs under the API: a JSON 404 like every other refusal."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
