@@ -1,0 +1,108 @@
+"""The demo's rules (autodiscovered by flowr as this app's ``rules`` module).
+
+Three rule sets live here:
+
+* the to-do rules: ``Todo -> Doing -> Done``, a straight line;
+* 0.2's A-E sample rules, imported from :mod:`flowr.sample_rules` so their
+  labels resolve (branching at C, looping from E back to A);
+* the helpdesk rules, whose callbacks do visible work: each sets the
+  ticket's status, writes a log line and may e-mail the customer (printed on
+  the runserver console)::
+
+      Opened -> Triaged -> InProgress | Rejected
+      InProgress -> WaitingOnCustomer | Resolved
+      WaitingOnCustomer -> InProgress                (loops)
+      Resolved -> Closed | Reopened;  Reopened -> InProgress
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.mail import send_mail
+
+from flowr import sample_rules  # noqa: F401  (registers the A-E rules)
+from flowr.rules import Rule
+from helpdesk.models import Ticket, TicketLog
+
+
+# -- a straight line ------------------------------------------------------------
+class Done(Rule):
+    """The work is finished."""
+
+
+class Doing(Rule):
+    children = [Done]
+
+
+class Todo(Rule):
+    children = [Doing]
+
+
+# -- the helpdesk ------------------------------------------------------------------
+class TicketRule(Rule):
+    """Base of the helpdesk rules: status, log line, optional e-mail."""
+
+    status = ""
+    email_subject = ""
+
+    @classmethod
+    def on_enter(cls, state: Any) -> None:
+        ticket = state.subject if isinstance(state.subject, Ticket) else None
+        if ticket is not None and cls.status:
+            ticket.status = cls.status
+            ticket.save(update_fields=["status"])
+        TicketLog.objects.create(ticket=ticket, message=f"state {state.pk}: entered {cls.name}")
+        if ticket is not None and cls.email_subject:
+            send_mail(
+                f"[Ticket #{ticket.pk}] {cls.email_subject}",
+                f"Hello,\n\nyour ticket {ticket.title!r} is now {cls.status}.\n\nThe helpdesk",
+                None,
+                [ticket.customer_email],
+            )
+
+
+class Closed(TicketRule):
+    status = "closed"
+    email_subject = "closed"
+
+
+class Rejected(TicketRule):
+    status = "rejected"
+    email_subject = "we cannot help with this request"
+
+
+class Resolved(TicketRule):
+    children = [Closed, "helpdesk.rules.Reopened"]
+    multiple_paths = True
+    status = "resolved"
+    email_subject = "resolved: please confirm"
+
+
+class WaitingOnCustomer(TicketRule):
+    children = ["helpdesk.rules.InProgress"]
+    status = "waiting on customer"
+    email_subject = "we need more information"
+
+
+class InProgress(TicketRule):
+    children = [WaitingOnCustomer, Resolved]
+    multiple_paths = True
+    status = "in progress"
+
+
+class Reopened(TicketRule):
+    children = [InProgress]
+    status = "reopened"
+
+
+class Triaged(TicketRule):
+    children = [InProgress, Rejected]
+    multiple_paths = True
+    status = "triaged"
+
+
+class Opened(TicketRule):
+    children = [Triaged]
+    status = "open"
+    email_subject = "we received your request"

@@ -1,0 +1,134 @@
+"""Forms of flowr's admin screens.
+
+Rules are always offered as a select built from the rule registry (the Rule
+classes of installed apps); a typed dotted path is never accepted, and a
+posted value outside the offered choices is a form error, never an import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from flowr import rules as rule_registry
+from flowr.models import Flow, FlowNodeData, RuleSet
+from flowr.rules import Rule
+
+
+def rule_display(label: str) -> str:
+    """A rule's name, or ``missing: <label>`` when the label is gone."""
+    found = rule_registry.get_rule(label)
+    return found.name if found is not None else f"missing: {label}"
+
+
+def rule_choice(rule: type[Rule]) -> tuple[str, str]:
+    return rule.class_label, f"{rule.name} ({rule.class_label})"
+
+
+def known_rule_choices() -> list[tuple[str, str]]:
+    """Every Rule class of the installed apps, as select choices."""
+    return [rule_choice(rule) for rule in rule_registry.all_rules()]
+
+
+class RuleSetForm(forms.ModelForm):
+    """Create or rename a rule set; the root rule is chosen from a select."""
+
+    root_rule_label = forms.ChoiceField(
+        label="Root rule",
+        help_text="Every flow of this rule set starts with this rule.",
+    )
+
+    class Meta:
+        model = RuleSet
+        fields = ["name", "root_rule_label"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["root_rule_label"]
+        choices = known_rule_choices()
+        current = self.instance.root_rule_label if self.instance.pk else ""
+        if current and current not in dict(choices):
+            choices.insert(0, (current, f"missing: {current}"))
+        field.choices = [("", "---------"), *choices]
+        if self.instance.pk and self.instance.flows.exists():
+            # flows were built from this root: changing it would break them
+            field.disabled = True
+            field.help_text = "Fixed: flows already use this rule set."
+
+    def clean_root_rule_label(self) -> str:
+        label: str = self.cleaned_data["root_rule_label"]
+        unchanged = self.instance.pk and label == self.instance.root_rule_label
+        if rule_registry.get_rule(label) is None and not unchanged:
+            raise forms.ValidationError("Choose a rule that exists.")
+        return label
+
+
+class FlowAddForm(forms.ModelForm):
+    """A new flow: its name and rule set (the root node is created for it)."""
+
+    class Meta:
+        model = Flow
+        fields = ["name", "rule_set"]
+
+    def clean_rule_set(self) -> RuleSet:
+        rule_set: RuleSet = self.cleaned_data["rule_set"]
+        if rule_set.rule_missing:
+            raise forms.ValidationError(
+                f"The root rule of {rule_set.name!r} is missing: {rule_set.root_rule_label}. Fix the code first."
+            )
+        return rule_set
+
+
+class FlowChangeForm(forms.ModelForm):
+    """Rename a flow; its graph is edited with the node forms."""
+
+    class Meta:
+        model = Flow
+        fields = ["name"]
+
+
+class AddChildForm(forms.Form):
+    """Choose the rule of a new child among those allowed at the node."""
+
+    rule = forms.ChoiceField(label="Rule of the new child")
+
+    def __init__(self, *args: Any, allowed: list[type[Rule]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [(rule.class_label, rule.name) for rule in allowed]
+
+
+class ConnectForm(forms.Form):
+    """Choose an existing node that may become a child of the node."""
+
+    target = forms.TypedChoiceField(label="Connect to", coerce=int)
+
+    def __init__(self, *args: Any, targets: list[FlowNodeData], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [(data.node_id, node_label(data)) for data in targets]
+
+
+class StartStateForm(forms.Form):
+    """Start a State at the root of a chosen flow."""
+
+    flow = forms.ModelChoiceField(queryset=Flow.objects.select_related("rule_set"), label="Flow")
+
+
+class AdvanceForm(forms.Form):
+    """Move a State on; ``rule`` is needed when the current node branches.
+
+    ``expected_node`` is the node the user saw: if the State moved meanwhile
+    the advance is refused instead of applied to a node nobody looked at.
+    """
+
+    expected_node = forms.IntegerField(widget=forms.HiddenInput)
+    rule = forms.ChoiceField(label="Next rule", required=False, widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, next_nodes: list[FlowNodeData], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [(data.rule_label, rule_display(data.rule_label)) for data in next_nodes]
+
+
+def node_label(data: FlowNodeData) -> str:
+    """``#<node id> <rule>`` -- how the admin names a node."""
+    return f"#{data.node_id} {rule_display(data.rule_label)}"
