@@ -1,0 +1,186 @@
+"""The visual editor's pages (staff only): flow editor, rule graph, edit screens.
+
+The pages are thin: they render the admin's base template with the graph as
+JSON (through ``json_script``) and leave every edit to the REST API
+(``flowr.api``), which the page's JavaScript calls with the CSRF token.  The
+editor therefore needs the API (and Django REST framework) installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods
+
+from flowr import rules as rule_registry
+from flowr.api.graph import FlowGraph
+from flowr.models import Flow, FlowNodeData, RuleSet
+from flowr.rules import Rule
+
+View = Callable[..., HttpResponse]
+
+# Sent by the editor's JavaScript to get an edit screen without the page frame.
+FRAGMENT_HEADER = "X-Flowr-Fragment"
+
+# A placeholder primary key: the page's JavaScript swaps it for a real id.
+_PK_PLACEHOLDER = 987654321
+
+
+def staff_required(view: View) -> View:
+    """Anonymous users go to the admin login; logged-in non-staff get 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied("The flowr editor is for staff users only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# -- graph payloads ----------------------------------------------------------
+def flow_graph(flow: Flow) -> dict[str, Any]:
+    """The flow and its graph: the API's ``flows/<id>/graph/`` document.
+
+    Built by the same code as the API's (four queries whatever the size), so
+    the first render and every reload after an edit agree.
+    """
+    return FlowGraph.load(flow).as_json()
+
+
+def rule_set_graph_elements(rule_set: RuleSet) -> dict[str, Any]:
+    """The rule graph as cytoscape elements: rules reachable from the root.
+
+    A child named by a label that does not resolve shows as a missing rule.
+    """
+    root_label = rule_set.root_rule_label
+    root = rule_registry.get_rule(root_label)
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    if root is None:
+        nodes.append({"data": _rule_node(root_label, None, is_root=True)})
+        return {"nodes": nodes, "edges": edges}
+    missing: dict[str, None] = {}
+    for rule in rule_registry.rules_reachable_from(root):
+        nodes.append({"data": _rule_node(rule.class_label, rule, is_root=rule is root)})
+        for child in rule.child_labels():
+            if rule_registry.get_rule(child) is None:
+                missing[child] = None
+            edges.append({"data": {"id": f"{rule.class_label}->{child}", "source": rule.class_label, "target": child}})
+    nodes.extend({"data": _rule_node(label, None, is_root=False)} for label in missing)
+    return {"nodes": nodes, "edges": edges}
+
+
+def _rule_node(label: str, rule: type[Rule] | None, *, is_root: bool) -> dict[str, Any]:
+    return {
+        "id": label,
+        "rule_label": label,
+        "rule_name": rule.name if rule else rule_registry.short_name(label),
+        "missing_rule": rule is None,
+        "is_root": is_root,
+        "multiple_paths": bool(rule and rule.multiple_paths),
+        "has_edit_screen": bool(rule and rule.has_edit_screen),
+        "children": rule.child_labels() if rule else [],
+    }
+
+
+# -- pages ------------------------------------------------------------------
+def _url_template(name: str) -> str:
+    return reverse(name, kwargs={"pk": _PK_PLACEHOLDER}).replace(str(_PK_PLACEHOLDER), "{id}")
+
+
+def _admin_url(name: str, *args: Any) -> str | None:
+    """An admin URL, or None while flowr's models are not registered."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+@staff_required
+@require_http_methods(["GET", "HEAD"])
+def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
+    """The visual editor of one flow (read-only while States use it)."""
+    flow = get_object_or_404(Flow.objects.select_related("rule_set", "state_graph"), pk=pk)
+    payload = flow_graph(flow)
+    config = {
+        "flow_id": flow.pk,
+        "api": reverse("flowr:api:root"),
+        "editor_url": _url_template("flowr:flow_editor"),
+        "edit_screen_url": _url_template("flowr:node_edit_screen"),
+        "rule_set_url": reverse("flowr:rule_set_graph", kwargs={"pk": flow.rule_set_id}),
+    }
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Edit flow: {flow}",
+        "flow": flow,
+        "payload": payload,
+        "config": config,
+        "frozen": payload["flow"]["frozen"],
+        "flows_url": _admin_url("admin:flowr_flow_changelist"),
+        "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+    }
+    return render(request, "flowr/flow_editor.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "HEAD"])
+def rule_set_graph(request: HttpRequest, pk: int) -> HttpResponse:
+    """The graph of a rule set's rules (which rule may follow which)."""
+    rule_set = get_object_or_404(RuleSet, pk=pk)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Rules of {rule_set}",
+        "rule_set": rule_set,
+        "elements": rule_set_graph_elements(rule_set),
+        "rule_sets_url": _admin_url("admin:flowr_ruleset_changelist"),
+        "rule_set_admin_url": _admin_url("admin:flowr_ruleset_change", rule_set.pk),
+    }
+    return render(request, "flowr/rule_set_graph.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def node_edit_screen(request: HttpRequest, pk: int) -> HttpResponse:
+    """A node's custom edit screen: the HTML its rule's ``edit_screen`` makes.
+
+    That HTML comes from code (the rule class), not from the database, so it
+    is trusted.  The rule receives the request; a POST (CSRF-checked by the
+    middleware) is the rule's to handle.  The editor asks for the bare
+    fragment (header ``X-Flowr-Fragment``); opened directly, the screen comes
+    inside the admin's frame.
+    """
+    data = get_object_or_404(FlowNodeData.objects.select_related("node"), node_id=pk)
+    rule = rule_registry.get_rule(data.rule_label)
+    if rule is None:
+        raise Http404(f"Node {pk}: rule {data.rule_label!r} is missing")
+    if not rule.has_edit_screen:
+        raise Http404(f"Rule {rule.name} has no edit screen")
+    context = {"rule": rule, "node": data, "html": mark_safe(rule.edit_screen(request, data))}
+    if request.headers.get(FRAGMENT_HEADER):
+        response = render(request, "flowr/node_edit_screen.html", context)
+    else:  # opened as a page (e.g. from the admin): the admin's frame around it
+        flow = data.flow
+        context.update(
+            admin.site.each_context(request),
+            title=f"{rule.name} #{data.node_id}: edit screen",
+            flow=flow,
+            editor_url=reverse("flowr:flow_editor", kwargs={"pk": flow.pk}),
+            flows_url=_admin_url("admin:flowr_flow_changelist"),
+        )
+        response = render(request, "flowr/node_edit_screen_page.html", context)
+    patch_vary_headers(response, [FRAGMENT_HEADER])
+    return response
