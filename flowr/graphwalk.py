@@ -7,23 +7,50 @@ walks are iterative (no recursion limit at any depth).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable
+from itertools import chain
+
+
+def _adjacency(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
+    """``{a: [b, ...]}`` from ``(a, b)`` pairs, keeping their order."""
+    lists: defaultdict[int, list[int]] = defaultdict(list)
+    for a, b in pairs:
+        lists[a].append(b)
+    return dict(lists)
 
 
 class EdgeIndex:
-    """Adjacency lists of one graph, built from ``(source, target)`` pairs."""
+    """Adjacency lists of one graph, built from ``(source, target)`` pairs.
+
+    ``children``, ``parents`` and ``nodes`` are built on first use: a walk
+    down needs only ``children``, a walk up only ``parents``.
+    """
 
     def __init__(self, root: int, edges: Iterable[tuple[int, int]]) -> None:
         self.root = root
-        self.children: dict[int, list[int]] = {}
-        self.parents: dict[int, list[int]] = {}
-        self.nodes: set[int] = {root}
-        for source, target in edges:
-            self.children.setdefault(source, []).append(target)
-            self.parents.setdefault(target, []).append(source)
-            self.nodes.add(source)
-            self.nodes.add(target)
+        self._edges = edges if isinstance(edges, list) else list(edges)
+        self._children: dict[int, list[int]] | None = None
+        self._parents: dict[int, list[int]] | None = None
+        self._nodes: set[int] | None = None
+
+    @property
+    def children(self) -> dict[int, list[int]]:
+        if self._children is None:
+            self._children = _adjacency(self._edges)
+        return self._children
+
+    @property
+    def parents(self) -> dict[int, list[int]]:
+        if self._parents is None:
+            self._parents = _adjacency((t, s) for s, t in self._edges)
+        return self._parents
+
+    @property
+    def nodes(self) -> set[int]:
+        if self._nodes is None:
+            self._nodes = {self.root, *chain.from_iterable(self._edges)}
+        return self._nodes
 
     def _walk(self, start: int, step: dict[int, list[int]], stop_at_root: bool, skip: int | None = None) -> set[int]:
         """Nodes reached from ``start`` (excluded unless reached again)."""

@@ -11,16 +11,86 @@ it.  Traversals load a graph's edges in one query and walk them in memory
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from treebeard.mp_tree import MP_Node
 
 from flowr.exceptions import DifferentGraphs, InvalidDataClass
 from flowr.graphwalk import EdgeIndex
+
+M = TypeVar("M", bound=models.Model)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a big graph is loaded.
+
+    Tens of thousands of new model instances set off full collections of the
+    whole process heap, which on a 10k-node graph cost more than the query
+    does.  Nothing made here is garbage yet; the collector resumes right
+    after.  Only the caller that paused it resumes it, so nested or
+    concurrent loads never leave it off.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _collector_paused_in(method: Callable[P, R]) -> Callable[P, R]:
+    """Run ``method`` with :func:`_collector_paused`."""
+
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _collector_paused():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _instances(queryset: models.QuerySet[M]) -> list[M]:
+    """The queryset's rows as model instances, loaded fast.
+
+    Instances are made the way unpickling makes them (``__new__`` and the
+    field values), not through ``Model.__init__``, which is most of the cost
+    of a large graph's load.  The result is the same: every concrete field
+    set, ``_state`` saying "from this database".  When a ``pre_init`` or
+    ``post_init`` receiver listens for the model, the ordinary path is taken.
+    """
+    model = queryset.model
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return list(queryset)
+    names = [field.attname for field in model._meta.concrete_fields]
+    db = queryset.db
+    new = model.__new__
+    result = []
+    for values in queryset.values_list(*names):
+        obj = new(model)
+        obj.__dict__.update(zip(names, values, strict=True))
+        state = obj._state = ModelState()
+        state.adding = False
+        state.db = db
+        result.append(obj)
+    return result
+
+
+def _path(node: Node) -> str:
+    return node.path
 
 
 class DCCGraph(models.Model):
@@ -70,9 +140,12 @@ class DCCGraph(models.Model):
         check_data_class(data_class)
         return ops.create_graph(cls, data_class, root_kwargs, children)
 
+    @_collector_paused_in
     def edge_index(self) -> EdgeIndex:
         """The graph's adjacency, loaded in one query."""
-        return EdgeIndex(self.root_id, Edge.objects.filter(graph_id=self.pk).values_list("source_id", "target_id"))
+        return EdgeIndex(
+            self.root_id, list(Edge.objects.filter(graph_id=self.pk).values_list("source_id", "target_id"))
+        )
 
     def find_nodes(self, **data_filters: Any) -> models.QuerySet[Node]:
         """Nodes of this graph whose data object matches ``data_filters``.
@@ -84,20 +157,30 @@ class DCCGraph(models.Model):
         lookups = {f"{prefix}__{key}": value for key, value in data_filters.items()}
         return Node.objects.filter(graph_id=self.pk, **lookups)
 
+    @_collector_paused_in
     def load_nodes(self, with_data: bool = True) -> list[Node]:
         """All nodes in tree order, their ``data`` filled in (two queries)."""
-        nodes = list(Node.objects.filter(graph_id=self.pk).order_by("path"))
+        # Sorted here, not by the database: ``path`` is an unindexed text
+        # column, and SQLite's sort of a large graph's paths costs more than
+        # the rest of the load.  Paths use an ASCII alphabet, so Python's
+        # order is treebeard's tree order.
+        nodes = sorted(_instances(Node.objects.filter(graph_id=self.pk).order_by()), key=_path)
         for node in nodes:
             node._graph_cache = self
         if with_data:
-            by_node = {d.node_id: d for d in self.data_class.objects.filter(node__graph_id=self.pk)}
+            data_class = self.data_class
+            link = data_class._meta.get_field("node")
+            rows = _instances(data_class.objects.filter(node__graph_id=self.pk).order_by())
+            by_node = {data.node_id: data for data in rows}
             for node in nodes:
                 data = by_node.get(node.pk)
-                if data is not None:
-                    data.node = node
+                if data is not None:  # what ``data.node = node`` caches, without the setter's checks
+                    link.set_cached_value(data, node)
+                    link.remote_field.set_cached_value(node, data)
                 node._data_cache = data
         return nodes
 
+    @_collector_paused_in
     def cytoscape_json(self, extra_fields: Callable[[Node], dict[str, Any]] | None = None) -> str:
         """The graph as cytoscape.js elements (0.2's format), as a string.
 
@@ -180,40 +263,51 @@ class Node(MP_Node):
         return self._get_graph().edge_index()
 
     def _nodes(self, ids: Iterable[int]) -> list[Node]:
+        """The nodes with these pks, in this order (one query, no sort in SQL)."""
         ids = list(ids)
         if not ids:
             return []
         if len(ids) <= 500:
-            found = Node.objects.filter(pk__in=ids)
+            query = Node.objects.filter(pk__in=ids)
         else:  # one scan of the graph beats a huge IN list
-            wanted = set(ids)
-            found = [n for n in Node.objects.filter(graph_id=self.graph_id) if n.pk in wanted]
-        by_id = {n.pk: n for n in found}
-        return [by_id[i] for i in ids if i in by_id]
+            query = Node.objects.filter(graph_id=self.graph_id)
+        by_id = {node.pk: node for node in _instances(query.order_by())}
+        result = [by_id[i] for i in ids if i in by_id]
+        graph = getattr(self, "_graph_cache", None)
+        if graph is not None:
+            for node in result:
+                node._graph_cache = graph
+        return result
 
     # -- 0.2 traversals (constant queries, no recursion) -----------------
+    @_collector_paused_in
     def ancestors(self) -> list[Node]:
         """Every node from which this one can be reached (not itself)."""
         return self._nodes(sorted(self._index().ancestors(self.pk)))
 
+    @_collector_paused_in
     def ancestors_root(self) -> list[Node]:
         """Like :meth:`ancestors`, but never passing through the root."""
         return self._nodes(sorted(self._index().ancestors_root(self.pk)))
 
+    @_collector_paused_in
     def descendents(self) -> list[Node]:
         """Every node reachable from this one (not itself)."""
         return self._nodes(sorted(self._index().descendents(self.pk)))
 
+    @_collector_paused_in
     def descendents_root(self) -> list[Node]:
         """Like :meth:`descendents`; the root is listed, never passed."""
         return self._nodes(sorted(self._index().descendents_root(self.pk)))
 
+    @_collector_paused_in
     def can_remove(self) -> bool:
         """True exactly when the graph stays connected without this node."""
         if self.is_root():
             return False
         return self._index().can_remove(self.pk)
 
+    @_collector_paused_in
     def prune_list(self) -> list[Node]:
         """This node plus what it reaches without passing the root."""
         if self.is_root():

@@ -1,0 +1,85 @@
+"""Run flowr's benchmarks: ``make bench`` (``make bench QUICK=1`` for the quick mode).
+
+Prints a table per section, then a last line ``BENCH {json}`` for machines.
+``FLOWR_BENCH_DB=sqlite|postgres|mariadb`` picks the database (SQLite file in
+a temporary folder by default; database ``flowr_bench`` on the servers, made
+afresh and dropped at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+SECTIONS = ("transitions", "graphs", "states")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under 2 minutes)")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
+    parser.add_argument("--sizes", help="graph sizes, comma separated (default 1000,10000,50000; quick: 1000,10000)")
+    parser.add_argument("--rounds", type=int, help="interleaved transition rounds")
+    return parser.parse_args(argv)
+
+
+def setup_django() -> str | None:
+    """Point Django at the benchmark settings; return the SQLite temp dir."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    folder = None
+    if os.environ.get("FLOWR_BENCH_DB", "sqlite") == "sqlite":
+        folder = tempfile.mkdtemp(prefix="flowr_bench_")
+        os.environ["FLOWR_BENCH_SQLITE"] = os.path.join(folder, "bench.sqlite3")
+    import django
+
+    django.setup()
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    folder = setup_django()
+    from benchmarks import database, graphs, machine, states, transitions
+
+    sections = args.only or list(SECTIONS)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"quick": args.quick}
+    try:
+        database.create()
+        info = machine.describe()
+        results["machine"] = info
+        print(machine.render(info), flush=True)
+        if "transitions" in sections:
+            rounds = args.rounds or (9 if args.quick else 21)
+            section, found = transitions.run(rounds=rounds, per_round=60 if args.quick else 150)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
+        if "graphs" in sections:
+            default = [1000, 10_000] if args.quick else [1000, 10_000, 50_000]
+            sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else default
+            for section, found in graphs.run(sizes, quick=args.quick):
+                print(section.render() + "\n", flush=True)
+                results.update(found)
+        if "states" in sections:
+            section, found = states.run(count=1000 if args.quick else 10_000, listed=10_000)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
+    finally:
+        database.drop()
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"total {results['seconds']} s")
+    print("BENCH " + json.dumps(results, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
