@@ -1,20 +1,42 @@
-"""Signals sent around transitions.
+"""Signals sent around starts and transitions of a State.
 
-All three are sent with ``sender=State`` and the keyword arguments ``state``,
-``from_node`` (``None`` for a start), ``to_node``, ``rule`` (the Rule class
-entered) and ``actor``; ``post_transition`` and ``transition_committed`` also
-send ``history`` (the :class:`~flowr.models.StateHistory` row).
+All three are sent with ``sender=State`` and these keyword arguments:
 
-* ``pre_transition`` -- inside the transaction, after the lock and the guards,
-  before ``on_leave``/``on_enter``.  Raising here cancels the transition.
+* ``state`` -- the :class:`~flowr.models.State` (during ``pre_transition``
+  still at the node being left; afterwards at the new node);
+* ``from_node`` -- the :class:`~flowr.models.FlowNodeData` left, ``None``
+  for a start;
+* ``to_node`` -- the :class:`~flowr.models.FlowNodeData` entered;
+* ``rule`` -- the Rule class entered;
+* ``actor`` -- what the caller passed as ``actor`` (``None`` if nothing);
+* ``history`` -- the :class:`~flowr.models.StateHistory` row written
+  (``post_transition`` and ``transition_committed`` only).
+
+When to use which:
+
+* ``pre_transition`` -- inside the transaction, after the lock, the re-check
+  and the guards, before ``on_leave``/``on_enter``.  Raising cancels the
+  transition (the exception propagates, nothing is written).  Use it for
+  last-moment vetoes that need the database.
 * ``post_transition`` -- inside the transaction, after the state change and
-  the history row.  Raising here still rolls everything back; use it for
-  database writes that must commit with the transition.
-* ``transition_committed`` -- after the transaction commits
-  (``transaction.on_commit``).  Use it for side effects outside the
-  database (e-mail, queues, webhooks): it never fires for a transition that
-  was rolled back.
+  the history row.  Raising still rolls everything back.  Use it for database
+  writes that must commit together with the transition (audit rows,
+  counters).  Never send e-mail or queue jobs here: the transaction can still
+  roll back (also the caller's outer transaction, after ``next_state`` has
+  returned).
+* ``transition_committed`` -- after the outermost transaction commits
+  (``transaction.on_commit``); never for a transition that was rolled back.
+  Use it for side effects outside the database (e-mail, queues, webhooks).
+  Receivers are called robustly: one that raises is logged on the ``flowr``
+  logger and neither stops the others nor makes the committed transition
+  look failed.
+
+A receiver (or a rule callback) must not move the State being moved: that
+raises :class:`~flowr.exceptions.ReentrantTransition`.  From
+``transition_committed`` it may: the transition is over by then.
 """
+
+from __future__ import annotations
 
 from django.dispatch import Signal
 

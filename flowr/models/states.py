@@ -2,29 +2,37 @@
 
 A transition is atomic: the lock, the re-check, the guards, ``on_leave``,
 ``on_enter``, the state change and the history row commit together or not at
-all.  Race safety works in two layers:
+all.  Race safety works in layers:
 
-* where the database can, the State's row is locked (``SELECT ... FOR UPDATE
-  NOWAIT``) and re-checked: a transition applies only from the node (and
-  version) the caller's object saw;
-* always, the final ``UPDATE`` is a compare-and-set on ``version``, and the
-  history row's ``(state, seq)`` is unique, which covers SQLite.
+* where the database can, the State's row is locked with ``SELECT ... FOR
+  UPDATE NOWAIT`` and re-checked: a transition applies only from the node
+  (and version) the caller's object saw.  ``NOWAIT`` means a second worker
+  fails at once instead of queueing behind the first;
+* always, the ``UPDATE`` is a compare-and-set on ``version``, and the history
+  row's ``(state, seq)`` is unique, which covers SQLite (no row locks);
+* lock errors of the database (SQLite's "database is locked", a lock or
+  deadlock timeout) become :class:`~flowr.exceptions.ConcurrentTransition`
+  or its subclass :class:`~flowr.exceptions.TransitionLockTimeout`.
 
-The loser of a race gets :class:`~flowr.exceptions.ConcurrentTransition` and
-changes nothing; ``refresh_from_db()`` and retry.
+The loser of a race gets ``ConcurrentTransition`` and changes nothing; call
+``refresh_from_db()`` and retry.  A transition that raises also restores the
+in-memory object, so the caller's ``State`` still matches the database.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import DatabaseError, IntegrityError, OperationalError, models, router, transaction
+from django.db import IntegrityError, OperationalError, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -40,61 +48,153 @@ from flowr.exceptions import (
     TransitionRefused,
 )
 from flowr.models.flows import Flow, FlowNodeData
+from flowr.models.graph import Edge
 
 if TYPE_CHECKING:
     from flowr.rules import Rule
+
+logger = logging.getLogger("flowr")
+
+# -- re-entrancy ---------------------------------------------------------------
 
 _moving = threading.local()
 
 
 @contextmanager
-def _guard_reentry(pk: int | None) -> Iterator[None]:
+def _guard_reentry(pk: Any) -> Iterator[None]:
+    """Refuse a transition of a State this thread is already moving."""
     active: set[Any] = getattr(_moving, "pks", None) or set()
     _moving.pks = active
-    if pk is not None and pk in active:
+    if pk in active:
         raise ReentrantTransition(
-            f"State {pk} is already in a transition: a callback cannot move its own State", state_pk=pk
+            f"State {pk} is already in a transition: a callback or receiver cannot move its own State", state_pk=pk
         )
-    if pk is not None:
-        active.add(pk)
+    active.add(pk)
     try:
         yield
     finally:
         active.discard(pk)
 
 
-class _LockFailed(Exception):
-    pass
+# -- database lock errors --------------------------------------------------------
+
+# PostgreSQL SQLSTATEs and MySQL/MariaDB error numbers.
+_PG_LOCK_TIMEOUT = {"55P03"}
+_PG_CONFLICT = {"40P01", "40001"}
+_MYSQL_LOCK_TIMEOUT = {1205}
+_MYSQL_CONFLICT = {1213}
 
 
-def _is_lock_error(exc: BaseException) -> bool:
+def lock_error_kind(exc: BaseException) -> str | None:
+    """Classify a database error: ``"timeout"``, ``"conflict"`` or None.
+
+    ``"timeout"``: a lock wait ended (SQLite "database is locked",
+    PostgreSQL ``lock_timeout``/``NOWAIT``, MariaDB lock wait timeout).
+    ``"conflict"``: a deadlock or serialization failure.
+    """
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if sqlstate in _PG_LOCK_TIMEOUT or errno in _MYSQL_LOCK_TIMEOUT:
+        return "timeout"
+    if sqlstate in _PG_CONFLICT or errno in _MYSQL_CONFLICT:
+        return "conflict"
     text = str(exc).lower()
-    return (
-        any(
-            key in text
-            for key in ("database is locked", "could not obtain lock", "lock wait timeout", "nowait", "lock_timeout")
-        )
-        or getattr(exc, "pgcode", None) == "55P03"
-        or getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "55P03"
-    )
+    if "database is locked" in text or "database table is locked" in text:
+        return "timeout"
+    return None
 
 
-class StateQuerySet(models.QuerySet["State"]):
-    def for_subject(self, subject: models.Model) -> StateQuerySet:
-        """States whose subject is ``subject``."""
-        return self.filter(subject_content_type=ContentType.objects.get_for_model(subject), subject_id=str(subject.pk))
+@contextmanager
+def _lock_errors_as_flowr(state: State | None) -> Iterator[None]:
+    """Turn the database's lock errors into flowr errors (cause chained)."""
+    state_pk = None if state is None else state.pk
+    try:
+        yield
+    except OperationalError as exc:
+        kind = lock_error_kind(exc)
+        if kind == "timeout":
+            raise TransitionLockTimeout(
+                f"State {state_pk}: a database lock was held by another transaction too long ({exc}); try again",
+                state=state,
+            ) from exc
+        if kind == "conflict":
+            raise ConcurrentTransition(
+                f"State {state_pk}: the database aborted the transition because of a conflicting transaction "
+                f"({exc}); refresh it and try again",
+                state=state,
+            ) from exc
+        raise
+
+
+# -- guards ----------------------------------------------------------------------
 
 
 def _veto(result: bool | str | None, default: str) -> str | None:
-    if result is True or result is None:
-        return None
+    """The reason a guard's result vetoes, or None when it allows.
+
+    ``True``/``None``/truthy objects allow; ``False`` vetoes with ``default``;
+    a string vetoes with itself as the reason (an empty one with ``default``).
+    """
     if isinstance(result, str):
         return result or default
-    return None if result else default
+    if result is None or result:
+        return None
+    return default
+
+
+def _refusal(state: State, leaving: type[Rule], entering: type[Rule]) -> TransitionRefused | None:
+    """Run ``leaving.can_leave`` then ``entering.can_enter``; the first veto."""
+    reason = _veto(leaving.can_leave(state), f"Rule {leaving.name} refused to be left")
+    if reason is not None:
+        return TransitionRefused(reason, state=state, rule=leaving, guard="can_leave", reason=reason)
+    reason = _veto(entering.can_enter(state), f"Rule {entering.name} refused entry")
+    if reason is not None:
+        return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
+    return None
+
+
+# -- signals after commit -----------------------------------------------------------
+
+
+def _send_committed(**kwargs: Any) -> None:
+    """Send ``transition_committed``; a receiver that raises is logged, not fatal."""
+    for receiver, result in signals.transition_committed.send_robust(sender=State, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "transition_committed receiver %r raised (the transition is committed)",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+
+
+def _on_commit(db: str, **kwargs: Any) -> None:
+    if signals.transition_committed.has_listeners(State):
+        transaction.on_commit(partial(_send_committed, **kwargs), using=db)
+
+
+# -- models ------------------------------------------------------------------------
+
+
+class StateQuerySet(models.QuerySet["State"]):
+    """Look-ups on States."""
+
+    def for_subject(self, subject: models.Model) -> StateQuerySet:
+        """States whose subject is ``subject`` (any model, int or UUID pk).
+
+        :param subject: a saved model instance
+        """
+        content_type = ContentType.objects.db_manager(self.db).get_for_model(subject)
+        return self.filter(subject_content_type=content_type, subject_id=str(subject.pk))
 
 
 class State(models.Model):
-    """One running instance of a :class:`Flow`."""
+    """One running instance of a :class:`Flow`.
+
+    ``current_node`` is the :class:`FlowNodeData` the State is at;
+    ``version`` counts its transitions (the compare-and-set token);
+    ``subject`` optionally points at any model instance.
+    """
 
     flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states")
     current_node = models.ForeignKey(FlowNodeData, on_delete=models.PROTECT, related_name="states")
@@ -119,154 +219,179 @@ class State(models.Model):
     # -- reading -----------------------------------------------------------
     @property
     def history(self) -> models.QuerySet[StateHistory]:
-        """Every start and transition of this State, oldest first."""
+        """Every start, transition and migration of this State, oldest first."""
         return self.history_rows.order_by("seq")
 
     @property
     def is_finished(self) -> bool:
-        """True when the current node has no children."""
-        return not Edge_exists(self.current_node.node_id)
+        """True when the current node has no children (one query)."""
+        return not Edge.objects.filter(source__flownodedata__pk=self.current_node_id).exists()
 
     def next_nodes(self) -> list[FlowNodeData]:
+        """The data of the current node's children (one query)."""
         return self.current_node.children_data()
 
     def allowed_next_rules(self) -> list[type[Rule]]:
-        """The rules ``next_state`` would accept now (guards consulted)."""
-        current_rule = self.current_node.rule
-        if _veto(current_rule.can_leave(self), "") is not None:
-            return []
-        allowed = []
-        for data in self.next_nodes():
-            rule = rule_registry.get_rule(data.rule_label)
-            if rule is not None and _veto(rule.can_enter(self), "") is None:
-                allowed.append(rule)
-        return allowed
+        """The rules :meth:`next_state` would accept now, guards consulted.
 
-    # -- moving ------------------------------------------------------------
+        Empty when the flow ends here, when the current rule refuses to be
+        left, or when the current rule no longer resolves.
+        """
+        current = rule_registry.get_rule(self.current_node.rule_label)
+        if current is None:
+            return []
+        found = [rule_registry.get_rule(data.rule_label) for data in self.next_nodes()]
+        return [rule for rule in found if rule is not None and _refusal(self, current, rule) is None]
+
+    # -- starting ------------------------------------------------------------
     @classmethod
     def start(cls, flow: Flow, *, subject: models.Model | None = None, actor: Any = None) -> State:
         """Create a State at the flow's root and call the root's ``on_enter``.
 
-        If a guard or ``on_enter`` raises, no State exists afterwards.
+        Atomic: if the root's ``can_enter`` vetoes, or ``on_enter`` or a
+        ``pre_transition``/``post_transition`` receiver raises, no State
+        exists afterwards and the exception propagates.
+
+        :param flow: the flow to run
+        :param subject: any saved model instance the State is about
+        :param actor: who started it (a user is stored as a foreign key;
+            anything else by its ``str()``)
+        :raises TransitionRefused: the root rule's ``can_enter`` vetoed
+        :raises MissingRule: the root's rule no longer resolves
         """
         root = flow.root_data
         rule = root.rule
-        state = cls(flow=flow, current_node=root)
-        if subject is not None:
-            state.subject = subject
         db = router.db_for_write(cls)
-        with transaction.atomic(using=db):
-            state.save(force_insert=True)
+        with _lock_errors_as_flowr(None), transaction.atomic(using=db):
+            state = cls(flow=flow, current_node=root)
+            if subject is not None:
+                state.subject = subject
+            state.save(force_insert=True, using=db)
             with _guard_reentry(state.pk):
-                reason = _veto(rule.can_enter(state), f"Rule {rule.name} refused entry")
-                if reason is not None:
-                    raise TransitionRefused(reason, state=state, rule=rule)
-                signals.pre_transition.send(
-                    sender=cls, state=state, from_node=None, to_node=root, rule=rule, actor=actor
-                )
-                rule.on_enter(state)
-                row = StateHistory.record(state, 1, None, root, actor, kind=StateHistory.START)
-                signals.post_transition.send(
-                    sender=cls, state=state, from_node=None, to_node=root, rule=rule, actor=actor, history=row
-                )
-            _on_commit(state, None, root, rule, actor, row, db)
+                state._enter_root(rule, actor, db)
         return state
 
-    def next_state(self, rule: type[Rule] | str | None = None, *, actor: Any = None) -> State:
-        """Move to the next node.
+    def _enter_root(self, rule: type[Rule], actor: Any, db: str) -> None:
+        root = self.current_node
+        reason = _veto(rule.can_enter(self), f"Rule {rule.name} refused entry")
+        if reason is not None:
+            raise TransitionRefused(reason, state=self, rule=rule, guard="can_enter", reason=reason)
+        event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
+        signals.pre_transition.send(sender=State, **event)
+        rule.on_enter(self)
+        row = StateHistory.record(self, 1, None, root, actor, kind=StateHistory.START, using=db)
+        signals.post_transition.send(sender=State, history=row, **event)
+        _on_commit(db, history=row, **event)
 
-        One child: take it.  Several: ``rule`` picks one.  None: refused.
-        :raises NoNextState, ChoiceRequired, ChoiceNotInFlow,
-            TransitionRefused, ConcurrentTransition, ReentrantTransition:
+    # -- moving --------------------------------------------------------------
+    def next_state(self, rule: type[Rule] | str | None = None, *, actor: Any = None) -> State:
+        """Move to the next node; return ``self``, moved.
+
+        One child: take it.  Several: ``rule`` (a Rule class or label) picks
+        one.  None: refused.  Atomic, and applied only from the node and
+        version this object holds.  Callbacks see ``current_node`` still at
+        the node being left.  On any error the database and this object are
+        left as they were.
+
+        :param rule: the rule to move to, when the current rule branches
+        :param actor: who moved it (a user, or anything with a ``str()``)
+        :raises NoNextState, ChoiceRequired, ChoiceNotInFlow: no such move
+        :raises TransitionRefused: a guard vetoed
+        :raises ConcurrentTransition: the State moved since it was loaded,
+            or another transaction is moving it (``TransitionLockTimeout``
+            when a lock wait timed out); refresh and retry
+        :raises ReentrantTransition: a callback tried to move this State
         """
-        db = router.db_for_write(type(self))
+        if self.pk is None:
+            raise ValueError("next_state() needs a saved State; use State.start()")
+        db = router.db_for_write(type(self), instance=self)
+        saved = (self.current_node_id, self.version, self.updated, self._state.fields_cache.get("current_node"))
         try:
-            with _guard_reentry(self.pk), transaction.atomic(using=db):
+            with _guard_reentry(self.pk), _lock_errors_as_flowr(self), transaction.atomic(using=db):
                 return self._transition(rule, actor, db)
-        except _LockFailed as exc:
-            raise self._lost(exc.__cause__) from exc.__cause__
-        except OperationalError as exc:
-            if _is_lock_error(exc):
-                raise self._lost(exc) from exc
+        except BaseException:
+            self._restore(*saved)
             raise
 
-    def _lost(self, exc: BaseException | None) -> ConcurrentTransition:
-        if exc is not None and "locked" in str(exc).lower() and "could not" not in str(exc).lower():
-            return TransitionLockTimeout(f"State {self.pk} stayed locked by another transaction; try again", state=self)
-        return ConcurrentTransition(
-            f"State {self.pk} is being moved by another transaction; refresh it and try again", state=self
-        )
+    def _restore(self, node_id: int, version: int, updated: Any, node: FlowNodeData | None) -> None:
+        """Put the in-memory fields back after a failed transition."""
+        if node is not None and node.pk == node_id:
+            self.current_node = node
+        else:
+            self.current_node_id = node_id
+        self.version, self.updated = version, updated
 
     def _transition(self, choice: type[Rule] | str | None, actor: Any, db: str) -> State:
-        seen_node, seen_version = self.current_node_id, self.version
-        connection = transaction.get_connection(db)
-        query = State.objects.using(db).filter(pk=self.pk)
-        if connection.features.has_select_for_update:
-            nowait = connection.features.has_select_for_update_nowait
-            try:
-                row = query.select_for_update(nowait=nowait).values_list("current_node_id", "version").first()
-            except DatabaseError as exc:
-                raise _LockFailed() from exc
-        else:
-            row = query.values_list("current_node_id", "version").first()
-        if row != (seen_node, seen_version):
-            raise ConcurrentTransition(
-                f"State {self.pk} moved since it was loaded (now at node {row[0] if row else None}); "
-                "refresh it and try again",
-                state=self,
-            )
+        seen = (self.current_node_id, self.version)
+        self._lock_and_recheck(seen, db)
         current = self.current_node
-        current_rule = current.rule
-        children = list(
-            FlowNodeData.objects.using(db)
-            .filter(node__in_edges__source_id=current.node_id)
-            .values_list("pk", "node_id", "rule_label")
-        )
-        target = self._choose(current, current_rule, children, choice)
-        next_rule = rule_registry.resolve(target[2])
-        reason = _veto(current_rule.can_leave(self), f"Rule {current_rule.name} refused to be left")
-        if reason is None:
-            reason = _veto(next_rule.can_enter(self), f"Rule {next_rule.name} refused entry")
-        if reason is not None:
-            raise TransitionRefused(reason, state=self, rule=next_rule)
-        to_node = FlowNodeData(pk=target[0], node_id=target[1], rule_label=target[2])
-        to_node._state.adding, to_node._state.db = False, db
-        signals.pre_transition.send(
-            sender=State, state=self, from_node=current, to_node=to_node, rule=next_rule, actor=actor
-        )
-        current_rule.on_leave(self)
-        next_rule.on_enter(self)
+        target = self._choose(current, self._children(current, db), choice)
+        leaving, entering = current.rule, target.rule
+        refusal = _refusal(self, leaving, entering)
+        if refusal is not None:
+            raise refusal
+        event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
+        signals.pre_transition.send(sender=State, **event)
+        leaving.on_leave(self)
+        entering.on_enter(self)
+        self._compare_and_set(seen, target, db)
+        row = self._record(current, target, actor, db)
+        signals.post_transition.send(sender=State, history=row, **event)
+        _on_commit(db, history=row, **event)
+        return self
+
+    def _lock_and_recheck(self, seen: tuple[int, int], db: str) -> None:
+        """Lock the row where the database can, and check it did not move."""
+        query = State.objects.using(db).filter(pk=self.pk).order_by().values_list("current_node_id", "version")
+        features = transaction.get_connection(db).features
+        if features.has_select_for_update:
+            query = query.select_for_update(nowait=features.has_select_for_update_nowait)
+        try:
+            found = next(iter(query), None)
+        except OperationalError as exc:
+            if lock_error_kind(exc) is None:
+                raise
+            raise ConcurrentTransition(
+                f"State {self.pk} is being moved by another transaction; refresh it and try again", state=self
+            ) from exc
+        if found != seen:
+            where = "was deleted" if found is None else f"is now at node data {found[0]}, version {found[1]}"
+            raise ConcurrentTransition(
+                f"State {self.pk} moved since it was loaded (it {where}); refresh it and try again", state=self
+            )
+
+    def _children(self, current: FlowNodeData, db: str) -> list[FlowNodeData]:
+        query = FlowNodeData.objects.using(db).filter(node__in_edges__source_id=current.node_id)
+        return list(query.select_related("node").order_by("node__path"))
+
+    def _compare_and_set(self, seen: tuple[int, int], target: FlowNodeData, db: str) -> None:
         now = timezone.now()
         updated = (
             State.objects.using(db)
-            .filter(pk=self.pk, version=seen_version, current_node_id=seen_node)
-            .update(current_node_id=to_node.pk, version=F("version") + 1, updated=now)
+            .filter(pk=self.pk, current_node_id=seen[0], version=seen[1])
+            .update(current_node_id=target.pk, version=F("version") + 1, updated=now)
         )
         if updated != 1:
             raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
-        self.current_node = to_node
-        self.version = seen_version + 1
-        self.updated = now
+        self.current_node, self.version, self.updated = target, seen[1] + 1, now
+
+    def _record(self, current: FlowNodeData, target: FlowNodeData, actor: Any, db: str) -> StateHistory:
+        # The unique (state, seq) backs the compare-and-set up; no savepoint
+        # is needed: the error aborts the whole transition anyway.
         try:
-            row = StateHistory.record(self, self.version + 1, current, to_node, actor)
+            return StateHistory.record(self, self.version + 1, current, target, actor, using=db)
         except IntegrityError as exc:
-            raise ConcurrentTransition(f"State {self.pk} moved during the transition", state=self) from exc
-        signals.post_transition.send(
-            sender=State, state=self, from_node=current, to_node=to_node, rule=next_rule, actor=actor, history=row
-        )
-        _on_commit(self, current, to_node, next_rule, actor, row, db)
-        return self
+            raise ConcurrentTransition(
+                f"State {self.pk}: history row {self.version + 1} already exists; try again", state=self
+            ) from exc
 
     def _choose(
-        self,
-        current: FlowNodeData,
-        current_rule: type[Rule],
-        children: list[tuple[int, int, str]],
-        choice: type[Rule] | str | None,
-    ) -> tuple[int, int, str]:
+        self, current: FlowNodeData, children: list[FlowNodeData], choice: type[Rule] | str | None
+    ) -> FlowNodeData:
+        """The child to move to (0.2's rules: one child, or ``choice``)."""
         if not children:
             raise NoNextState(
-                f"No next state: node {current.node_id} ({current_rule.name}) of flow {self.flow_id} has no children",
+                f"No next state: node {current.node_id} ({current.rule_name}) of flow {self.flow_id} has no children",
                 state=self,
                 node=current,
             )
@@ -274,47 +399,36 @@ class State(models.Model):
             if len(children) == 1:
                 return children[0]
             raise ChoiceRequired(
-                f"Rule {current_rule.name} branches here ({len(children)} children): choose the next rule",
+                f"Rule {current.rule_name} branches here ({len(children)} children): choose the next rule",
                 state=self,
                 node=current,
             )
-        label = rule_registry.label_of(choice) if not isinstance(choice, str) else choice
+        label = choice if isinstance(choice, str) else rule_registry.label_of(choice)
         for child in children:
-            if child[2] == label:
+            if child.rule_label == label:
                 return child
         raise ChoiceNotInFlow(
             f"Rule {rule_registry.short_name(label)} is not a child of node {current.node_id} "
-            f"({current_rule.name}) in this flow",
+            f"({current.rule_name}) in this flow",
             state=self,
             node=current,
+            rule=choice,
         )
 
 
-def Edge_exists(node_id: int) -> bool:
-    from flowr.models.graph import Edge
-
-    return Edge.objects.filter(source_id=node_id).exists()
-
-
-def _on_commit(
-    state: State, from_node: FlowNodeData | None, to_node: FlowNodeData, rule: Any, actor: Any, row: Any, db: str
-) -> None:
-    if not signals.transition_committed.has_listeners(State):
-        return
-
-    def send() -> None:
-        signals.transition_committed.send(
-            sender=State, state=state, from_node=from_node, to_node=to_node, rule=rule, actor=actor, history=row
-        )
-
-    transaction.on_commit(send, using=db)
+def _user_or_none(actor: Any) -> models.Model | None:
+    """``actor`` when it is a saved user of the user model, else None."""
+    if isinstance(actor, get_user_model()) and actor.pk is not None:
+        return actor
+    return None
 
 
 class StateHistory(models.Model):
     """One start, transition or migration of a State.
 
-    Rule labels and names are copied as they were, so history stays readable
-    after rules are renamed or nodes deleted.
+    ``seq`` counts from 1 per State (unique with the State).  Rule labels and
+    names are copied as they were, so history stays readable after rules are
+    renamed or nodes deleted (the node foreign keys then become null).
     """
 
     START, TRANSITION, MIGRATION = "start", "transition", "migration"
@@ -354,9 +468,10 @@ class StateHistory(models.Model):
         actor: Any,
         kind: str = TRANSITION,
         note: str = "",
+        using: str | None = None,
     ) -> StateHistory:
-        user = actor if isinstance(actor, models.Model) and getattr(actor, "is_authenticated", False) else None
-        return cls.objects.create(
+        """Insert one history row, copying the rules' labels and names."""
+        return cls.objects.db_manager(using).create(
             state=state,
             seq=seq,
             kind=kind,
@@ -366,7 +481,7 @@ class StateHistory(models.Model):
             from_rule_name=from_node.rule_name if from_node else "",
             to_rule_label=to_node.rule_label,
             to_rule_name=to_node.rule_name,
-            actor=user,
+            actor=_user_or_none(actor),
             actor_repr="" if actor is None else str(actor)[:255],
             note=note,
         )

@@ -1,0 +1,358 @@
+"""State.start / next_state: moves, choices, guards, history, re-entrancy, PROTECT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import ProtectedError
+
+from flowr import sample_rules
+from flowr.exceptions import (
+    ChoiceNotInFlow,
+    ChoiceRequired,
+    ConcurrentTransition,
+    FlowFrozen,
+    FlowInUse,
+    MissingRule,
+    NoNextState,
+    ReentrantTransition,
+    TransitionRefused,
+)
+from flowr.integrity import check_integrity
+from flowr.models import Flow, FlowNodeData, RuleSet, State, StateHistory
+from flowr.signals import post_transition
+from tests.testapp.models import CallbackLog
+from tests.testapp.rules import Cycle1, Cycle2, Probe1, Probe2, Probe3, cycle_flow, probe_flow, probing
+
+pytestmark = pytest.mark.django_db
+
+
+def log(state: State) -> list[str]:
+    return list(CallbackLog.objects.filter(state_id=state.pk).order_by("pk").values_list("message", flat=True))
+
+
+def history(state: State) -> list[tuple[int, str, str, str]]:
+    return [(r.seq, r.kind, r.from_rule_name, r.to_rule_name) for r in state.history]
+
+
+def assert_unchanged(state: State, node: FlowNodeData, rows: int) -> None:
+    """The State (in memory and in the database) is still at ``node``."""
+    assert state.current_node_id == node.pk and state.version == rows - 1
+    fresh = State.objects.get(pk=state.pk)
+    assert (fresh.current_node_id, fresh.version) == (node.pk, rows - 1)
+    assert fresh.history_rows.count() == rows
+    assert check_integrity([state]) == []
+
+
+# -- start ---------------------------------------------------------------------
+
+
+def test_start_creates_the_state_at_the_root_with_one_history_row():
+    flow, (first, _, _) = probe_flow()
+    state = State.start(flow, actor="cron")
+    assert (state.flow, state.current_node, state.version) == (flow, first, 0)
+    assert log(state) == ["enter Probe1"]
+    row = state.history.get()
+    assert (row.seq, row.kind, row.from_node, row.to_node) == (1, StateHistory.START, None, first)
+    assert (row.from_rule_label, row.to_rule_label, row.to_rule_name) == ("", Probe1.class_label, "Probe1")
+    assert (row.actor, row.actor_repr) == (None, "cron")
+    assert check_integrity() == []
+
+
+def test_a_user_actor_is_stored_as_a_foreign_key():
+    user = User.objects.create_user("ann")
+    flow, _ = probe_flow()
+    state = State.start(flow, actor=user)
+    state.next_state(actor=user)
+    assert [(r.actor, r.actor_repr) for r in state.history] == [(user, "ann"), (user, "ann")]
+
+
+def test_start_whose_root_guard_vetoes_creates_nothing():
+    flow, _ = probe_flow()
+    with probing({"Probe1.can_enter": lambda state: "closed today"}), pytest.raises(TransitionRefused) as caught:
+        State.start(flow)
+    assert (caught.value.reason, caught.value.rule, caught.value.guard) == ("closed today", Probe1, "can_enter")
+    assert isinstance(caught.value, AttributeError)
+    assert (State.objects.count(), StateHistory.objects.count(), CallbackLog.objects.count()) == (0, 0, 0)
+
+
+def test_start_calls_0_2_sample_rules_on_enter():
+    rule_set = RuleSet.factory("samples", sample_rules.A)
+    flow = Flow.factory("samples", rule_set)
+    flow.root_data.add_child_rule(sample_rules.B)
+    state = State.start(flow)
+    state.next_state()
+    assert (sample_rules.done_enter, sample_rules.done_leave) == (["A", "B"], ["A"])
+    assert state.is_finished
+
+
+# -- next_state ---------------------------------------------------------------------
+
+
+def test_next_state_takes_the_only_child_and_records_it():
+    flow, (first, second, _) = probe_flow()
+    state = State.start(flow)
+    assert state.next_state(actor="bob") is state
+    assert (state.current_node, state.version) == (second, 1)
+    assert log(state) == ["enter Probe1", "leave Probe1", "enter Probe2"]
+    assert history(state) == [(1, "start", "", "Probe1"), (2, "transition", "Probe1", "Probe2")]
+    row = state.history.last()
+    assert (row.from_node, row.to_node, row.actor_repr) == (first, second, "bob")
+    fresh = State.objects.get(pk=state.pk)
+    assert (fresh.current_node_id, fresh.version) == (second.pk, 1)
+
+
+def test_a_branch_needs_a_choice_by_class_or_label():
+    flow, (first, second, third) = probe_flow()
+    state = State.start(flow)
+    state.next_state()
+    with pytest.raises(ChoiceRequired):
+        state.next_state()
+    assert_unchanged(state, second, 2)
+    state.next_state(Probe1)
+    state.next_state()
+    state.next_state(Probe3.class_label)
+    assert state.current_node == third
+    assert [r[3] for r in history(state)] == ["Probe1", "Probe2", "Probe1", "Probe2", "Probe3"]
+
+
+def test_a_rule_that_is_not_a_child_is_refused():
+    flow, (_, second, _) = probe_flow()
+    state = State.start(flow)
+    state.next_state()
+    with pytest.raises(ChoiceNotInFlow, match="Cycle1 is not a child"):
+        state.next_state(Cycle1)
+    assert_unchanged(state, second, 2)
+
+
+def test_the_end_of_a_flow_is_refused_and_is_finished():
+    flow, (_, _, third) = probe_flow()
+    state = State.start(flow)
+    assert not state.is_finished
+    state.next_state()
+    state.next_state(Probe3)
+    assert state.is_finished
+    with pytest.raises(NoNextState) as caught:
+        state.next_state()
+    assert isinstance(caught.value, AttributeError) and caught.value.state is state
+    assert_unchanged(state, third, 3)
+
+
+def test_a_stale_object_loses_and_can_retry_after_refresh():
+    flow, (first, second, third) = cycle_flow()
+    state = State.start(flow)
+    stale = State.objects.get(pk=state.pk)
+    state.next_state()
+    with pytest.raises(ConcurrentTransition, match="moved since it was loaded"):
+        stale.next_state()
+    assert (stale.current_node_id, stale.version) == (first.pk, 0)
+    assert State.objects.get(pk=state.pk).current_node_id == second.pk
+    stale.refresh_from_db()
+    stale.next_state()
+    assert (stale.current_node, stale.version) == (third, 2)
+    assert check_integrity() == []
+
+
+def test_a_deleted_state_cannot_move():
+    flow, _ = cycle_flow()
+    state = State.start(flow)
+    State.objects.filter(pk=state.pk).delete()
+    with pytest.raises(ConcurrentTransition, match="was deleted"):
+        state.next_state()
+
+
+def test_an_unsaved_state_cannot_move():
+    flow, (first, _, _) = cycle_flow()
+    with pytest.raises(ValueError, match="saved State"):
+        State(flow=flow, current_node=first).next_state()
+
+
+def test_a_failed_transition_restores_the_object():
+    flow, (first, _, _) = probe_flow()
+    state = State.start(flow)
+    cached = state.current_node
+
+    def boom(**kwargs: Any) -> None:
+        raise RuntimeError("post")
+
+    post_transition.connect(boom)
+    try:
+        with pytest.raises(RuntimeError):
+            state.next_state()
+    finally:
+        post_transition.disconnect(boom)
+    assert state.current_node is cached and (state.current_node_id, state.version) == (first.pk, 0)
+    state.next_state()
+    assert state.version == 1
+
+
+# -- guards ------------------------------------------------------------------------
+
+
+def test_can_leave_vetoes_with_its_reason():
+    flow, (first, _, _) = probe_flow()
+    state = State.start(flow)
+    with probing({"Probe1.can_leave": lambda state: "paperwork missing"}):
+        assert state.allowed_next_rules() == []
+        with pytest.raises(TransitionRefused, match="paperwork missing") as caught:
+            state.next_state()
+    assert (caught.value.reason, caught.value.rule, caught.value.guard) == ("paperwork missing", Probe1, "can_leave")
+    assert_unchanged(state, first, 1)
+    assert log(state) == ["enter Probe1"]
+
+
+def test_can_enter_false_vetoes_with_a_default_reason():
+    flow, (_, second, _) = probe_flow()
+    state = State.start(flow)
+    state.next_state()
+    assert state.allowed_next_rules() == [Probe1, Probe3]  # tree order
+    with probing({"Probe3.can_enter": lambda state: False}):
+        assert state.allowed_next_rules() == [Probe1]
+        with pytest.raises(TransitionRefused, match="Rule Probe3 refused entry"):
+            state.next_state(Probe3)
+        assert_unchanged(state, second, 2)
+        state.next_state(Probe1)
+    assert state.version == 2
+
+
+def test_guards_see_the_state_and_may_read_the_database():
+    flow, _ = probe_flow()
+    state = State.start(flow)
+    seen = []
+    with probing({"Probe2.can_enter": lambda s: seen.append((s is state, CallbackLog.objects.count())) or True}):
+        state.next_state()
+    assert seen == [(True, 1)]
+
+
+def test_allowed_next_rules_is_empty_at_the_end_and_for_a_missing_rule():
+    flow, (first, _, _) = probe_flow()
+    state = State.start(flow)
+    assert state.allowed_next_rules() == [Probe2]
+    FlowNodeData.objects.filter(pk=first.pk).update(rule_label="tests.testapp.rules.Gone")
+    state.refresh_from_db()
+    assert state.allowed_next_rules() == []
+
+
+# -- history survives renamed rules -------------------------------------------------
+
+
+def test_history_stays_readable_after_rules_are_renamed():
+    flow, (first, second, _) = cycle_flow()
+    state = State.start(flow)
+    state.next_state()
+    FlowNodeData.objects.filter(pk__in=[first.pk, second.pk]).update(rule_label="tests.testapp.rules.Renamed")
+    state = State.objects.get(pk=state.pk)
+    assert history(state) == [(1, "start", "", "Cycle1"), (2, "transition", "Cycle1", "Cycle2")]
+    assert [str(r) for r in state.history] == ["#1 - -> Cycle1", "#2 Cycle1 -> Cycle2"]
+    assert state.history.last().to_rule_label == Cycle2.class_label
+    with pytest.raises(MissingRule):
+        state.next_state()
+    assert State.objects.get(pk=state.pk).version == 1
+
+
+# -- re-entrancy --------------------------------------------------------------------
+
+
+def test_a_callback_moving_its_own_state_is_refused_and_nothing_changes():
+    flow, (first, _, _) = probe_flow()
+    state = State.start(flow)
+    with probing({"Probe2.on_enter": lambda s: s.next_state(Probe3)}), pytest.raises(ReentrantTransition):
+        state.next_state()
+    assert_unchanged(state, first, 1)
+
+
+def test_a_fresh_copy_of_the_moving_state_is_refused_too():
+    flow, _ = probe_flow()
+    state = State.start(flow)
+    errors = []
+
+    def sneaky(s: State) -> None:
+        try:
+            State.objects.get(pk=s.pk).next_state(Probe3)
+        except ReentrantTransition as exc:
+            errors.append(exc)
+
+    with probing({"Probe2.on_enter": sneaky}):
+        state.next_state()
+    assert len(errors) == 1 and state.version == 1
+    assert [r[3] for r in history(state)] == ["Probe1", "Probe2"]
+    assert check_integrity() == []
+
+
+def test_a_root_callback_cannot_move_the_state_being_started():
+    flow, _ = probe_flow()
+    with probing({"Probe1.on_enter": lambda s: s.next_state()}), pytest.raises(ReentrantTransition):
+        State.start(flow)
+    assert State.objects.count() == 0
+
+
+def test_a_callback_may_move_another_state():
+    flow, (_, second, _) = probe_flow()
+    other = State.start(flow)
+    state = State.start(flow)
+    with probing({"Probe2.on_enter": lambda s: s is state and other.next_state()}):
+        state.next_state()
+    assert State.objects.get(pk=other.pk).current_node_id == second.pk
+    assert check_integrity() == []
+
+
+# -- deleting what States use ------------------------------------------------------
+
+
+def test_deleting_a_flow_with_states_is_refused_naming_the_count():
+    flow, _ = cycle_flow()
+    State.start(flow)
+    State.start(flow)
+    with pytest.raises(FlowInUse, match="2 state"):
+        flow.delete()
+    with pytest.raises(ProtectedError):
+        Flow.objects.filter(pk=flow.pk).delete()
+    assert Flow.objects.filter(pk=flow.pk).exists()
+
+
+def test_deleting_a_node_with_states_is_refused_naming_the_count():
+    flow, (first, second, _) = cycle_flow()
+    State.start(flow).next_state()
+    with pytest.raises(FlowInUse, match=r"Node \d+ \(Cycle2\) cannot be deleted: 1 state"):
+        second.delete()
+    with pytest.raises(FlowFrozen, match="1 state"):
+        second.node.remove()
+    with pytest.raises(ProtectedError):
+        FlowNodeData.objects.filter(pk=second.pk).delete()
+    assert FlowNodeData.objects.filter(pk=second.pk).exists()
+
+
+# -- query counts ---------------------------------------------------------------------
+
+
+def test_query_count_of_start(django_assert_num_queries):
+    flow, _ = cycle_flow()
+    # root data, savepoint, insert state, callback's insert, insert history, release
+    with django_assert_num_queries(6):
+        State.start(flow)
+
+
+def test_query_count_of_next_state(django_assert_num_queries):
+    flow, _ = cycle_flow()
+    state = State.start(flow)
+    # savepoint, lock, children, callback's insert, update, insert history, release
+    with django_assert_num_queries(7):
+        state.next_state()
+    fresh = State.objects.get(pk=state.pk)
+    with django_assert_num_queries(8):  # + the current node, not cached yet
+        fresh.next_state()
+
+
+def test_the_lock_is_taken_with_nowait_where_the_database_can(django_assert_num_queries):
+    flow, _ = cycle_flow()
+    state = State.start(flow)
+    with django_assert_num_queries(7) as captured:
+        state.next_state(Cycle2)
+    lock = captured.captured_queries[1]["sql"]
+    if connection.features.has_select_for_update_nowait:
+        assert lock.endswith("FOR UPDATE NOWAIT")
+    else:
+        assert "FOR UPDATE" not in lock
