@@ -31,7 +31,7 @@ PASSWORD = "editor-secret"
 EXPECTED_CONSOLE = ("Failed to load resource",)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
