@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -81,5 +82,11 @@ def edges_of(flow: Flow) -> set[tuple[str, str]]:
 
 
 def screenshot(page: Any, name: str) -> None:
+    """Refresh the README's picture ``name`` when FLOWR_SCREENSHOTS=1.
+
+    Off by default so that a test run leaves the work tree as it found it.
+    """
+    if os.environ.get("FLOWR_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
