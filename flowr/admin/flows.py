@@ -1,0 +1,315 @@
+"""The Flow admin: list, change page with the node tree, and the views that edit the graph.
+
+Every graph edit is a POST run in one transaction; a refusal from the model
+layer becomes an error message and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet
+from django.forms import ModelForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from flowr import rules as rule_registry
+from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
+from flowr.admin.tree import build_tree
+from flowr.exceptions import CannotRemove, FlowrError
+from flowr.forms import FlowAddForm, FlowChangeForm, node_label
+from flowr.models import Flow, FlowNodeData, Node, State
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    list_display = ["name", "version", "rule_set", "node_count", "running_states", "badge", "links"]
+    list_filter = ["rule_set"]
+    list_select_related = ["rule_set"]
+    search_fields = ["name"]
+    actions = ["clone_flows", "export_flows"]
+
+    class Media:
+        css = CSS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _node_count=count_of(Node.objects.filter(graph_id=OuterRef("state_graph_id")), "graph_id"),
+                _state_count=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"),
+            )
+        )
+
+    def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["form"] = FlowChangeForm if obj is not None else FlowAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
+        if obj is None:
+            return ["name", "rule_set"]
+        return ["name", "rule_set", "version", "family", "created", "updated"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
+        return [] if obj is None else ["rule_set", "version", "family", "created", "updated"]
+
+    def save_model(self, request: HttpRequest, obj: Flow, form: ModelForm, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        created = Flow.factory(obj.name, obj.rule_set)  # creates the graph and its root node
+        for model_field in Flow._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(created, model_field.attname))
+        obj._state = created._state
+
+    # list columns
+    @admin.display(description="nodes", ordering="_node_count")
+    def node_count(self, obj: Flow) -> int:
+        return obj._node_count  # type: ignore[attr-defined, no-any-return]
+
+    @admin.display(description="running states", ordering="_state_count")
+    def running_states(self, obj: Flow) -> int:
+        return obj._state_count  # type: ignore[attr-defined, no-any-return]
+
+    @admin.display(description="status")
+    def badge(self, obj: Flow) -> str:
+        if getattr(obj, "_state_count", 0):
+            return format_html(
+                '<span class="flowr-badge flowr-frozen" title="{}">in use · frozen</span>',
+                "States run on this flow: clone it to edit.",
+            )
+        return format_html('<span class="flowr-badge flowr-editable">{}</span>', "editable")
+
+    @admin.display(description="")
+    def links(self, obj: Flow) -> str:
+        editor = reverse_or_none("flowr:flow_editor", obj.pk)
+        parts = [(editor, "open editor")] if editor else []
+        parts.append((f"{admin_url('flowr_state_add')}?flow={obj.pk}", "start a state"))
+        return format_html_join(" · ", '<a href="{}">{}</a>', parts)
+
+    # actions
+    @admin.action(description="Clone selected flows as new versions", permissions=["add"])
+    def clone_flows(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        if not can_clone():
+            self.message_user(request, "Cloning is not available in this version of flowr.", messages.WARNING)
+            return
+        for flow in queryset:
+            self._attempt(request, lambda flow=flow: f"Cloned {flow} as {flow.clone()}.")
+
+    @admin.action(description="Export selected flows as JSON", permissions=["view"])
+    def export_flows(self, request: HttpRequest, queryset: QuerySet[Flow]) -> HttpResponse | None:
+        export = export_module()
+        if export is None:
+            self.message_user(request, "Export is not available in this version of flowr.", messages.WARNING)
+            return None
+        documents = [export.export_flow(flow) for flow in queryset]
+        if len(documents) == 1:
+            return json_download(documents[0], f"flow-{queryset[0].pk}.json")
+        return json_download(documents, "flows.json")
+
+    # the change page
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        flow = self.get_object(request, object_id)
+        extra: dict[str, Any] = dict(extra_context or {})
+        if flow is not None:
+            states = flow.state_count()
+            may_edit = self.has_change_permission(request, flow)
+            family = (
+                Flow.objects.filter(family=flow.family)
+                .annotate(running_states=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"))
+                .order_by("version", "pk")
+            )
+            extra.update(
+                flowr_tree=build_tree(flow, editable=may_edit and not states),
+                flowr_frozen=bool(states),
+                flowr_state_count=states,
+                flowr_may_edit=may_edit,
+                flowr_editor_url=reverse_or_none("flowr:flow_editor", flow.pk),
+                flowr_can_clone=can_clone() and self.has_add_permission(request),
+                flowr_can_export=export_module() is not None,
+                flowr_family=family if len(family) > 1 else [],
+                flowr_start_url=f"{admin_url('flowr_state_add')}?flow={flow.pk}",
+                flowr_states_url=f"{admin_url('flowr_state_changelist')}?flow__id__exact={flow.pk}",
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponse], post_only: bool = False) -> Callable[..., HttpResponse]:
+            return self.admin_site.admin_view(require_POST(view) if post_only else view)
+
+        node = "<path:object_id>/nodes/<int:node_id>"
+        return [
+            path(f"{node}/add-child/", wrap(self.add_child_view, True), name="flowr_flow_add_child"),
+            path(f"{node}/connect/", wrap(self.connect_view, True), name="flowr_flow_connect"),
+            path(f"{node}/remove/", wrap(self.remove_view), name="flowr_flow_remove"),
+            path(f"{node}/prune/", wrap(self.prune_view), name="flowr_flow_prune"),
+            path("<path:object_id>/clone/", wrap(self.clone_view, True), name="flowr_flow_clone"),
+            path("<path:object_id>/export/", wrap(self.export_view), name="flowr_flow_export"),
+            *super().get_urls(),
+        ]
+
+    # graph edits
+    def _attempt(self, request: HttpRequest, action: Callable[[], str]) -> bool:
+        """Run one edit; a refusal becomes an error message and changes nothing."""
+        try:
+            with transaction.atomic():
+                done = action()
+        except FlowrError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return False
+        except IntegrityError:
+            self.message_user(request, "The flow changed meanwhile; nothing was done. Try again.", messages.ERROR)
+            return False
+        self.message_user(request, done, messages.SUCCESS)
+        return True
+
+    def _flow(self, request: HttpRequest, object_id: str) -> Flow:
+        flow = self.get_object(request, object_id)  # None for a malformed id, too
+        if flow is None:
+            raise Http404(f"No flow {object_id!r}")
+        return flow
+
+    def _flow_and_node(
+        self, request: HttpRequest, object_id: str, node_id: int, permission: str = "change"
+    ) -> tuple[Flow, FlowNodeData | None]:
+        flow = self._flow(request, object_id)
+        allowed = getattr(self, f"has_{permission}_permission")(request, flow)
+        if not allowed:
+            raise PermissionDenied
+        data = (
+            FlowNodeData.objects.select_related("node")
+            .filter(node_id=node_id, node__graph_id=flow.state_graph_id)
+            .first()
+        )
+        if data is None:
+            self.message_user(request, f"Node {node_id} is not part of the flow {flow}.", messages.ERROR)
+        else:
+            data._flow_cache = flow
+        return flow, data
+
+    def _back(self, flow: Flow) -> HttpResponseRedirect:
+        return HttpResponseRedirect(admin_url("flowr_flow_change", flow.pk) + "#flowr-tree")
+
+    def add_child_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        label = request.POST.get("rule", "")
+        rule = rule_registry.get_rule(label)
+        if rule is None:
+            self.message_user(request, f"Choose one of the rules offered (got {label!r}).", messages.ERROR)
+            return self._back(flow)
+        self._attempt(request, lambda: f"Added {node_label(data.add_child_rule(rule))} under {node_label(data)}.")
+        return self._back(flow)
+
+    def connect_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        value = request.POST.get("target", "")
+        target = None
+        if value.isdigit():
+            target = FlowNodeData.objects.select_related("node").filter(node_id=int(value)).first()
+        if target is None:
+            self.message_user(request, "Choose one of the nodes offered.", messages.ERROR)
+            return self._back(flow)
+        target._flow_cache = flow
+        self._attempt(
+            request,
+            lambda: (data.connect_child(target), f"Connected {node_label(data)} to {node_label(target)}.")[1],
+        )
+        return self._back(flow)
+
+    def remove_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        node = data.node
+        if request.method == "POST":
+            self._attempt(request, lambda: (node.remove(), f"Removed {node_label(data)}.")[1])
+            return self._back(flow)
+        refusal = ""
+        if node.is_root():
+            refusal = "The root node cannot be removed."
+        elif not node.can_remove():
+            refusal = str(CannotRemove(f"Removing {node_label(data)} would disconnect part of the flow from its root."))
+        stays = [node_label(d) for d in data.children_data() if d.node_id != node.pk]
+        return self._confirm(request, flow, data, "remove", [node_label(data)], refusal, stays)
+
+    def prune_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        node = data.node
+        if request.method == "POST":
+            self._attempt(request, lambda: f"Pruned {len(node.prune())} node(s) from {node_label(data)} on.")
+            return self._back(flow)
+        refusal = "The root node cannot be pruned." if node.is_root() else ""
+        ids = [n.pk for n in node.prune_list()]
+        found = {d.node_id: d for d in FlowNodeData.objects.filter(node_id__in=ids)}
+        goes = [node_label(found[i]) for i in ids if i in found]
+        return self._confirm(request, flow, data, "prune", goes, refusal, [])
+
+    def _confirm(
+        self,
+        request: HttpRequest,
+        flow: Flow,
+        data: FlowNodeData,
+        action: str,
+        goes: list[str],
+        refusal: str,
+        stays: list[str],
+    ) -> HttpResponse:
+        frozen = flow.state_count()
+        if frozen and not refusal:
+            refusal = f"The flow {flow} is frozen: {frozen} state(s) use it. Clone it to make an editable version."
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": flow,
+            "title": f"{action.capitalize()} {node_label(data)}?",
+            "action": action,
+            "node": node_label(data),
+            "goes": goes,
+            "stays": stays,
+            "refusal": refusal,
+            "back_url": admin_url("flowr_flow_change", flow.pk),
+        }
+        return TemplateResponse(request, "flowr/admin/confirm_node_delete.html", context)
+
+    def clone_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        flow = self._flow(request, object_id)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if not can_clone():
+            self.message_user(request, "Cloning is not available in this version of flowr.", messages.WARNING)
+            return self._back(flow)
+        copies: list[Flow] = []
+
+        def clone() -> str:
+            copies.append(flow.clone())
+            return f"Cloned {flow} as {copies[0]}; edit this version."
+
+        if self._attempt(request, clone):
+            return self._back(copies[0])
+        return self._back(flow)
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        flow = self._flow(request, object_id)
+        if not self.has_view_permission(request, flow):
+            raise PermissionDenied
+        export = export_module()
+        if export is None:
+            self.message_user(request, "Export is not available in this version of flowr.", messages.WARNING)
+            return self._back(flow)
+        return json_download(export.export_flow(flow), f"flow-{flow.pk}.json")
