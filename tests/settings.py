@@ -5,6 +5,8 @@ overrides the database name (run several suites at once)."""
 import os
 import tempfile
 
+import django
+
 FLOWR_TEST_DB = os.environ.get("FLOWR_TEST_DB", "sqlite")
 _name = os.environ.get("FLOWR_TEST_DB_NAME", "flowr")
 
@@ -102,4 +104,7 @@ TEMPLATES = [
 STATIC_URL = "/static/"
 STATIC_ROOT = os.path.join(tempfile.gettempdir(), "flowr_static")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):  # EMAIL_BACKEND is deprecated from Django 6.1
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -7,6 +7,8 @@ temporary one).
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "flowr-demo-only-never-use-in-production"
@@ -70,7 +72,11 @@ STATIC_URL = "/static/"
 LOGIN_URL = "/admin/login/"
 
 # The helpdesk rules send e-mail: print it in the runserver console.
-EMAIL_BACKEND = os.environ.get("FLOWR_DEMO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_email_backend = os.environ.get("FLOWR_DEMO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if django.VERSION >= (6, 1):  # EMAIL_BACKEND is deprecated from Django 6.1
+    MAILERS = {"default": {"BACKEND": _email_backend}}
+else:
+    EMAIL_BACKEND = _email_backend
 DEFAULT_FROM_EMAIL = "helpdesk@example.com"
 
 # flowr imports the "rules" module of every installed app (the default).
