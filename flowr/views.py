@@ -55,7 +55,7 @@ def staff_required(view: View) -> View:
 def flow_graph(flow: Flow) -> dict[str, Any]:
     """The flow and its graph: the API's ``flows/<id>/graph/`` document.
 
-    Built by the same code as the API's (four queries whatever the size), so
+    Built by the same code as the API's (two or three queries whatever the size), so
     the first render and every reload after an edit agree.
     """
     return FlowGraph.load(flow).as_json()

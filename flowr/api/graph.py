@@ -1,7 +1,8 @@
 """A flow's graph as the editor needs it, in a constant number of queries.
 
-:class:`FlowGraph` loads a flow's nodes (with their rule labels), edges and
-the States standing on each node in four queries whatever the graph's size,
+:class:`FlowGraph` loads a flow's nodes (with their rule labels and the
+States standing on each) and edges in two queries whatever the graph's size
+(three when the flow comes without its graph and rule set),
 then answers per node: which rules may still be added, whether it can be
 removed (and why not), what a prune would take.
 
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import F, Func, IntegerField, OuterRef, Subquery
 
 from flowr import rules as rule_registry
 from flowr.graphwalk import EdgeIndex
@@ -124,21 +125,35 @@ class FlowGraph:
 
     @classmethod
     def load(cls, flow: Flow) -> FlowGraph:
-        """Load ``flow``'s graph: three queries (the flow is already loaded)."""
-        rows = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).order_by("node__path")
-        labels = dict(rows.values_list("node_id", "rule_label"))
+        """Load ``flow``'s graph: two queries, three when ``flow`` comes
+        without its graph and rule set (``select_related``) loaded."""
+        fields = [Flow._meta.get_field(name) for name in ("state_graph", "rule_set")]
+        if flow.state_graph_id and not all(f.is_cached(flow) for f in fields):
+            found = Flow.objects.select_related("state_graph", "rule_set").get(pk=flow.pk)
+            for f in fields:
+                f.set_cached_value(flow, f.get_cached_value(found))
+        states = (  # the States of this flow standing on the node
+            State.objects.filter(flow_id=flow.pk, current_node_id=OuterRef("pk"))
+            .order_by()
+            .annotate(n=Func(F("pk"), function="COUNT"))
+            .values("n")
+        )
+        rows = (
+            FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id)
+            .order_by("node__path")
+            .values_list("node_id", "rule_label", Subquery(states, output_field=IntegerField()))
+        )
+        labels: dict[int, str] = {}
+        counts: dict[int, int] = {}
+        for node, label, n in rows:
+            labels[node] = label
+            if n:
+                counts[node] = n
         edges = list(
             Edge.objects.filter(graph_id=flow.state_graph_id)
             .order_by("pk")
             .values_list("source_id", "target_id", "backbone")
         )
-        counts = {
-            row["current_node__node_id"]: row["n"]
-            for row in State.objects.filter(flow_id=flow.pk)
-            .order_by()
-            .values("current_node__node_id")
-            .annotate(n=Count("pk"))
-        }
         return cls(flow=flow, labels=labels, edges=edges, state_counts=counts)
 
     @property

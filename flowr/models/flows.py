@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
@@ -248,6 +250,30 @@ class FlowNodeData(BaseNodeData):
 
     def child_refusal(self, rule: type[Rule] | str, existing: list[str] | None = None) -> Exception | None:
         """Why ``rule`` cannot be a (new) child here, or None if it can."""
+        return self._refusal(rule, lambda: self._child_labels() if existing is None else existing)
+
+    def _child_reads(self, label: str) -> dict[str, Any]:
+        """What :meth:`_refusal_under_lock` needs about a new child of rule
+        ``label``, as reads for the graph lock (:func:`ops.lock_graph`)."""
+        edges = Edge.objects.filter(source_id=self.node_id)
+        return {
+            "_child_count": Subquery(
+                edges.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"), output_field=IntegerField()
+            ),
+            "_child_has_rule": Exists(edges.filter(target__flownodedata__rule_label=label)),
+        }
+
+    def _refusal_under_lock(self, rule: type[Rule] | str, graph: DCCGraph) -> Exception | None:
+        """:meth:`child_refusal` from what :meth:`_child_reads` read with the lock."""
+        count, has_rule = graph._child_count, bool(graph._child_has_rule)
+        return self._refusal(rule, lambda: [""] * count, lambda label: has_rule)
+
+    def _refusal(
+        self,
+        rule: type[Rule] | str,
+        existing_labels: Callable[[], list[str]],
+        has_rule: Callable[[str], bool] | None = None,
+    ) -> Exception | None:
         parent_rule = self.rule
         child = rule_registry.resolve(rule)
         if child.class_label not in {r.class_label for r in parent_rule.child_rules()}:
@@ -256,13 +282,13 @@ class FlowNodeData(BaseNodeData):
                 rule=child,
                 node=self,
             )
-        existing = self._child_labels() if existing is None else existing
+        existing = existing_labels()
         if len(existing) >= self.max_children():
             limit = "only one child" if not parent_rule.multiple_paths else f"at most {self.max_children()} children"
             return TooManyChildren(
                 f"Rule {parent_rule.name} allows {limit}; node {self.node_id} is full", rule=child, node=self
             )
-        if child.class_label in existing:
+        if has_rule(child.class_label) if has_rule is not None else child.class_label in existing:
             return DuplicateChildRule(
                 f"Node {self.node_id} ({parent_rule.name}) already has a child with rule {child.name}",
                 rule=child,
@@ -282,12 +308,12 @@ class FlowNodeData(BaseNodeData):
         """Add a new node with ``rule`` as a child of this one."""
 
         def check(graph: DCCGraph) -> None:
-            refusal = self.child_refusal(rule)
+            refusal = self._refusal_under_lock(rule, graph)
             if refusal is not None:
                 raise refusal
 
         label = rule_registry.resolve(rule).class_label
-        node = ops.add_child(self._node(), {"rule_label": label}, check=check)
+        node = ops.add_child(self._node(), {"rule_label": label}, check=check, reads=self._child_reads(label))
         data: FlowNodeData = node._data_cache
         if hasattr(self, "_flow_cache"):
             data._flow_cache = self._flow_cache
@@ -304,20 +330,32 @@ class FlowNodeData(BaseNodeData):
                 target=flow_node_data,
             )
 
+        found = rule_registry.get_rule(flow_node_data.rule_label)  # a missing rule raises in check, as before
+        label = found.class_label if found is not None else flow_node_data.rule_label
+
         def check(graph: DCCGraph) -> None:
-            refusal = self.child_refusal(flow_node_data.rule)
+            refusal = self._refusal_under_lock(flow_node_data.rule, graph)
             if refusal is not None:
                 raise refusal
 
-        ops.connect(source, target, check=check)
+        ops.connect(source, target, check=check, reads=self._child_reads(label))
 
     def _node(self) -> Node:
         return self.node
 
 
+def _in_use() -> Exists:
+    from flowr.models.states import State
+
+    return Exists(State.objects.filter(flow__state_graph_id=OuterRef("pk")))
+
+
 def _frozen_guard(graph: DCCGraph) -> None:
     from flowr.models.states import State
 
+    in_use = getattr(graph, "_flowr_in_use", None)  # read with the lock (ops.edit_reads)
+    if in_use is not None and not in_use:
+        return
     count = State.objects.filter(flow__state_graph_id=graph.pk).count()
     if count:
         flow = Flow.objects.get(state_graph_id=graph.pk)
@@ -328,4 +366,5 @@ def _frozen_guard(graph: DCCGraph) -> None:
         )
 
 
+ops.edit_reads["_flowr_in_use"] = _in_use
 ops.edit_guards.append(_frozen_guard)

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router, transaction
+from django.db.models import F, OuterRef, Subquery, TextField, Value
+from django.db.models.functions import Concat
+from treebeard.exceptions import PathOverflow
 
 from flowr.exceptions import CannotRemove
 from flowr.graphwalk import EdgeIndex, rehome_plan
@@ -25,16 +28,46 @@ if TYPE_CHECKING:
 
 EditGuard = Callable[[DCCGraph], None]
 edit_guards: list[EditGuard] = []
+# What the guards read, as expressions over the graph row (``OuterRef("pk")``
+# is the graph): name -> a function making the expression.  The edits here
+# read them with the lock (see :func:`lock_graph`) and set them on the graph
+# as attributes; a guard finding its attribute need not query (and must
+# query when it is absent: ``check_editable`` may get a bare locked graph).
+edit_reads: dict[str, Callable[[], Any]] = {}
 
 
-def lock_graph(graph_id: int) -> DCCGraph:
-    """Lock and return the graph row (inside the caller's transaction)."""
-    return DCCGraph.objects.select_for_update().get(pk=graph_id)
+def lock_graph(graph_id: int, **reads: Any) -> DCCGraph:
+    """Lock and return the graph row (inside the caller's transaction).
+
+    The given ``reads`` (name -> expression over the graph row) are read
+    under the lock and set on the returned graph.  Where the lock statement
+    can wait for another transaction's lock (PostgreSQL, MariaDB), they are
+    read by a second statement: a ``SELECT ... FOR UPDATE`` that waited still
+    reads every other row as of the moment it began, and would miss what the
+    previous lock holder wrote.  Where it cannot wait (SQLite: a transaction
+    holds the whole database), the lock statement reads them itself.
+    """
+    query = DCCGraph.objects.select_for_update()
+    if not reads:
+        return query.get(pk=graph_id)
+    if not connections[query.db].features.has_select_for_update:
+        return query.annotate(**reads).get(pk=graph_id)
+    graph = query.get(pk=graph_id)
+    for name, value in DCCGraph.objects.filter(pk=graph_id).values(**reads).get().items():
+        setattr(graph, name, value)
+    return graph
 
 
 def check_editable(graph: DCCGraph) -> None:
     for guard in edit_guards:
         guard(graph)
+
+
+def _lock_for_edit(graph_id: int, **reads: Any) -> DCCGraph:
+    """:func:`lock_graph` with the guards' reads, then :func:`check_editable`."""
+    graph = lock_graph(graph_id, **{name: make() for name, make in edit_reads.items()}, **reads)
+    check_editable(graph)
+    return graph
 
 
 def _fresh(node_id: int, graph: DCCGraph) -> Node:
@@ -70,8 +103,58 @@ def create_graph(
     return graph
 
 
-def _add_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) -> Node:
-    child = Node.objects.add_child(parent, instance=Node(graph=graph))
+def _parent_reads(parent_pk: int) -> dict[str, Any]:
+    """The parent's tree fields and its last child's path, read under the lock."""
+    parent = Node.objects.filter(pk=parent_pk)
+    first, last = Node.alphabet[0] * Node.steplen, Node.alphabet[-1] * Node.steplen
+    children = Node.objects.filter(  # treebeard's get_children(), within the graph
+        graph_id=OuterRef("graph_id"),
+        depth=OuterRef("depth") + 1,
+        path__gte=Concat(OuterRef("path"), Value(first), output_field=TextField()),
+        path__lte=Concat(OuterRef("path"), Value(last), output_field=TextField()),
+    )
+    last_child = Subquery(children.order_by("-path").values("path")[:1])
+    return {
+        "_parent_path": Subquery(parent.values("path")),
+        "_parent_depth": Subquery(parent.values("depth")),
+        "_parent_numchild": Subquery(parent.values("numchild")),
+        "_parent_last_child": Subquery(parent.annotate(last=last_child).values("last")),
+    }
+
+
+def _child_path(graph: DCCGraph, parent: Node) -> tuple[str, int]:
+    """The new child's path and depth, from :func:`_parent_reads` (treebeard's
+    ``add_child`` arithmetic); updates ``parent`` in memory as treebeard does."""
+    path, depth, numchild = graph._parent_path, graph._parent_depth, graph._parent_numchild
+    if path is None:
+        raise Node.DoesNotExist(f"{parent} does not exist any more")
+    last = graph._parent_last_child
+    if numchild and last is not None:
+        child_path = Node(path=last)._inc_path()
+    else:
+        child_path = Node._get_path(path, depth + 1, 1)
+        if len(child_path) > Node._meta.get_field("path").max_length:
+            raise PathOverflow(f"The new node is too deep in the tree: {len(child_path)} characters")
+    parent.path, parent.depth, parent.numchild = path, depth, numchild + 1
+    parent._clear_cached_attributes()
+    return child_path, depth + 1
+
+
+def _add_child(
+    graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any], place: tuple[str, int] | None = None
+) -> Node:
+    """Insert a child of ``parent`` at ``place`` (path, depth): the node, the
+    parent's ``numchild``, the backbone edge and the data (four statements).
+    Without ``place``, ``parent`` is this transaction's own up-to-date object
+    whose children were all added in order (as in :func:`create_graph`)."""
+    if place is None:
+        place = (Node._get_path(parent.path, parent.depth + 1, parent.numchild + 1), parent.depth + 1)
+        parent.numchild += 1
+        parent._clear_cached_attributes()
+    Node.objects.filter(pk=parent.pk).update(numchild=F("numchild") + 1)
+    child = Node(graph=graph, path=place[0], depth=place[1], numchild=0)
+    child._cached_parent_obj = parent
+    child.save(force_insert=True)
     Edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
     child._graph_cache = graph
     data = graph.data_class.objects.create(node=child, **data_kwargs)
@@ -79,21 +162,33 @@ def _add_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) -> No
     return child
 
 
-def add_child(parent: Node, data_kwargs: dict[str, Any], check: Callable[[DCCGraph], None] | None = None) -> Node:
-    """Create a child of ``parent``; ``check`` runs under the graph lock."""
+def add_child(
+    parent: Node,
+    data_kwargs: dict[str, Any],
+    check: Callable[[DCCGraph], None] | None = None,
+    reads: dict[str, Any] | None = None,
+) -> Node:
+    """Create a child of ``parent``; ``check`` runs under the graph lock.
+
+    ``reads`` (name -> expression over the graph row) are read with the lock
+    and set on the graph ``check`` gets.  Five statements where the lock
+    reads too (SQLite), six elsewhere, plus what ``check`` queries.
+    """
     with transaction.atomic():
-        graph = lock_graph(parent.graph_id)
-        check_editable(graph)
+        graph = _lock_for_edit(parent.graph_id, **_parent_reads(parent.pk), **(reads or {}))
         if check is not None:
             check(graph)
-        return _add_child(graph, parent, data_kwargs)
+        return _add_child(graph, parent, data_kwargs, _child_path(graph, parent))
 
 
-def connect(source: Node, target: Node, check: Callable[[DCCGraph], None] | None = None) -> bool:
-    """Add a link edge; False when the edge already existed (0.2: no-op)."""
+def connect(
+    source: Node, target: Node, check: Callable[[DCCGraph], None] | None = None, reads: dict[str, Any] | None = None
+) -> bool:
+    """Add a link edge; False when the edge already existed (0.2: no-op).
+
+    ``reads`` as for :func:`add_child`."""
     with transaction.atomic():
-        graph = lock_graph(source.graph_id)
-        check_editable(graph)
+        graph = _lock_for_edit(source.graph_id, **(reads or {}))
         if check is not None:
             check(graph)
         if Edge.objects.filter(source_id=source.pk, target_id=target.pk).exists():
@@ -111,8 +206,7 @@ def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int]]:
 
 def remove(node: Node) -> BaseNodeData:
     with transaction.atomic():
-        graph = lock_graph(node.graph_id)
-        check_editable(graph)
+        graph = _lock_for_edit(node.graph_id)
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be removed", node=node)
         index, backbone_parent = _load(graph)
@@ -130,8 +224,7 @@ def remove(node: Node) -> BaseNodeData:
 
 def prune(node: Node) -> list[BaseNodeData]:
     with transaction.atomic():
-        graph = lock_graph(node.graph_id)
-        check_editable(graph)
+        graph = _lock_for_edit(node.graph_id)
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
         index, _ = _load(graph)
