@@ -73,8 +73,10 @@ def _load(flow: Flow) -> tuple[list[FlowNodeData], list[tuple[int, int, bool]]]:
     """The flow's node data in tree order and its edges (two queries)."""
     from flowr.models import Edge, FlowNodeData
 
-    data = list(
-        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).select_related("node").order_by("node__path")
+    # Sorted here: MariaDB/MySQL compare only a prefix of long paths.
+    data = sorted(
+        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).select_related("node").order_by(),
+        key=lambda d: d.node.path,
     )
     order = {d.node_id: i for i, d in enumerate(data)}
     edges = list(Edge.objects.filter(graph_id=flow.state_graph_id).values_list("source_id", "target_id", "backbone"))

@@ -55,6 +55,7 @@ def check_invariants(graph: DCCGraph) -> None:
     assert reachable == set(nodes), f"unreachable nodes: {set(nodes) - reachable}"
     root = nodes[graph.root_id]
     assert root.depth == 1
+    assert len({n.path for n in nodes.values()}) == len(nodes), "two nodes share a path"
     backbone = {t: s for s, t, b in rows if b}
     assert len(backbone) == len([t for s, t, b in rows if b]), "two backbone parents"
     for node in nodes.values():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router, transaction
 from django.db.models import F, OuterRef, Subquery, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Right, Substr
 from treebeard.exceptions import PathOverflow
 
 from flowr.exceptions import CannotRemove
@@ -70,12 +70,6 @@ def _lock_for_edit(graph_id: int, **reads: Any) -> DCCGraph:
     return graph
 
 
-def _fresh(node_id: int, graph: DCCGraph) -> Node:
-    node = Node.objects.get(pk=node_id)
-    node._graph_cache = graph
-    return node
-
-
 def create_graph(
     cls: type[DCCGraph], data_class: type[BaseNodeData], root_kwargs: dict[str, Any], children: Iterable[Any]
 ) -> DCCGraph:
@@ -113,7 +107,10 @@ def _parent_reads(parent_pk: int) -> dict[str, Any]:
         path__gte=Concat(OuterRef("path"), Value(first), output_field=TextField()),
         path__lte=Concat(OuterRef("path"), Value(last), output_field=TextField()),
     )
-    last_child = Subquery(children.order_by("-path").values("path")[:1])
+    # Ordered by the last step only: all children share the parent's path,
+    # and MariaDB/MySQL compare only the first ``max_sort_length`` bytes
+    # (1,024 by default) of a text column, which a node deeper than 256 has.
+    last_child = Subquery(children.order_by(Right("path", Node.steplen).desc()).values("path")[:1])
     return {
         "_parent_path": Subquery(parent.values("path")),
         "_parent_depth": Subquery(parent.values("depth")),
@@ -204,6 +201,31 @@ def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int]]:
     return index, backbone_parent
 
 
+def _move_to_last_child(graph: DCCGraph, node_id: int, parent_id: int) -> None:
+    """Move ``node`` and its creation subtree to be ``parent``'s last child.
+
+    treebeard's ``move`` finds the last child by ordering whole paths, which
+    MariaDB/MySQL compare only up to ``max_sort_length``; this reads the
+    target path as :func:`add_child` does, then rewrites the subtree's paths
+    and depths in one statement (four in all)."""
+    node = Node.objects.filter(pk=node_id).values("path", "depth").get()
+    reads = Node.objects.filter(pk=parent_id).values(**_parent_reads(parent_id)).get()
+    for name, value in reads.items():
+        setattr(graph, name, value)
+    parent = Node(pk=parent_id, graph_id=graph.pk)
+    new_path, new_depth = _child_path(graph, parent)
+    old_path = node["path"]
+    if graph._parent_path.startswith(old_path):
+        raise CannotRemove(f"Node {parent_id} is inside the subtree of node {node_id}")
+    Node.objects.filter(graph_id=graph.pk, path__startswith=old_path).update(
+        path=Concat(Value(new_path), Substr("path", len(old_path) + 1), output_field=TextField()),
+        depth=F("depth") + (new_depth - node["depth"]),
+    )
+    old_parent_path = old_path[: -Node.steplen]
+    Node.objects.filter(graph_id=graph.pk, path=old_parent_path).update(numchild=F("numchild") - 1)
+    Node.objects.filter(pk=parent_id).update(numchild=F("numchild") + 1)
+
+
 def remove(node: Node) -> BaseNodeData:
     with transaction.atomic():
         graph = _lock_for_edit(node.graph_id)
@@ -215,7 +237,7 @@ def remove(node: Node) -> BaseNodeData:
         data = graph.data_class.objects.get(node_id=node.pk)
         for child_id, new_parent_id in rehome_plan(index, backbone_parent, node.pk):
             old_parent_id = backbone_parent[child_id]
-            Node.objects.move(_fresh(child_id, graph), _fresh(new_parent_id, graph), pos="last-child")
+            _move_to_last_child(graph, child_id, new_parent_id)
             Edge.objects.filter(source_id=old_parent_id, target_id=child_id).update(backbone=False)
             Edge.objects.filter(source_id=new_parent_id, target_id=child_id).update(backbone=True)
         Node.objects.filter(pk=node.pk).delete()
@@ -324,7 +346,8 @@ def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
     :returns: the new graph and the map of old node pk to new node pk
     """
     data_class = source.data_class
-    nodes = list(Node.objects.filter(graph_id=source.pk).order_by("path").values_list("pk", "path"))
+    # Sorted here: the database may compare only a prefix of long paths.
+    nodes = sorted(Node.objects.filter(graph_id=source.pk).order_by().values_list("pk", "path"), key=lambda n: n[1])
     skip = {"id", "node"}
     fields = [f.attname for f in data_class._meta.concrete_fields if not f.primary_key and f.name not in skip]
     values = {
