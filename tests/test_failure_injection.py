@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from flowr.exceptions import ConcurrentTransition
 from flowr.integrity import check_integrity
@@ -41,17 +42,19 @@ def receiver_raising(signal: Any, error: Exception) -> Iterator[None]:
 
 
 @contextmanager
-def record_failing(error: Exception, after_insert: bool) -> Iterator[None]:
-    """Make ``StateHistory.record`` raise before (after the UPDATE) or after its INSERT."""
-    original = StateHistory.record.__func__  # type: ignore[attr-defined]
+def failing_after(error: Exception, table: str) -> Iterator[None]:
+    """Raise ``error`` right after the database ran the transition's write to
+    ``table`` (on PostgreSQL the State update and the history insert are one
+    statement: both steps fail after it)."""
+    marker = {"update": 'UPDATE "flowr_state"', "insert": 'INSERT INTO "flowr_statehistory"'}[table]
 
-    def record(cls: type[StateHistory], *args: Any, **kwargs: Any) -> StateHistory:
-        if after_insert:
-            original(cls, *args, **kwargs)
-        raise error
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if marker in sql.replace("`", '"'):
+            raise error
+        return result
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(StateHistory, "record", classmethod(record))
+    with connection.execute_wrapper(wrapper):
         yield
 
 
@@ -74,7 +77,7 @@ def injection(step: str, error: Exception) -> Any:
         return probing({hooks[step]: raiser(error)})
     if step in ("pre_transition", "post_transition"):
         return receiver_raising(pre_transition if step == "pre_transition" else post_transition, error)
-    return record_failing(error, after_insert=step == "after_history_insert")
+    return failing_after(error, "insert" if step == "after_history_insert" else "update")
 
 
 STEPS = [
@@ -189,3 +192,40 @@ def test_a_raising_committed_receiver_is_logged_and_the_transition_stands(commit
     assert State.objects.get(pk=state.pk).current_node_id == second.pk
     assert state.history.count() == 2
     assert check_integrity() == []
+
+
+# -- the compare-and-set and the history row's uniqueness, behind the lock -------------
+
+
+@pytest.mark.django_db
+def test_a_state_changed_behind_the_lock_refuses_at_the_compare_and_set(committed):
+    """A callback that moves the row itself (not through next_state) makes the
+    compare-and-set miss: ConcurrentTransition, and nothing of it stays."""
+    flow, (first, second, _) = probe_flow()
+    state = State.start(flow)
+
+    def bump(state: Any) -> None:
+        State.objects.filter(pk=state.pk).update(version=F("version") + 1)
+
+    with probing({"Probe2.on_enter": bump}), pytest.raises(ConcurrentTransition, match="moved during the transition"):
+        state.next_state()
+    assert (state.current_node_id, state.version) == (first.pk, 0)
+    assert State.objects.filter(pk=state.pk, current_node=first, version=0).exists()
+    assert state.history.count() == 1 and committed == []
+    assert messages(state.pk) == ["enter Probe1"]
+    state.next_state()
+    assert State.objects.filter(pk=state.pk, current_node=second, version=1).exists()
+
+
+@pytest.mark.django_db
+def test_a_history_row_already_there_refuses_the_transition(committed):
+    """The unique (state, seq) backs the compare-and-set up."""
+    flow, (first, second, _) = probe_flow()
+    state = State.start(flow)
+    StateHistory.record(state, 2, first, second, None)
+    with pytest.raises(ConcurrentTransition, match="history row 2 already exists"):
+        state.next_state()
+    assert (state.current_node_id, state.version) == (first.pk, 0)
+    assert State.objects.filter(pk=state.pk, current_node=first, version=0).exists()
+    assert list(state.history.values_list("seq", flat=True)) == [1, 2] and committed == []
+    assert messages(state.pk) == ["enter Probe1"]
