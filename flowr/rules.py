@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from flowr.exceptions import InvalidRule, MissingRule
 
@@ -114,8 +116,26 @@ def is_rule_class(obj: object) -> bool:
     return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
 
 
+# module -> "is in an installed app": asked for every label resolved (a
+# graph of 10,000 nodes asks 10,000 times), answered by a walk over the app
+# configs; kept until INSTALLED_APPS changes (override_settings in tests).
+_module_installed: dict[str, bool] = {}
+
+
 def _in_installed_app(cls: type) -> bool:
-    return apps.get_containing_app_config(cls.__module__) is not None
+    module = cls.__module__
+    found = _module_installed.get(module)
+    if found is None:
+        found = apps.get_containing_app_config(module) is not None
+        if apps.ready:
+            _module_installed[module] = found
+    return found
+
+
+@receiver(setting_changed)
+def _forget_installed_modules(*, setting: str, **kwargs: Any) -> None:
+    if setting == "INSTALLED_APPS":
+        _module_installed.clear()
 
 
 def get_rule(label: str) -> type[Rule] | None:

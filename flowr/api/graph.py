@@ -24,6 +24,7 @@ from django.db.models import F, Func, IntegerField, OuterRef, Subquery
 from flowr import rules as rule_registry
 from flowr.graphwalk import EdgeIndex
 from flowr.models import Edge, Flow, FlowNodeData, State
+from flowr.models.graph import _collector_paused_in
 from flowr.rules import Rule
 
 
@@ -118,12 +119,17 @@ class FlowGraph:
     edges: list[tuple[int, int, bool]]  # (source, target, backbone), creation order
     state_counts: dict[int, int]  # node pk -> States standing on it
     index: EdgeIndex = field(init=False)
+    root: int = field(init=False)  # the root node's pk (0: the flow has no graph)
     _dominated: dict[int, int] | None = field(default=None, init=False)
+    # label -> (its Rule or None, the Rule's resolvable child rules)
+    _rules: dict[str, tuple[type[Rule] | None, list[type[Rule]]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.index = EdgeIndex(self.root, ((s, t) for s, t, _ in self.edges))
+        self.root = self.flow.state_graph.root_id if self.flow.state_graph_id else 0
+        self.index = EdgeIndex(self.root, [(s, t) for s, t, _ in self.edges])
 
     @classmethod
+    @_collector_paused_in
     def load(cls, flow: Flow) -> FlowGraph:
         """Load ``flow``'s graph: two queries, three when ``flow`` comes
         without its graph and rule set (``select_related``) loaded."""
@@ -157,10 +163,6 @@ class FlowGraph:
         return cls(flow=flow, labels=labels, edges=edges, state_counts=counts)
 
     @property
-    def root(self) -> int:
-        return self.flow.state_graph.root_id if self.flow.state_graph_id else 0
-
-    @property
     def frozen(self) -> bool:
         return sum(self.state_counts.values()) > 0
 
@@ -169,6 +171,14 @@ class FlowGraph:
         if self._dominated is None:
             self._dominated = dominated_counts(self.root, self.index.children, self.labels)
         return self._dominated
+
+    def rule(self, label: str) -> tuple[type[Rule] | None, list[type[Rule]]]:
+        """The Rule of ``label`` (None when missing) and its child rules, once per label."""
+        found = self._rules.get(label)
+        if found is None:
+            rule = rule_registry.get_rule(label)
+            found = self._rules[label] = (rule, [] if rule is None else child_rules(rule))
+        return found
 
     # -- per node ---------------------------------------------------------
     def children(self, pk: int) -> list[int]:
@@ -189,7 +199,7 @@ class FlowGraph:
     def child_options(self, pk: int) -> tuple[list[type[Rule]], int | None, str | None]:
         """``(allowed child rules, max children, why none)`` for one node."""
         label = self.labels[pk]
-        rule = rule_registry.get_rule(label)
+        rule, children = self.rule(label)
         if rule is None:
             return [], None, f"Rule {label!r} is missing: no such Rule class."
         existing = [self.labels.get(c) for c in self.children(pk)]
@@ -199,7 +209,7 @@ class FlowGraph:
         if len(existing) >= limit:
             many = "only one child" if not rule.multiple_paths else f"at most {limit} children"
             return [], limit, f"Rule {rule.name} allows {many}; this node is full."
-        allowed = [r for r in child_rules(rule) if r.class_label not in existing]
+        allowed = [r for r in children if r.class_label not in existing]
         if not allowed:
             return [], limit, f"Every rule allowed after {rule.name} is already a child."
         return allowed, limit, None
@@ -207,7 +217,7 @@ class FlowGraph:
     def node_data(self, pk: int) -> dict[str, Any]:
         """The ``data`` of one cytoscape node (see the API contract)."""
         label = self.labels[pk]
-        rule = rule_registry.get_rule(label)
+        rule = self.rule(label)[0]
         can_remove, reason = self.removal(pk)
         allowed, limit, full = self.child_options(pk)
         return {
@@ -267,5 +277,6 @@ class FlowGraph:
         ]
         return {"nodes": nodes, "edges": edges}
 
+    @_collector_paused_in
     def as_json(self) -> dict[str, Any]:
         return {"flow": self.flow_summary(), "elements": self.elements()}
