@@ -362,3 +362,50 @@ def test_the_lock_is_taken_with_nowait_where_the_database_can(django_assert_max_
         assert lock.endswith(("FOR UPDATE NOWAIT", "FOR UPDATE OF S NOWAIT"))
     else:
         assert "FOR UPDATE" not in lock
+
+
+# -- history rows built on the hot path -------------------------------------------------
+
+
+def _fields(row: StateHistory) -> dict[str, Any]:
+    return {f.attname: getattr(row, f.attname) for f in StateHistory._meta.concrete_fields}
+
+
+def test_history_row_built_fast_equals_one_built_by_init():
+    """``StateHistory.build`` skips ``Model.__init__`` unless an init receiver
+    listens; both ways must give the same row."""
+    from django.db.models.signals import post_init
+    from django.utils import timezone
+
+    flow, (first, second, _) = cycle_flow()
+    state = State.start(flow)
+    user = User.objects.create_user("builder")
+    now = timezone.now()
+    fast = StateHistory.build(state, 2, first, second, user, note="n", created=now)
+
+    def listener(**kwargs: Any) -> None:
+        pass
+
+    post_init.connect(listener, sender=StateHistory)
+    try:
+        slow = StateHistory.build(state, 2, first, second, user, note="n", created=now)
+    finally:
+        post_init.disconnect(listener, sender=StateHistory)
+    assert _fields(fast) == _fields(slow)
+    assert set(_fields(fast)) <= set(vars(fast))  # every column set, none left to a descriptor default
+    assert fast._state.adding and slow._state.adding
+    assert (fast.state, fast.from_node, fast.to_node, fast.actor) == (state, first, second, user)
+    fast.save()
+    stored = StateHistory.objects.get(pk=fast.pk)
+    assert _fields(stored) | {"created": now} == _fields(fast) | {"created": now}
+    assert (stored.actor, stored.actor_repr, stored.to_rule_label) == (user, "builder", second.rule_label)
+
+
+def test_a_transition_by_a_user_records_the_user(django_assert_num_queries):
+    flow, (first, second, _) = cycle_flow()
+    state = State.start(flow)
+    user = User.objects.create_user("mover")
+    state.next_state(actor=user)
+    row = state.history.last()
+    assert (row.actor_id, row.actor_repr, row.from_node_id, row.to_node_id) == (user.pk, "mover", first.pk, second.pk)
+    assert row.created == State.objects.get(pk=state.pk).updated

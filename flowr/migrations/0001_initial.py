@@ -132,7 +132,7 @@ class Migration(migrations.Migration):
                 ('created', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('from_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='flowr.flownodedata')),
-                ('state', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='history_rows', to='flowr.state')),
+                ('state', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='history_rows', to='flowr.state')),
                 ('to_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='flowr.flownodedata')),
             ],
             options={

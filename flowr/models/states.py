@@ -34,7 +34,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, post_save, pre_init, pre_save
 from django.utils import timezone
 
 from flowr import rules as rule_registry
@@ -191,10 +192,19 @@ class _Statements:
     data_names: list[str]
     node_names: list[str]
     insert_fields: list[models.Field[Any, Any]]
+    insert_adapt: list[bool]  # whether the database needs the field's adaptation (dates)
     returning: bool
     # update + insert in one statement, where the database can (PostgreSQL:
     # a data-modifying WITH); its parameters are update's then insert's
     move: str | None
+
+
+def _plain(field: models.Field[Any, Any]) -> bool:
+    """Whether the database takes the field's Python value as it is (text,
+    integers, foreign keys to integer keys): no adaptation to call."""
+    if isinstance(field, models.ForeignKey):
+        return _plain(field.target_field)
+    return isinstance(field, (models.CharField, models.TextField, models.IntegerField))
 
 
 @cache
@@ -251,6 +261,7 @@ def _statements(db: str) -> _Statements:
         data_names=[f.attname for f in data_fields],
         node_names=[f.attname for f in node_fields],
         insert_fields=insert_fields,
+        insert_adapt=[not _plain(f) for f in insert_fields],
         returning=returning,
         move=move,
     )
@@ -370,7 +381,7 @@ class State(models.Model):
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
         signals.pre_transition.send(sender=State, **event)
         rule.on_enter(self)
-        row = StateHistory.record(self, 1, None, root, actor, kind=StateHistory.START, using=db)
+        row = StateHistory.record(self, 1, None, root, actor, kind=StateHistory.START, using=db, created=self.created)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
 
@@ -465,13 +476,13 @@ class State(models.Model):
         """The compare-and-set and the history row: one statement where the
         database can (and no receiver expects the row's ``save()``), else two."""
         sql = _statements(db)
+        now = timezone.now()  # the State's ``updated`` and the row's ``created``
         if sql.move is None or StateHistory.has_save_receivers():
-            self._compare_and_set(seen, target, db)
-            return self._record(current, target, actor, db)
-        now = timezone.now()
+            self._compare_and_set(seen, target, db, now)
+            return self._record(current, target, actor, db, now)
         connection = connections[db]
         stamp = State._meta.get_field("updated").get_db_prep_value(now, connection)
-        row = StateHistory.build(self, seen[1] + 2, current, target, actor)
+        row = StateHistory.build(self, seen[1] + 2, current, target, actor, created=now)
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql.move, [target.pk, stamp, self.pk, seen[0], seen[1], *row.insert_values(db)])
@@ -487,8 +498,7 @@ class State(models.Model):
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
         return row
 
-    def _compare_and_set(self, seen: tuple[int, int], target: FlowNodeData, db: str) -> None:
-        now = timezone.now()
+    def _compare_and_set(self, seen: tuple[int, int], target: FlowNodeData, db: str, now: Any) -> None:
         connection = connections[db]
         stamp = State._meta.get_field("updated").get_db_prep_value(now, connection)
         with connection.cursor() as cursor:
@@ -498,11 +508,11 @@ class State(models.Model):
             raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
 
-    def _record(self, current: FlowNodeData, target: FlowNodeData, actor: Any, db: str) -> StateHistory:
+    def _record(self, current: FlowNodeData, target: FlowNodeData, actor: Any, db: str, now: Any) -> StateHistory:
         # The unique (state, seq) backs the compare-and-set up; no savepoint
         # is needed: the error aborts the whole transition anyway.
         try:
-            return StateHistory.record(self, self.version + 1, current, target, actor, using=db)
+            return StateHistory.record(self, self.version + 1, current, target, actor, using=db, created=now)
         except IntegrityError as exc:
             raise ConcurrentTransition(
                 f"State {self.pk}: history row {self.version + 1} already exists; try again", state=self
@@ -557,7 +567,8 @@ class StateHistory(models.Model):
     START, TRANSITION, MIGRATION = "start", "transition", "migration"
     KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration")]
 
-    state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows")
+    # db_index=False: the unique (state, seq) index serves look-ups by state
+    state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows", db_index=False)
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=KINDS, default=TRANSITION)
     from_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -592,9 +603,10 @@ class StateHistory(models.Model):
         kind: str = TRANSITION,
         note: str = "",
         using: str | None = None,
+        created: Any = None,
     ) -> StateHistory:
         """Insert one history row, copying the rules' labels and names."""
-        row = cls.build(state, seq, from_node, to_node, actor, kind=kind, note=note)
+        row = cls.build(state, seq, from_node, to_node, actor, kind=kind, note=note, created=created)
         db = using or router.db_for_write(cls, instance=row)
         if cls.has_save_receivers():
             row.save(force_insert=True, using=db)  # the receivers expect a save()
@@ -621,24 +633,47 @@ class StateHistory(models.Model):
         actor: Any,
         kind: str = TRANSITION,
         note: str = "",
+        created: Any = None,
     ) -> StateHistory:
-        """An unsaved history row, with the rules' labels and names copied."""
-        return cls(
-            state=state,
-            seq=seq,
-            kind=kind,
-            from_node=from_node,
-            to_node=to_node,
-            from_rule_label=from_node.rule_label if from_node else "",
-            from_rule_name=from_node.rule_name if from_node else "",
-            to_rule_label=to_node.rule_label,
-            to_rule_name=to_node.rule_name,
-            actor=_user_or_none(actor),
-            actor_repr="" if actor is None else str(actor)[:255],
-            note=note,
-        )
+        """An unsaved history row, with the rules' labels and names copied.
+
+        Built the way :func:`flowr.models.graph._instances` loads rows (the
+        field values set directly, the related objects cached) unless a
+        ``pre_init``/``post_init`` receiver listens: a transition's hot path.
+        """
+        user = _user_or_none(actor)
+        related = {"state": state, "from_node": from_node, "to_node": to_node, "actor": user}
+        values = {
+            "id": None,
+            "state_id": state.pk,
+            "seq": seq,
+            "kind": kind,
+            "from_node_id": from_node.pk if from_node else None,
+            "to_node_id": to_node.pk,
+            "from_rule_label": from_node.rule_label if from_node else "",
+            "from_rule_name": from_node.rule_name if from_node else "",
+            "to_rule_label": to_node.rule_label,
+            "to_rule_name": to_node.rule_name,
+            "actor_id": user.pk if user is not None else None,
+            "actor_repr": "" if actor is None else str(actor)[:255],
+            "note": note,
+            "created": created or timezone.now(),
+        }
+        if pre_init.has_listeners(cls) or post_init.has_listeners(cls):
+            return cls(**{k: v for k, v in values.items() if not k.endswith("_id")}, **related)
+        row = cls.__new__(cls)
+        row.__dict__.update(values)
+        row._state = ModelState()
+        for name, obj in related.items():
+            if obj is not None:
+                cls._meta.get_field(name).set_cached_value(row, obj)
+        return row
 
     def insert_values(self, db: str) -> list[Any]:
         """The values of the precompiled INSERT, as ``save()`` would send them."""
         connection = connections[db]
-        return [f.get_db_prep_save(f.pre_save(self, True), connection) for f in _statements(db).insert_fields]
+        sql = _statements(db)
+        return [
+            f.get_db_prep_save(f.pre_save(self, True), connection) if adapt else getattr(self, f.attname)
+            for f, adapt in zip(sql.insert_fields, sql.insert_adapt, strict=True)
+        ]
