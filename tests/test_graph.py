@@ -322,3 +322,28 @@ def test_can_remove_refuses_what_0_2_allowed():
         x.remove()
     assert y.can_remove()
     check_invariants(graph)
+
+
+def test_add_child_through_the_orm_when_save_receivers_listen():
+    """With a ``pre_save``/``post_save`` receiver on Node or Edge, the node and
+    its edge are saved through the ORM (the receivers see them); the graph is
+    the same either way."""
+    from django.db.models.signals import post_save
+
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((sender.__name__, created))
+
+    graph = DCCGraph.factory(Label, name="R")
+    fast = graph.root.add_child(name="fast")
+    post_save.connect(receiver, sender=Edge)
+    try:
+        slow = graph.root.add_child(name="slow")
+    finally:
+        post_save.disconnect(receiver, sender=Edge)
+    assert seen == [("Edge", True)]
+    assert [c.data.name for c in graph.root.children.order_by("path")] == ["fast", "slow"]
+    assert fast.path < slow.path and fast.depth == slow.depth == 2
+    assert Node.objects.get(pk=graph.root.pk).numchild == 2
+    check_invariants(graph)

@@ -11,12 +11,14 @@ the same lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router, transaction
 from django.db.models import F, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Concat, Right, Substr
+from django.db.models.signals import post_save, pre_save
 from treebeard.exceptions import PathOverflow
 
 from flowr.exceptions import CannotRemove
@@ -137,6 +139,25 @@ def _child_path(graph: DCCGraph, parent: Node) -> tuple[str, int]:
     return child_path, depth + 1
 
 
+@cache
+def _insert_child_statement(db: str) -> str | None:
+    """The node, its parent's ``numchild`` and the backbone edge in one
+    statement where the database can (PostgreSQL: data-modifying WITH)."""
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        return None
+    q = connection.ops.quote_name
+    node, edge = q(Node._meta.db_table), q(Edge._meta.db_table)
+    return (
+        f"WITH child AS (INSERT INTO {node} ({q('graph_id')}, {q('path')}, {q('depth')}, {q('numchild')}) "
+        f"VALUES (%s, %s, %s, 0) RETURNING {q('id')}), "
+        f"parent AS (UPDATE {node} SET {q('numchild')} = {q('numchild')} + 1 WHERE {q('id')} = %s), "
+        f"edge AS (INSERT INTO {edge} ({q('graph_id')}, {q('source_id')}, {q('target_id')}, {q('backbone')}) "
+        f"SELECT %s, %s, child.{q('id')}, TRUE FROM child) "
+        f"SELECT {q('id')} FROM child"
+    )
+
+
 def _add_child(
     graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any], place: tuple[str, int] | None = None
 ) -> Node:
@@ -148,11 +169,19 @@ def _add_child(
         place = (Node._get_path(parent.path, parent.depth + 1, parent.numchild + 1), parent.depth + 1)
         parent.numchild += 1
         parent._clear_cached_attributes()
-    Node.objects.filter(pk=parent.pk).update(numchild=F("numchild") + 1)
     child = Node(graph=graph, path=place[0], depth=place[1], numchild=0)
     child._cached_parent_obj = parent
-    child.save(force_insert=True)
-    Edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
+    db = router.db_for_write(Node, instance=parent)
+    sql = _insert_child_statement(db)
+    if sql is None or any(s.has_listeners(m) for s in (pre_save, post_save) for m in (Node, Edge)):
+        Node.objects.filter(pk=parent.pk).update(numchild=F("numchild") + 1)
+        child.save(force_insert=True)
+        Edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
+    else:
+        with connections[db].cursor() as cursor:
+            cursor.execute(sql, [graph.pk, place[0], place[1], parent.pk, graph.pk, parent.pk])
+            child.pk = cursor.fetchone()[0]
+        child._state.adding, child._state.db = False, db
     child._graph_cache = graph
     data = graph.data_class.objects.create(node=child, **data_kwargs)
     child._data_cache = data
