@@ -162,7 +162,8 @@ def _add_child(
     graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any], place: tuple[str, int] | None = None
 ) -> Node:
     """Insert a child of ``parent`` at ``place`` (path, depth): the node, the
-    parent's ``numchild``, the backbone edge and the data (four statements).
+    parent's ``numchild``, the backbone edge and the data (four statements;
+    two on PostgreSQL, see :func:`_insert_child_statement`).
     Without ``place``, ``parent`` is this transaction's own up-to-date object
     whose children were all added in order (as in :func:`create_graph`)."""
     if place is None:
@@ -198,7 +199,8 @@ def add_child(
 
     ``reads`` (name -> expression over the graph row) are read with the lock
     and set on the graph ``check`` gets.  Five statements where the lock
-    reads too (SQLite), six elsewhere, plus what ``check`` queries.
+    reads too (SQLite), four on PostgreSQL (whose writes are two), six on
+    MariaDB, plus what ``check`` queries.
     """
     with transaction.atomic():
         graph = _lock_for_edit(parent.graph_id, **_parent_reads(parent.pk), **(reads or {}))
