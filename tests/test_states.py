@@ -401,7 +401,7 @@ def test_history_row_built_fast_equals_one_built_by_init():
     assert (stored.actor, stored.actor_repr, stored.to_rule_label) == (user, "builder", second.rule_label)
 
 
-def test_a_transition_by_a_user_records_the_user(django_assert_num_queries):
+def test_a_transition_by_a_user_records_the_user():
     flow, (first, second, _) = cycle_flow()
     state = State.start(flow)
     user = User.objects.create_user("mover")
@@ -409,3 +409,28 @@ def test_a_transition_by_a_user_records_the_user(django_assert_num_queries):
     row = state.history.last()
     assert (row.actor_id, row.actor_repr, row.from_node_id, row.to_node_id) == (user.pk, "mover", first.pk, second.pk)
     assert row.created == State.objects.get(pk=state.pk).updated
+
+
+def test_history_save_receivers_see_every_row():
+    """With a ``post_save`` receiver on StateHistory, rows go through
+    ``save()`` (on every database, PostgreSQL's one-statement path included)."""
+    from django.db.models.signals import post_save
+
+    seen: list[tuple[int, str, bool]] = []
+
+    def receiver(sender: Any, instance: StateHistory, created: bool, **kwargs: Any) -> None:
+        seen.append((instance.seq, instance.to_rule_label, created))
+
+    flow, (first, second, third) = cycle_flow()
+    post_save.connect(receiver, sender=StateHistory)
+    try:
+        state = State.start(flow)
+        state.next_state()
+        state.next_state()
+    finally:
+        post_save.disconnect(receiver, sender=StateHistory)
+    labels = [first.rule_label, second.rule_label, third.rule_label]
+    assert seen == [(1, labels[0], True), (2, labels[1], True), (3, labels[2], True)]
+    assert list(state.history.values_list("seq", "to_node")) == [(1, first.pk), (2, second.pk), (3, third.pk)]
+    assert State.objects.filter(pk=state.pk, current_node=third, version=2).exists()
+    assert check_integrity() == []
