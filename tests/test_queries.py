@@ -96,9 +96,9 @@ def test_remove_and_prune_queries_constant():
 # -- then the node, the parent's numchild, the edge (one statement on
 # PostgreSQL) and the data; plus the SAVEPOINT and RELEASE of its atomic
 # block inside the test's transaction.
-ADD_CHILD = (
-    {"postgresql": 4, "sqlite": 5}.get(connection.vendor, 6 if connection.features.has_select_for_update else 5) + 2
-)
+ADD_CHILD = {"postgresql": 4, "sqlite": 5}.get(
+    connection.vendor, 6 if connection.features.has_select_for_update else 5
+) + 2
 
 
 def test_add_child_queries_constant():
