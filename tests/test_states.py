@@ -434,3 +434,21 @@ def test_history_save_receivers_see_every_row():
     assert list(state.history.values_list("seq", "to_node")) == [(1, first.pk), (2, second.pk), (3, third.pk)]
     assert State.objects.filter(pk=state.pk, current_node=third, version=2).exists()
     assert check_integrity() == []
+
+
+def test_a_rule_name_longer_than_the_column_is_cut_in_history():
+    """History copies rule names into 255-character columns: a longer name
+    (a rule's name is its class name, defined in code) is cut, alike on every
+    database, and never fails the transition."""
+    flow = Flow.factory("long names", RuleSet.factory("long names", sample_rules.A))
+    b = flow.root_data.add_child_rule(sample_rules.B)
+    state = State.start(flow)
+    original = sample_rules.B.__name__
+    sample_rules.B.__name__ = "N" * 300
+    try:
+        state.next_state()
+    finally:
+        sample_rules.B.__name__ = original
+    row = state.history.get(seq=2)
+    assert (row.to_rule_name, row.to_rule_label) == ("N" * 255, b.rule_label)
+    assert State.objects.filter(pk=state.pk, current_node=b).exists()
