@@ -452,3 +452,27 @@ def test_a_rule_name_longer_than_the_column_is_cut_in_history():
     row = state.history.get(seq=2)
     assert (row.to_rule_name, row.to_rule_label) == ("N" * 255, b.rule_label)
     assert State.objects.filter(pk=state.pk, current_node=b).exists()
+
+
+def test_init_receivers_see_the_nodes_a_transition_loads():
+    """The children a transition reads are made without ``Model.__init__``
+    unless an init receiver listens; with one, it sees them."""
+    from django.db.models.signals import post_init
+
+    flow, (first, second, _) = cycle_flow()
+    state = State.start(flow)
+    made: list[int] = []
+
+    def receiver(sender: Any, instance: FlowNodeData, **kwargs: Any) -> None:
+        made.append(instance.pk)
+
+    post_init.connect(receiver, sender=FlowNodeData)
+    try:
+        state.next_state()
+    finally:
+        post_init.disconnect(receiver, sender=FlowNodeData)
+    assert second.pk in made
+    assert state.current_node == second and state.current_node.node.pk == second.node_id
+    state.next_state()  # without the receiver: the fast path, same result
+    assert State.objects.get(pk=state.pk).version == 2
+    assert state.current_node.node.depth == 3 and state.current_node.rule_label == "tests.testapp.rules.Cycle3"

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -51,6 +51,9 @@ from flowr.exceptions import (
 )
 from flowr.models.flows import Flow, FlowNodeData
 from flowr.models.graph import Edge, Node
+
+M = TypeVar("M", bound=models.Model)
+_DATA_NODE = FlowNodeData._meta.get_field("node")
 
 if TYPE_CHECKING:
     from flowr.rules import Rule
@@ -267,11 +270,23 @@ def _statements(db: str) -> _Statements:
     )
 
 
+def _row_instance(model: type[M], db: str, names: list[str], values: tuple[Any, ...]) -> M:
+    """``model.from_db()``, made the way :func:`flowr.models.graph._instances`
+    makes its rows (no ``Model.__init__``) unless an init receiver listens."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(db, names, values)
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(names, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, db
+    return obj
+
+
 def _node_data(db: str, sql: _Statements, row: tuple[Any, ...]) -> FlowNodeData:
     """A FlowNodeData with its Node, from the data columns then the node columns."""
     split = len(sql.data_names)
-    data = FlowNodeData.from_db(db, sql.data_names, row[:split])
-    FlowNodeData._meta.get_field("node").set_cached_value(data, Node.from_db(db, sql.node_names, row[split:]))
+    data = _row_instance(FlowNodeData, db, sql.data_names, row[:split])
+    _DATA_NODE.set_cached_value(data, _row_instance(Node, db, sql.node_names, row[split:]))
     return data
 
 
@@ -551,6 +566,8 @@ class State(models.Model):
 
 def _user_or_none(actor: Any) -> models.Model | None:
     """``actor`` when it is a saved user of the user model, else None."""
+    if actor is None:
+        return None
     if isinstance(actor, get_user_model()) and actor.pk is not None:
         return actor
     return None
@@ -667,7 +684,7 @@ class StateHistory(models.Model):
         row._state = ModelState()
         for name, obj in related.items():
             if obj is not None:
-                cls._meta.get_field(name).set_cached_value(row, obj)
+                cls._meta.get_field(name).set_cached_value(row, obj)  # type: ignore[union-attr]
         return row
 
     def insert_values(self, db: str) -> list[Any]:
