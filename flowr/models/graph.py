@@ -63,23 +63,21 @@ def _collector_paused_in(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _instances(queryset: models.QuerySet[M]) -> list[M]:
-    """The queryset's rows as model instances, loaded fast.
+def _rows_as_instances(model: type[M], db: str, names: list[str], rows: Iterable[tuple[Any, ...]]) -> list[M]:
+    """Rows (values of ``names``, the model's concrete fields) as instances,
+    as ``model.from_db()`` makes them -- but fast.
 
     Instances are made the way unpickling makes them (``__new__`` and the
     field values), not through ``Model.__init__``, which is most of the cost
     of a large graph's load.  The result is the same: every concrete field
     set, ``_state`` saying "from this database".  When a ``pre_init`` or
-    ``post_init`` receiver listens for the model, the ordinary path is taken.
+    ``post_init`` receiver listens for the model, ``from_db()`` is used.
     """
-    model = queryset.model
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return list(queryset)
-    names = [field.attname for field in model._meta.concrete_fields]
-    db = queryset.db
+        return [model.from_db(db, names, values) for values in rows]
     new = model.__new__
     result = []
-    for values in queryset.values_list(*names):
+    for values in rows:
         obj = new(model)
         obj.__dict__.update(zip(names, values, strict=True))
         state = obj._state = ModelState()
@@ -87,6 +85,14 @@ def _instances(queryset: models.QuerySet[M]) -> list[M]:
         state.db = db
         result.append(obj)
     return result
+
+
+def _instances(queryset: models.QuerySet[M]) -> list[M]:
+    """The queryset's rows as model instances, loaded fast (see
+    :func:`_rows_as_instances`)."""
+    model = queryset.model
+    names = [field.attname for field in model._meta.concrete_fields]
+    return _rows_as_instances(model, queryset.db, names, queryset.values_list(*names))
 
 
 def _path(node: Node) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -50,9 +50,8 @@ from flowr.exceptions import (
     TransitionRefused,
 )
 from flowr.models.flows import Flow, FlowNodeData
-from flowr.models.graph import Edge, Node
+from flowr.models.graph import Edge, Node, _rows_as_instances
 
-M = TypeVar("M", bound=models.Model)
 _DATA_NODE = FlowNodeData._meta.get_field("node")
 
 if TYPE_CHECKING:
@@ -270,23 +269,11 @@ def _statements(db: str) -> _Statements:
     )
 
 
-def _row_instance(model: type[M], db: str, names: list[str], values: tuple[Any, ...]) -> M:
-    """``model.from_db()``, made the way :func:`flowr.models.graph._instances`
-    makes its rows (no ``Model.__init__``) unless an init receiver listens."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return model.from_db(db, names, values)
-    obj = model.__new__(model)
-    obj.__dict__.update(zip(names, values, strict=True))
-    state = obj._state = ModelState()
-    state.adding, state.db = False, db
-    return obj
-
-
 def _node_data(db: str, sql: _Statements, row: tuple[Any, ...]) -> FlowNodeData:
     """A FlowNodeData with its Node, from the data columns then the node columns."""
     split = len(sql.data_names)
-    data = _row_instance(FlowNodeData, db, sql.data_names, row[:split])
-    _DATA_NODE.set_cached_value(data, _row_instance(Node, db, sql.node_names, row[split:]))
+    data = _rows_as_instances(FlowNodeData, db, sql.data_names, [row[:split]])[0]
+    _DATA_NODE.set_cached_value(data, _rows_as_instances(Node, db, sql.node_names, [row[split:]])[0])
     return data
 
 
@@ -489,49 +476,39 @@ class State(models.Model):
         self, seen: tuple[int, int], current: FlowNodeData, target: FlowNodeData, actor: Any, db: str
     ) -> StateHistory:
         """The compare-and-set and the history row: one statement where the
-        database can (and no receiver expects the row's ``save()``), else two."""
-        sql = _statements(db)
+        database can (and no receiver expects the row's ``save()``), else two.
+
+        The unique ``(state, seq)`` backs the compare-and-set up; no savepoint
+        is needed: an error aborts the whole transition anyway.
+        """
+        sql, connection = _statements(db), connections[db]
         now = timezone.now()  # the State's ``updated`` and the row's ``created``
-        if sql.move is None or StateHistory.has_save_receivers():
-            self._compare_and_set(seen, target, db, now)
-            return self._record(current, target, actor, db, now)
-        connection = connections[db]
-        stamp = State._meta.get_field("updated").get_db_prep_value(now, connection)
-        row = StateHistory.build(self, seen[1] + 2, current, target, actor, created=now)
+        update = [target.pk, _UPDATED.get_db_prep_value(now, connection), self.pk, *seen]
+        seq = seen[1] + 2
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.move, [target.pk, stamp, self.pk, seen[0], seen[1], *row.insert_values(db)])
-                found = cursor.fetchone()
+            if sql.move is None or StateHistory.has_save_receivers():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql.update, update)
+                    moved = cursor.rowcount == 1
+                if moved:  # receivers of the row's save() see the State moved
+                    self.current_node, self.version, self.updated = target, seen[1] + 1, now
+                    return StateHistory.record(self, seq, current, target, actor, using=db, created=now)
+            else:
+                row = StateHistory.build(self, seq, current, target, actor, created=now)
+                with connection.cursor() as cursor:
+                    cursor.execute(sql.move, [*update, *row.insert_values(db)])
+                    found = cursor.fetchone()
+                moved = found is not None
+                if moved:
+                    row.pk = found[0]
+                    row._state.adding, row._state.db = False, db
+                    self.current_node, self.version, self.updated = target, seen[1] + 1, now
+                    return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
-                f"State {self.pk}: history row {row.seq} already exists; try again", state=self
+                f"State {self.pk}: history row {seq} already exists; try again", state=self
             ) from exc
-        if found is None:
-            raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
-        row.pk = found[0]
-        row._state.adding, row._state.db = False, db
-        self.current_node, self.version, self.updated = target, seen[1] + 1, now
-        return row
-
-    def _compare_and_set(self, seen: tuple[int, int], target: FlowNodeData, db: str, now: Any) -> None:
-        connection = connections[db]
-        stamp = State._meta.get_field("updated").get_db_prep_value(now, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(_statements(db).update, [target.pk, stamp, self.pk, seen[0], seen[1]])
-            updated = cursor.rowcount
-        if updated != 1:
-            raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
-        self.current_node, self.version, self.updated = target, seen[1] + 1, now
-
-    def _record(self, current: FlowNodeData, target: FlowNodeData, actor: Any, db: str, now: Any) -> StateHistory:
-        # The unique (state, seq) backs the compare-and-set up; no savepoint
-        # is needed: the error aborts the whole transition anyway.
-        try:
-            return StateHistory.record(self, self.version + 1, current, target, actor, using=db, created=now)
-        except IntegrityError as exc:
-            raise ConcurrentTransition(
-                f"State {self.pk}: history row {self.version + 1} already exists; try again", state=self
-            ) from exc
+        raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
 
     def _choose(
         self, current: FlowNodeData, children: list[FlowNodeData], choice: type[Rule] | str | None
@@ -654,7 +631,7 @@ class StateHistory(models.Model):
     ) -> StateHistory:
         """An unsaved history row, with the rules' labels and names copied.
 
-        Built the way :func:`flowr.models.graph._instances` loads rows (the
+        Built the way :func:`flowr.models.graph._rows_as_instances` makes rows (the
         field values set directly, the related objects cached) unless a
         ``pre_init``/``post_init`` receiver listens: a transition's hot path.
         """
@@ -684,7 +661,7 @@ class StateHistory(models.Model):
         row._state = ModelState()
         for name, obj in related.items():
             if obj is not None:
-                cls._meta.get_field(name).set_cached_value(row, obj)  # type: ignore[union-attr]
+                _HISTORY_RELATED[name].set_cached_value(row, obj)
         return row
 
     def insert_values(self, db: str) -> list[Any]:
@@ -695,3 +672,8 @@ class StateHistory(models.Model):
             f.get_db_prep_save(f.pre_save(self, True), connection) if adapt else getattr(self, f.attname)
             for f, adapt in zip(sql.insert_fields, sql.insert_adapt, strict=True)
         ]
+
+
+_UPDATED = State._meta.get_field("updated")
+# StateHistory.build caches these related objects on the rows it makes
+_HISTORY_RELATED = {name: StateHistory._meta.get_field(name) for name in ("state", "from_node", "to_node", "actor")}
