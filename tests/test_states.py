@@ -70,6 +70,38 @@ def test_a_user_actor_is_stored_as_a_foreign_key():
     assert [(r.actor, r.actor_repr) for r in state.history] == [(user, "ann"), (user, "ann")]
 
 
+def test_deleting_a_user_keeps_the_history_rows_without_the_actor():
+    user = User.objects.create_user("ann")
+    flow, _ = probe_flow()
+    state = State.start(flow, actor=user)
+    state.next_state(actor="cron")
+    user.delete()
+    rows = [(r.actor_id, r.actor_repr, r.to_rule_name) for r in state.history]
+    assert rows == [(None, "ann", "Probe1"), (None, "cron", "Probe2")]
+
+
+def test_the_actor_index_holds_only_rows_with_an_actor_where_the_database_can():
+    """History rows without an actor (most transitions) cost no index write;
+    deleting a user still finds its rows through the index."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, StateHistory._meta.db_table)
+    assert found["flowr_history_actor"]["columns"] == ["actor_id"]
+    assert found["flowr_history_actor"]["index"] is True
+    indexed = {tuple(c["columns"]) for c in found.values() if c["index"] or c["unique"]}
+    assert ("created",) not in indexed  # no transition pays for an index nothing reads
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'flowr_history_actor'")
+            assert cursor.fetchone()[0].endswith('WHERE "actor_id" IS NOT NULL')
+            table = StateHistory._meta.db_table
+            cursor.execute(f'EXPLAIN QUERY PLAN SELECT id FROM "{table}" WHERE "actor_id" IN (1, 2)')
+            assert "flowr_history_actor" in " ".join(str(row[-1]) for row in cursor.fetchall())
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'flowr_history_actor'")
+            assert cursor.fetchone()[0].endswith("WHERE (actor_id IS NOT NULL)")
+
+
 def test_start_whose_root_guard_vetoes_creates_nothing():
     flow, _ = probe_flow()
     with probing({"Probe1.can_enter": lambda state: "closed today"}), pytest.raises(TransitionRefused) as caught:

@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import flowr.indexes
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -129,8 +130,8 @@ class Migration(migrations.Migration):
                 ('to_rule_name', models.CharField(max_length=255)),
                 ('actor_repr', models.CharField(blank=True, default='', max_length=255)),
                 ('note', models.TextField(blank=True, default='')),
-                ('created', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('created', models.DateTimeField(default=django.utils.timezone.now)),
+                ('actor', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('from_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='flowr.flownodedata')),
                 ('state', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='history_rows', to='flowr.state')),
                 ('to_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='flowr.flownodedata')),
@@ -139,6 +140,10 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'state history',
                 'ordering': ['state', 'seq'],
             },
+        ),
+        migrations.AddIndex(
+            model_name='statehistory',
+            index=flowr.indexes.SetOnlyIndex(fields=['actor'], name='flowr_history_actor'),
         ),
         migrations.AddIndex(
             model_name='node',

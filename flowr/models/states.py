@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
@@ -34,6 +32,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
 from django.utils import timezone
@@ -49,6 +48,7 @@ from flowr.exceptions import (
     TransitionLockTimeout,
     TransitionRefused,
 )
+from flowr.indexes import SetOnlyIndex
 from flowr.models.flows import Flow, FlowNodeData
 from flowr.models.graph import Edge, Node, _rows_as_instances
 
@@ -64,20 +64,28 @@ logger = logging.getLogger("flowr")
 _moving = threading.local()
 
 
-@contextmanager
-def _guard_reentry(pk: Any) -> Iterator[None]:
+class _guard_reentry:  # noqa: N801 -- used like a function; a class is the cheaper context manager
     """Refuse a transition of a State this thread is already moving."""
-    active: set[Any] = getattr(_moving, "pks", None) or set()
-    _moving.pks = active
-    if pk in active:
-        raise ReentrantTransition(
-            f"State {pk} is already in a transition: a callback or receiver cannot move its own State", state_pk=pk
-        )
-    active.add(pk)
-    try:
-        yield
-    finally:
-        active.discard(pk)
+
+    __slots__ = ("active", "pk")
+
+    def __init__(self, pk: Any) -> None:
+        self.pk = pk
+
+    def __enter__(self) -> None:
+        active: set[Any] | None = getattr(_moving, "pks", None)
+        if active is None:
+            active = _moving.pks = set()
+        if self.pk in active:
+            raise ReentrantTransition(
+                f"State {self.pk} is already in a transition: a callback or receiver cannot move its own State",
+                state_pk=self.pk,
+            )
+        active.add(self.pk)
+        self.active = active
+
+    def __exit__(self, *exc: object) -> None:
+        self.active.discard(self.pk)
 
 
 # -- database lock errors --------------------------------------------------------
@@ -109,26 +117,34 @@ def lock_error_kind(exc: BaseException) -> str | None:
     return None
 
 
-@contextmanager
-def _lock_errors_as_flowr(state: State | None) -> Iterator[None]:
+class _lock_errors_as_flowr:  # noqa: N801 -- used like a function; a class is the cheaper context manager
     """Turn the database's lock errors into flowr errors (cause chained)."""
-    state_pk = None if state is None else state.pk
-    try:
-        yield
-    except OperationalError as exc:
-        kind = lock_error_kind(exc)
-        if kind == "timeout":
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: State | None) -> None:
+        self.state = state
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, OperationalError):
+            return
+        state = self.state
+        state_pk = None if state is None else state.pk
+        problem = lock_error_kind(exc)
+        if problem == "timeout":
             raise TransitionLockTimeout(
                 f"State {state_pk}: a database lock was held by another transaction too long ({exc}); try again",
                 state=state,
             ) from exc
-        if kind == "conflict":
+        if problem == "conflict":
             raise ConcurrentTransition(
                 f"State {state_pk}: the database aborted the transition because of a conflicting transaction "
                 f"({exc}); refresh it and try again",
                 state=state,
             ) from exc
-        raise
 
 
 # -- guards ----------------------------------------------------------------------
@@ -275,6 +291,12 @@ def _node_data(db: str, sql: _Statements, row: tuple[Any, ...]) -> FlowNodeData:
     data = _rows_as_instances(FlowNodeData, db, sql.data_names, [row[:split]])[0]
     _DATA_NODE.set_cached_value(data, _rows_as_instances(Node, db, sql.node_names, [row[split:]])[0])
     return data
+
+
+def _insert(cursor: CursorWrapper, sql: _Statements, values: list[Any]) -> Any:
+    """Run the precompiled history INSERT; the new row's pk."""
+    cursor.execute(sql.insert, values)
+    return cursor.fetchone()[0] if sql.returning else cursor.lastrowid
 
 
 # -- models ------------------------------------------------------------------------
@@ -428,37 +450,39 @@ class State(models.Model):
     def _transition(self, choice: type[Rule] | str | None, actor: Any, db: str) -> State:
         seen = (self.current_node_id, self.version)
         current = self.current_node
-        target = self._choose(current, self._lock_and_load(seen, current, db), choice)
-        leaving, entering = current.rule, target.rule
-        refusal = _refusal(self, leaving, entering)
-        if refusal is not None:
-            raise refusal
-        event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
-        signals.pre_transition.send(sender=State, **event)
-        leaving.on_leave(self)
-        entering.on_enter(self)
-        row = self._move(seen, current, target, actor, db)
+        with connections[db].cursor() as cursor:  # one cursor for the transition's statements
+            target = self._choose(current, self._lock_and_load(cursor, seen, current, db), choice)
+            leaving, entering = current.rule, target.rule
+            refusal = _refusal(self, leaving, entering)
+            if refusal is not None:
+                raise refusal
+            event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
+            signals.pre_transition.send(sender=State, **event)
+            leaving.on_leave(self)
+            entering.on_enter(self)
+            row = self._move(cursor, seen, current, target, actor, db)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
         return self
 
-    def _lock_and_load(self, seen: tuple[int, int], current: FlowNodeData, db: str) -> list[FlowNodeData]:
+    def _lock_and_load(
+        self, cursor: CursorWrapper, seen: tuple[int, int], current: FlowNodeData, db: str
+    ) -> list[FlowNodeData]:
         """Lock the row where the database can, check it did not move, and
         return the children of ``current`` (one statement; two on MariaDB)."""
         sql = _statements(db)
         try:
-            with connections[db].cursor() as cursor:
-                if sql.lock is None:
-                    cursor.execute(sql.load, [current.node_id, self.pk])
-                    rows = cursor.fetchall()
-                    found = tuple(rows[0][:2]) if rows else None
-                    rows = [row[2:] for row in rows if row[2] is not None]  # no row: the flow ends here
-                else:
-                    cursor.execute(sql.lock, [self.pk])
-                    found = cursor.fetchone()
-                    found = None if found is None else tuple(found)
-                    cursor.execute(sql.children, [current.node_id])
-                    rows = cursor.fetchall()
+            if sql.lock is None:
+                cursor.execute(sql.load, [current.node_id, self.pk])
+                rows = cursor.fetchall()
+                found = tuple(rows[0][:2]) if rows else None
+                rows = [row[2:] for row in rows if row[2] is not None]  # no row: the flow ends here
+            else:
+                cursor.execute(sql.lock, [self.pk])
+                found = cursor.fetchone()
+                found = None if found is None else tuple(found)
+                cursor.execute(sql.children, [current.node_id])
+                rows = cursor.fetchall()
         except OperationalError as exc:
             if lock_error_kind(exc) is None:
                 raise
@@ -473,34 +497,44 @@ class State(models.Model):
         return [_node_data(db, sql, row) for row in rows]
 
     def _move(
-        self, seen: tuple[int, int], current: FlowNodeData, target: FlowNodeData, actor: Any, db: str
+        self,
+        cursor: CursorWrapper,
+        seen: tuple[int, int],
+        current: FlowNodeData,
+        target: FlowNodeData,
+        actor: Any,
+        db: str,
     ) -> StateHistory:
         """The compare-and-set and the history row: one statement where the
-        database can (and no receiver expects the row's ``save()``), else two.
+        database can (PostgreSQL), else two; through ``save()`` when a
+        receiver expects the row's.
 
         The unique ``(state, seq)`` backs the compare-and-set up; no savepoint
         is needed: an error aborts the whole transition anyway.
         """
-        sql, connection = _statements(db), connections[db]
+        sql = _statements(db)
         now = timezone.now()  # the State's ``updated`` and the row's ``created``
-        update = [target.pk, _UPDATED.get_db_prep_value(now, connection), self.pk, *seen]
+        stamp = _UPDATED.get_db_prep_value(now, cursor.db)
+        update = [target.pk, stamp, self.pk, *seen]
         seq = seen[1] + 2
         try:
-            if sql.move is None or StateHistory.has_save_receivers():
-                with connection.cursor() as cursor:
-                    cursor.execute(sql.update, update)
-                    moved = cursor.rowcount == 1
-                if moved:  # receivers of the row's save() see the State moved
+            if StateHistory.has_save_receivers():
+                cursor.execute(sql.update, update)
+                if cursor.rowcount == 1:  # the receivers see the State moved
                     self.current_node, self.version, self.updated = target, seen[1] + 1, now
                     return StateHistory.record(self, seq, current, target, actor, using=db, created=now)
             else:
                 row = StateHistory.build(self, seq, current, target, actor, created=now)
-                with connection.cursor() as cursor:
-                    cursor.execute(sql.move, [*update, *row.insert_values(db)])
+                values = row.insert_values(db, created=stamp)
+                if sql.move is not None:
+                    cursor.execute(sql.move, [*update, *values])
                     found = cursor.fetchone()
-                moved = found is not None
-                if moved:
-                    row.pk = found[0]
+                    pk = None if found is None else found[0]
+                else:
+                    cursor.execute(sql.update, update)
+                    pk = _insert(cursor, sql, values) if cursor.rowcount == 1 else None
+                if pk is not None:
+                    row.pk = pk
                     row._state.adding, row._state.db = False, db
                     self.current_node, self.version, self.updated = target, seen[1] + 1, now
                     return row
@@ -571,17 +605,23 @@ class StateHistory(models.Model):
     from_rule_name = models.CharField(max_length=255, blank=True, default="")
     to_rule_label = models.CharField(max_length=255)
     to_rule_name = models.CharField(max_length=255)
+    # db_index=False: SetOnlyIndex below (most transitions have no actor)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     actor_repr = models.CharField(max_length=255, blank=True, default="")
     note = models.TextField(blank=True, default="")
-    created = models.DateTimeField(default=timezone.now, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "state history"
         ordering = ["state", "seq"]
         constraints = [models.UniqueConstraint(fields=["state", "seq"], name="flowr_history_state_seq")]
+        # Every index is written by every transition.  Kept: the unique
+        # (state, seq); from_node and to_node's (deleting an old flow version
+        # sets them to null); the actor's, for the rows that have one
+        # (deleting a user sets it to null).
+        indexes = [SetOnlyIndex(fields=["actor"], name="flowr_history_actor")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.from_rule_name or '-'} -> {self.to_rule_name}"
@@ -606,10 +646,8 @@ class StateHistory(models.Model):
             row.save(force_insert=True, using=db)  # the receivers expect a save()
             return row
         # One precompiled INSERT: what save() does, without its overhead.
-        sql = _statements(db)
         with connections[db].cursor() as cursor:
-            cursor.execute(sql.insert, row.insert_values(db))
-            row.pk = cursor.fetchone()[0] if sql.returning else cursor.lastrowid
+            row.pk = _insert(cursor, _statements(db), row.insert_values(db))
         row._state.adding, row._state.db = False, db
         return row
 
@@ -664,14 +702,20 @@ class StateHistory(models.Model):
                 _HISTORY_RELATED[name].set_cached_value(row, obj)
         return row
 
-    def insert_values(self, db: str) -> list[Any]:
-        """The values of the precompiled INSERT, as ``save()`` would send them."""
+    def insert_values(self, db: str, **prepared: Any) -> list[Any]:
+        """The values of the precompiled INSERT, as ``save()`` would send them;
+        ``prepared`` gives some already made ready for the database."""
         connection = connections[db]
+        values = []
         sql = _statements(db)
-        return [
-            f.get_db_prep_save(f.pre_save(self, True), connection) if adapt else getattr(self, f.attname)
-            for f, adapt in zip(sql.insert_fields, sql.insert_adapt, strict=True)
-        ]
+        for f, adapt in zip(sql.insert_fields, sql.insert_adapt, strict=True):
+            if f.attname in prepared:
+                values.append(prepared[f.attname])
+            elif adapt:
+                values.append(f.get_db_prep_save(f.pre_save(self, True), connection))
+            else:
+                values.append(getattr(self, f.attname))
+        return values
 
 
 _UPDATED = State._meta.get_field("updated")
