@@ -38,6 +38,7 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "django": django.get_version(),
         "database": _database(),
+        "vendor": connection.vendor,
         "load": round(os.getloadavg()[0], 2),
     }
 

@@ -58,9 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         print(machine.render(info), flush=True)
         if "transitions" in sections:
             rounds = args.rounds or (9 if args.quick else 21)
-            section, found = transitions.run(rounds=rounds, per_round=60 if args.quick else 150)
+            per_round = 60 if args.quick else 150
+            section, found = transitions.run(rounds=rounds, per_round=per_round)
             print(section.render() + "\n", flush=True)
             results.update(found)
+            if info["vendor"] == "postgresql":
+                with transitions.prepared_statements():
+                    section, found = transitions.run(rounds, per_round, title=", prepared statements")
+                section.notes.append(f"the same, on a connection with OPTIONS {transitions.PREPARED}")
+                print(section.render() + "\n", flush=True)
+                results.update({f"{key}_prepared": value for key, value in found.items()})
         if "graphs" in sections:
             default = [1000, 10_000] if args.quick else [1000, 10_000, 50_000]
             sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else default

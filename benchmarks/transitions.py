@@ -10,7 +10,8 @@ the report gives the median and the min-max of those ratios.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
@@ -110,11 +111,32 @@ def _batch(step: Callable[[], Any], count: int) -> float:
     return timed(run)[0] / count
 
 
-def run(rounds: int, per_round: int) -> tuple[Section, dict[str, Any]]:
+# Django's PostgreSQL options that let psycopg prepare the statements a
+# connection repeats (off by default: poolers in transaction mode break them).
+PREPARED = {"server_side_binding": True, "prepare_threshold": 5}
+
+
+@contextmanager
+def prepared_statements() -> Iterator[None]:
+    """Run with server-side prepared statements (PostgreSQL): a new
+    connection with :data:`PREPARED` in its options, the old one after."""
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = dict(options)
+    connection.close()
+    options.update(PREPARED)
+    try:
+        yield
+    finally:
+        connection.close()
+        options.clear()
+        options.update(saved)
+
+
+def run(rounds: int, per_round: int, title: str = "") -> tuple[Section, dict[str, Any]]:
     steps = {name: make() for name, make in CONTENDERS}
-    queries = {name: count_queries(step)[0] for name, step in steps.items()}
-    for step in steps.values():  # warm-up round, not measured
+    for step in steps.values():  # warm-up round, not measured (it also fills caches)
         _batch(step, per_round)
+    queries = {name: count_queries(step)[0] for name, step in steps.items()}
     times: dict[str, list[float]] = {name: [] for name in steps}
     ratios: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
@@ -125,7 +147,7 @@ def run(rounds: int, per_round: int) -> tuple[Section, dict[str, Any]]:
             times[name].append(seconds)
             ratios[name].append(seconds / this_round[RAW])
     section = Section(
-        f"Transitions: 3-state loop, {rounds} interleaved rounds x {per_round} transitions",
+        f"Transitions{title}: 3-state loop, {rounds} interleaved rounds x {per_round} transitions",
         ["contender", "statements", "median us", "x raw (median)", "x raw (min-max)"],
     )
     for name in names:
