@@ -129,6 +129,10 @@ def test_cytoscape_json_without_extra_fields(graph_c):
     result = json.loads(graph_c.cytoscape_json())
     assert all(set(n["data"]) == {"id"} for n in result["nodes"])
     assert all(set(e["data"]) == {"id", "source", "target"} for e in result["edges"])
+    # the same nodes in the same (tree) order as with extra fields
+    with_fields = json.loads(graph_c.cytoscape_json(lambda n: {}))
+    assert [n["data"]["id"] for n in result["nodes"]] == [n["data"]["id"] for n in with_fields["nodes"]]
+    assert result["edges"] == with_fields["edges"]
 
 
 def test_can_remove_follows_documented_contract(c_nodes):

@@ -75,6 +75,9 @@ def test_cytoscape_json_three_queries(django_assert_num_queries):
         with django_assert_num_queries(3):
             text = graph.cytoscape_json(lambda node: {"name": node.data.name})
         assert text.count('"name"') == size + 1
+        with django_assert_num_queries(2):  # without extra fields: node ids and edges
+            text = graph.cytoscape_json()
+        assert text.count('"id": "n') == size + 1
 
 
 def test_remove_and_prune_queries_constant():

@@ -192,15 +192,15 @@ class DCCGraph(models.Model):
 
         Each node's ``data`` holds ``id`` (``n<pk>``) plus what
         ``extra_fields(node)`` returns; each edge's holds ``id``
-        (``e<src>_<dst>``), ``source`` and ``target``.  Three queries.
+        (``e<src>_<dst>``), ``source`` and ``target``.  Three queries; two
+        without ``extra_fields`` (no node objects are made then).
         """
-        nodes = self.load_nodes(with_data=extra_fields is not None)
         elements: dict[str, list[dict[str, Any]]] = {"nodes": [], "edges": []}
-        for node in nodes:
-            data: dict[str, Any] = {"id": f"n{node.pk}"}
-            if extra_fields is not None:
-                data.update(extra_fields(node))
-            elements["nodes"].append({"data": data})
+        if extra_fields is None:  # the ids are all it needs: no node objects
+            paths = Node.objects.filter(graph_id=self.pk).order_by().values_list("path", "pk")
+            elements["nodes"] = [{"data": {"id": f"n{pk}"}} for _, pk in sorted(paths)]
+        else:
+            elements["nodes"] = [{"data": {"id": f"n{node.pk}", **extra_fields(node)}} for node in self.load_nodes()]
         for source, target in (
             Edge.objects.filter(graph_id=self.pk).order_by("pk").values_list("source_id", "target_id")
         ):
