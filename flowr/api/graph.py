@@ -123,6 +123,10 @@ class FlowGraph:
     _dominated: dict[int, int] | None = field(default=None, init=False)
     # label -> (its Rule or None, the Rule's resolvable child rules)
     _rules: dict[str, tuple[type[Rule] | None, list[type[Rule]]]] = field(default_factory=dict, init=False)
+    # (label, the children's labels) -> child_options' answer
+    _options: dict[tuple[str, tuple[str | None, ...]], tuple[tuple[type[Rule], ...], int | None, str | None]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self.root = self.flow.state_graph.root_id if self.flow.state_graph_id else 0
@@ -198,20 +202,37 @@ class FlowGraph:
 
     def child_options(self, pk: int) -> tuple[list[type[Rule]], int | None, str | None]:
         """``(allowed child rules, max children, why none)`` for one node."""
-        label = self.labels[pk]
+        allowed, limit, why = self._child_options(self.labels[pk], self.index.children.get(pk, ()))
+        return list(allowed), limit, why
+
+    def _child_options(
+        self, label: str, children: Iterable[int]
+    ) -> tuple[tuple[type[Rule], ...], int | None, str | None]:
+        """:meth:`child_options` of a node of rule ``label`` with these
+        children; nodes of one rule with the same children's rules share it
+        (most nodes of a big flow are full: one answer per rule)."""
+        existing = tuple(self.labels.get(c) for c in children)
+        key = (label, existing)
+        found = self._options.get(key)
+        if found is None:
+            found = self._options[key] = self._options_of(label, existing)
+        return found
+
+    def _options_of(
+        self, label: str, existing: tuple[str | None, ...]
+    ) -> tuple[tuple[type[Rule], ...], int | None, str | None]:
         rule, children = self.rule(label)
         if rule is None:
-            return [], None, f"Rule {label!r} is missing: no such Rule class."
-        existing = [self.labels.get(c) for c in self.children(pk)]
+            return (), None, f"Rule {label!r} is missing: no such Rule class."
         limit = len(rule.children) if rule.multiple_paths else 1
         if not rule.children:
-            return [], limit, f"Rule {rule.name} has no child rules: the flow ends here."
+            return (), limit, f"Rule {rule.name} has no child rules: the flow ends here."
         if len(existing) >= limit:
             many = "only one child" if not rule.multiple_paths else f"at most {limit} children"
-            return [], limit, f"Rule {rule.name} allows {many}; this node is full."
-        allowed = [r for r in children if r.class_label not in existing]
+            return (), limit, f"Rule {rule.name} allows {many}; this node is full."
+        allowed = tuple(r for r in children if r.class_label not in existing)
         if not allowed:
-            return [], limit, f"Every rule allowed after {rule.name} is already a child."
+            return (), limit, f"Every rule allowed after {rule.name} is already a child."
         return allowed, limit, None
 
     def node_data(self, pk: int) -> dict[str, Any]:
@@ -219,7 +240,8 @@ class FlowGraph:
         label = self.labels[pk]
         rule = self.rule(label)[0]
         can_remove, reason = self.removal(pk)
-        allowed, limit, full = self.child_options(pk)
+        children = self.index.children.get(pk, ())
+        allowed, limit, full = self._child_options(label, children)
         return {
             "id": f"n{pk}",
             "node": pk,
@@ -234,7 +256,7 @@ class FlowGraph:
             "max_children": limit,
             "allowed_child_rules": [rule_ref(r) for r in allowed],
             "full_reason": full,
-            "children": self.children(pk),
+            "children": list(children),
             "state_count": self.state_counts.get(pk, 0),
         }
 
