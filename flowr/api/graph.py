@@ -43,52 +43,57 @@ def rule_ref(rule: type[Rule]) -> dict[str, str]:
 
 
 def dominator_tree(root: int, children: dict[int, list[int]]) -> dict[int, int]:
-    """Immediate dominator of every node reachable from ``root`` (root -> root)."""
+    """Immediate dominator of every node reachable from ``root`` (root -> root).
+
+    Nodes are numbered in postorder and the iteration runs on those numbers
+    (lists, not dicts): the root has the highest, and walking up the
+    dominator tree only ever goes to higher numbers.
+    """
     order: list[int] = []  # postorder
     seen = {root}
-    stack: list[tuple[int, int]] = [(root, 0)]
+    stack = [(root, iter(children.get(root, ())))]
     while stack:
-        node, i = stack[-1]
-        kids = children.get(node, [])
-        if i < len(kids):
-            stack[-1] = (node, i + 1)
-            nxt = kids[i]
+        node, kids = stack[-1]
+        for nxt in kids:
             if nxt not in seen:
                 seen.add(nxt)
-                stack.append((nxt, 0))
+                stack.append((nxt, iter(children.get(nxt, ()))))
+                break
         else:
             stack.pop()
             order.append(node)
     number = {node: i for i, node in enumerate(order)}
-    preds: dict[int, list[int]] = {}
+    preds: list[list[int]] = [[] for _ in order]
     for source, targets in children.items():
-        if source in number:
+        i = number.get(source)
+        if i is not None:
             for target in targets:
-                preds.setdefault(target, []).append(source)
-    idom: dict[int, int] = {root: root}
-
-    def intersect(a: int, b: int) -> int:
-        while a != b:
-            while number[a] < number[b]:
-                a = idom[a]
-            while number[b] < number[a]:
-                b = idom[b]
-        return a
-
+                preds[number[target]].append(i)
+    top = len(order) - 1  # the root
+    idom = [-1] * len(order)
+    idom[top] = top
     changed = True
     while changed:
         changed = False
-        for node in reversed(order):
-            if node == root:
-                continue
-            new: int | None = None
-            for pred in preds.get(node, ()):
-                if pred in idom:
-                    new = pred if new is None else intersect(pred, new)
-            if new is not None and idom.get(node) != new:
+        for node in range(top - 1, -1, -1):  # reverse postorder, the root skipped
+            new = -1
+            for pred in preds[node]:
+                if idom[pred] < 0:
+                    continue
+                if new < 0:
+                    new = pred
+                    continue
+                a, b = pred, new  # intersect: climb until the two paths meet
+                while a != b:
+                    while a < b:
+                        a = idom[a]
+                    while b < a:
+                        b = idom[b]
+                new = a
+            if new >= 0 and idom[node] != new:
                 idom[node] = new
                 changed = True
-    return idom
+    return {order[i]: order[d] for i, d in enumerate(idom) if d >= 0}
 
 
 def dominated_counts(root: int, children: dict[int, list[int]], nodes: Iterable[int]) -> dict[int, int]:
