@@ -25,6 +25,8 @@ class SetOnlyIndex(models.Index):
             fields=self.fields,
             name=self.name,
             db_tablespace=self.db_tablespace,
+            opclasses=self.opclasses,
+            include=self.include,
             condition=Q(**{f"{name}__isnull": False for name in self.fields}),
         )
         return partial.create_sql(model, schema_editor, using=using, **kwargs)
