@@ -13,6 +13,7 @@ from django.urls import reverse
 from flowr import sample_rules
 from flowr.models import Flow, FlowNodeData, Node, RuleSet, State
 from flowr.views import rule_set_graph_elements
+from tests.graph_document import graph_edges, graph_nodes
 from tests.testapp.rules import Chain
 
 pytestmark = pytest.mark.django_db
@@ -125,13 +126,13 @@ def test_editor_extends_the_admin_and_embeds_the_graph(staff_client, flow):
     payload = json_script(response, "flowr-graph-data")
     assert payload["flow"]["name"] == "Order"
     assert payload["flow"]["frozen"] is False
-    nodes = {n["data"]["rule_name"]: n["data"] for n in payload["elements"]["nodes"]}
+    nodes = {n["rule_name"]: n for n in graph_nodes(payload).values()}
     assert set(nodes) == {"A", "C", "D", "E"}
     assert nodes["A"]["is_root"] and not nodes["A"]["can_remove"]
     assert [r["name"] for r in nodes["C"]["allowed_child_rules"]] == []
     assert nodes["C"]["full_reason"]
     assert nodes["C"]["has_edit_screen"] and nodes["C"]["multiple_paths"]
-    kinds = sorted(e["data"]["kind"] for e in payload["elements"]["edges"])
+    kinds = sorted(kind for _, _, kind in graph_edges(payload))
     assert kinds == ["backbone"] * 3 + ["link"]
     config = json_script(response, "flowr-config")
     assert config["flow_id"] == flow.pk
@@ -184,7 +185,7 @@ def test_missing_rule_is_shown_not_a_500(staff_client, flow):
     FlowNodeData.objects.filter(pk=node_of(flow, sample_rules.D).pk).update(rule_label="tests.testapp.rules.Gone")
     response = staff_client.get(reverse("flowr:flow_editor", kwargs={"pk": flow.pk}))
     assert response.status_code == 200
-    nodes = [n["data"] for n in json_script(response, "flowr-graph-data")["elements"]["nodes"]]
+    nodes = list(graph_nodes(json_script(response, "flowr-graph-data")).values())
     gone = next(n for n in nodes if n["rule_label"] == "tests.testapp.rules.Gone")
     assert gone["missing_rule"] and gone["rule_name"] == "Gone" and gone["allowed_child_rules"] == []
 
@@ -302,7 +303,7 @@ def test_editor_query_count_is_constant(staff_client, django_assert_max_num_quer
     staff_client.get(url)
     with django_assert_max_num_queries(10):
         response = staff_client.get(url)
-    assert len(json_script(response, "flowr-graph-data")["elements"]["nodes"]) == length
+    assert len(json_script(response, "flowr-graph-data")["nodes"]) == length
 
 
 def test_editor_query_count_does_not_grow(staff_client):
@@ -333,5 +334,5 @@ def test_rule_set_and_edit_screen_query_counts(staff_client, django_assert_max_n
 
 def test_node_pks_are_graph_nodes(staff_client, flow):
     response = staff_client.get(reverse("flowr:flow_editor", kwargs={"pk": flow.pk}))
-    ids = {n["data"]["node"] for n in json_script(response, "flowr-graph-data")["elements"]["nodes"]}
+    ids = set(graph_nodes(json_script(response, "flowr-graph-data")))
     assert ids == set(Node.objects.filter(graph=flow.state_graph).values_list("pk", flat=True))

@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from flowr.api.graph import child_rules
+from flowr.api.graph import NODE_COLUMNS, child_rules
 from flowr.models import Flow, Node, RuleSet, State, StateHistory
 from flowr.rules import Rule
 
@@ -228,33 +228,49 @@ class NodeDataSerializer(serializers.Serializer):
     state_count = serializers.IntegerField()
 
 
-class GraphNodeSerializer(NodeDataSerializer):
-    id = serializers.CharField(help_text='"n<node pk>"')
+class GraphRuleSerializer(serializers.Serializer):
+    """A rule used by the flow's nodes."""
+
+    label = serializers.CharField()
+    name = serializers.CharField()
+    missing_rule = serializers.BooleanField(help_text="No Rule class has this label (any more).")
+    multiple_paths = serializers.BooleanField()
+    has_edit_screen = serializers.BooleanField()
+    max_children = serializers.IntegerField(allow_null=True)
 
 
-class GraphNodeElementSerializer(serializers.Serializer):
-    data = GraphNodeSerializer()
+class GraphChildOptionsSerializer(serializers.Serializer):
+    """What may be added under a node: the rules allowed now, or why none."""
+
+    allowed_child_rules = RuleRefSerializer(many=True)
+    full_reason = serializers.CharField(allow_null=True)
 
 
-class GraphEdgeSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text='"e<source pk>_<target pk>"')
-    source = serializers.CharField()
-    target = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["backbone", "link"])
+class GraphRemovalSerializer(serializers.Serializer):
+    """Whether a node can be removed (``Node.can_remove()``), and why not."""
 
-
-class GraphEdgeElementSerializer(serializers.Serializer):
-    data = GraphEdgeSerializer()
-
-
-class GraphElementsSerializer(serializers.Serializer):
-    nodes = GraphNodeElementSerializer(many=True)
-    edges = GraphEdgeElementSerializer(many=True)
+    can_remove = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
 
 
 class FlowGraphSerializer(serializers.Serializer):
     flow = FlowSummarySerializer()
-    elements = GraphElementsSerializer()
+    rules = GraphRuleSerializer(many=True, help_text="Indexed by a node row's `rule`.")
+    child_options = GraphChildOptionsSerializer(many=True, help_text="Indexed by a node row's `child_options`.")
+    removals = GraphRemovalSerializer(many=True, help_text="Indexed by a node row's `removal`.")
+    node_columns = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The fields of a node row: " + ", ".join(NODE_COLUMNS) + ".",
+    )
+    nodes = serializers.ListField(
+        child=serializers.ListField(child=serializers.JSONField()),
+        help_text=(
+            "One row per node, in tree order (the root first): the node's pk, the pk of the node it was "
+            "created under (null for the root), its children's pks (one edge each: a backbone edge when "
+            "the child's backbone_parent is this node, a link otherwise), then indexes into rules, "
+            "child_options and removals, and the number of States standing on it."
+        ),
+    )
 
 
 class NodeDetailSerializer(NodeDataSerializer):

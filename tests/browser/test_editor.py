@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from flowr import sample_rules
-from flowr.models import DCCGraph, Flow, FlowNodeData, RuleSet, State
+from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, RuleSet, State
 from tests.browser.pages import (
     classes,
     click_node,
@@ -143,7 +143,13 @@ def test_connect_to_an_existing_node(page):
     click_node(page, root)
     page.wait_for_selector(f".flowr-children button[data-node='{root}']")
     assert edges_of(flow) == {("A", "C"), ("C", "D"), ("C", "E"), ("E", "A")}
-    assert page.evaluate("() => window.flowrEditor.graph.cy.edges(\"[kind = 'link']\").length") == 1
+    drawn = page.evaluate(
+        "() => window.flowrEditor.graph.cy.edges().map((e) => [e.source().data('node'), e.target().data('node'), "
+        "e.data('kind')])"
+    )
+    stored = Edge.objects.filter(graph=flow.state_graph).values_list("source_id", "target_id", "backbone")
+    assert sorted(map(tuple, drawn)) == sorted((s, t, "backbone" if b else "link") for s, t, b in stored)
+    assert [kind for _, _, kind in drawn].count("link") == 1
     # E is full now: connecting is disabled, with the reason
     assert page.locator("#flowr-connect").is_disabled()
     assert "only one child" in page.locator("[data-reason-for=connect]").inner_text()

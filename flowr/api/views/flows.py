@@ -99,7 +99,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
     @document(responses=FlowGraphSerializer)
     @action(detail=True, methods=["get"])
     def graph(self, request: Request, pk: str | None = None) -> Response:
-        """The graph as cytoscape.js elements, with what the editor may do per node."""
+        """The graph document: the flow, its nodes (one row each) and what the editor may do with each."""
         return Response(FlowGraph.load(self.get_object()).as_json())
 
     @document(request=FlowCloneSerializer, responses={201: FlowSerializer})

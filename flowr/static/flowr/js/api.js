@@ -1,4 +1,5 @@
-// A small client of flowr's REST API (see docs/CONTRACT.md and the README).
+// A small client of flowr's REST API (see docs/api.md), and the reading of
+// its graph document.
 //
 // Every call sends the session cookie and the CSRF token; a refusal comes
 // back as an ApiError carrying the server's `detail` and stable `code`.
@@ -91,4 +92,53 @@ export class ApiClient {
   prune(nodeId) {
     return this.request("POST", `nodes/${nodeId}/prune/`, {});
   }
+}
+
+// The API's graph document (flows/<id>/graph/: one row per node, what nodes
+// share listed once) as cytoscape elements, each node's data holding every
+// field the node endpoint gives.  Edges: each node's children in order; an
+// edge is the backbone when the child was created under this node.
+export function expandGraph(doc) {
+  const col = Object.fromEntries(doc.node_columns.map((name, i) => [name, i]));
+  const root = doc.flow.root_node;
+  const nodes = [];
+  const edges = [];
+  const parentOf = new Map(doc.nodes.map((row) => [row[col.node], row[col.backbone_parent]]));
+  for (const row of doc.nodes) {
+    const pk = row[col.node];
+    const rule = doc.rules[row[col.rule]];
+    const options = doc.child_options[row[col.child_options]];
+    const removal = doc.removals[row[col.removal]];
+    const children = row[col.children];
+    nodes.push({
+      data: {
+        id: `n${pk}`,
+        node: pk,
+        rule_label: rule.label,
+        rule_name: rule.name,
+        missing_rule: rule.missing_rule,
+        is_root: pk === root,
+        can_remove: removal.can_remove,
+        cannot_remove_reason: removal.reason,
+        multiple_paths: rule.multiple_paths,
+        has_edit_screen: rule.has_edit_screen,
+        max_children: rule.max_children,
+        allowed_child_rules: options.allowed_child_rules,
+        full_reason: options.full_reason,
+        children,
+        state_count: row[col.state_count],
+      },
+    });
+    for (const child of children) {
+      edges.push({
+        data: {
+          id: `e${pk}_${child}`,
+          source: `n${pk}`,
+          target: `n${child}`,
+          kind: parentOf.get(child) === pk ? "backbone" : "link",
+        },
+      });
+    }
+  }
+  return { flow: doc.flow, elements: { nodes, edges } };
 }

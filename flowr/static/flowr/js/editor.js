@@ -2,7 +2,7 @@
 // and the toolbar to flowr's REST API.  The server is the only source of
 // truth: after every edit (or refusal) the graph is reloaded from it.
 
-import { ApiClient, csrfToken } from "./api.js";
+import { ApiClient, csrfToken, expandGraph } from "./api.js";
 import { h, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
 import { NodePanel } from "./panel.js";
@@ -15,7 +15,7 @@ class Editor {
   constructor(root) {
     this.root = root;
     this.config = readJson("flowr-config");
-    const payload = readJson("flowr-graph-data");
+    const payload = expandGraph(readJson("flowr-graph-data"));
     this.api = new ApiClient(this.config.api, csrfToken(root));
     this.banner = document.getElementById("flowr-banner");
     this.panel = new NodePanel(document.getElementById("flowr-node-panel"));
@@ -46,7 +46,7 @@ class Editor {
   }
 
   async reload() {
-    this.apply(await this.api.flowGraph(this.config.flow_id), { keepView: true });
+    this.apply(expandGraph(await this.api.flowGraph(this.config.flow_id)), { keepView: true });
   }
 
   get readOnly() {

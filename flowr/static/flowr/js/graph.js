@@ -1,7 +1,8 @@
 // The graph drawing shared by the flow editor and the rule set view:
 // cytoscape.js (vendored, window.cytoscape) with its built-in breadthfirst
-// layout.  Elements come in the server's order (tree order, then edge ids),
-// so the same graph always gets the same layout.
+// layout.  Elements come in the server's order (nodes in tree order, edges by
+// source in that order, then by when they were added), so the same graph
+// always gets the same layout.
 
 // Above this many nodes, trade some rendering fidelity for speed.
 const BIG_GRAPH = 300;
