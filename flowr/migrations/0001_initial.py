@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='edge',
             name='source',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='out_edges', to='flowr.node'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='out_edges', to='flowr.node'),
         ),
         migrations.AddField(
             model_name='edge',
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100)),
-                ('family', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ('family', models.UUIDField(default=uuid.uuid4, editable=False)),
                 ('version', models.PositiveIntegerField(default=1, editable=False)),
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('updated', models.DateTimeField(auto_now=True)),
@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
                 ('updated', models.DateTimeField(auto_now=True)),
                 ('current_node', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='states', to='flowr.flownodedata')),
                 ('flow', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='states', to='flowr.flow')),
-                ('subject_content_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
+                ('subject_content_type', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
             ],
             options={
                 'ordering': ['-updated', '-pk'],

@@ -94,7 +94,7 @@ class Flow(models.Model):
     name = models.CharField(max_length=100)
     rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="flows")
     state_graph = models.OneToOneField(DCCGraph, on_delete=models.PROTECT, related_name="flow")
-    family = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
+    family = models.UUIDField(default=uuid.uuid4, editable=False)  # indexed by the unique (family, version)
     version = models.PositiveIntegerField(default=1, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

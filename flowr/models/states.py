@@ -325,8 +325,10 @@ class State(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states")
     current_node = models.ForeignKey(FlowNodeData, on_delete=models.PROTECT, related_name="states")
     version = models.PositiveIntegerField(default=0, editable=False)
+    # No index of its own: ``flowr_state_subject`` starts with it (on
+    # PostgreSQL every transition writes every index of the State table).
     subject_content_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     subject_id = models.CharField(max_length=255, blank=True, default="")
     subject = GenericForeignKey("subject_content_type", "subject_id")
