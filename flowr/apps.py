@@ -10,8 +10,13 @@ class FlowrConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from flowr import checks  # noqa: F401  (registers the system checks)
         from flowr.conf import settings
+        from flowr.models.states import forget_functions
+
+        connection_created.connect(forget_functions, dispatch_uid="flowr.forget_functions")
 
         # Register the Rule classes of every installed app: the modules named
         # in FLOWR["RULE_MODULES"] are imported, never modules named by data.

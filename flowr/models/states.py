@@ -32,6 +32,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
@@ -215,6 +216,10 @@ class _Statements:
     # update + insert in one statement, where the database can (PostgreSQL:
     # a data-modifying WITH); its parameters are update's then insert's
     move: str | None
+    # PostgreSQL: ``load`` and ``move`` as calls of migration 0002's functions
+    # (same parameters, same rows), used where the functions exist
+    load_call: str | None = None
+    move_call: str | None = None
 
 
 def _plain(field: models.Field[Any, Any]) -> bool:
@@ -252,7 +257,7 @@ def _statements(db: str) -> _Statements:
         f"UPDATE {state} SET {q('current_node_id')} = %s, {q('version')} = {q('version')} + 1, "
         f"{q('updated')} = %s WHERE {q('id')} = %s AND {q('current_node_id')} = %s AND {q('version')} = %s"
     )
-    move = None
+    move = load_call = move_call = None
     if connection.vendor == "postgresql":
         # The history row is inserted only if the compare-and-set matched
         # (no row: the caller sees ConcurrentTransition); one round trip
@@ -263,6 +268,13 @@ def _statements(db: str) -> _Statements:
             f"INSERT INTO {q(history._meta.db_table)} ({', '.join(q(f.column) for f in insert_fields)}) "
             f"SELECT {values} FROM moved RETURNING {q(history._meta.pk.column)}"
         )
+        if _function_layout(data_fields, node_fields, insert_fields):
+            load_call = f"SELECT * FROM {_PG_LOAD}(%s, %s)"
+            actor = history._meta.get_field("actor")
+            placeholders = ["%s"] * 5 + [  # the actor's type decides the function's polymorphic parameter
+                f"CAST(%s AS {f.cast_db_type(connection)})" if f is actor else "%s" for f in insert_fields
+            ]
+            move_call = f"SELECT * FROM {_PG_MOVE}({', '.join(placeholders)})"
     return _Statements(
         load=(
             f"SELECT S.{q('current_node_id')}, S.{q('version')}, {columns} FROM {state} S "
@@ -282,7 +294,51 @@ def _statements(db: str) -> _Statements:
         insert_adapt=[not _plain(f) for f in insert_fields],
         returning=returning,
         move=move,
+        load_call=load_call,
+        move_call=move_call,
     )
+
+
+# The functions of migration 0002 (PostgreSQL) and the rows they take and give.
+_PG_LOAD, _PG_MOVE = "flowr_load_v1", "flowr_move_v1"
+_PG_SIGNATURES = (
+    f"{_PG_LOAD}(bigint,bigint)",
+    f"{_PG_MOVE}(bigint,timestamptz,bigint,bigint,integer,bigint,integer,varchar,bigint,bigint,"
+    "varchar,varchar,varchar,varchar,anyelement,varchar,text,timestamptz)",
+)
+_PG_TABLES = ("flowr_state", "flowr_edge", "flowr_node", "flowr_flownodedata", "flowr_statehistory")
+_PG_LAYOUT = (
+    ["id", "node_id", "rule_label"],
+    ["id", "depth", "numchild", "graph_id", "path"],
+    [
+        *("state_id", "seq", "kind", "from_node_id", "to_node_id", "from_rule_label", "from_rule_name"),
+        *("to_rule_label", "to_rule_name", "actor_id", "actor_repr", "note", "created"),
+    ],
+)
+
+
+def _function_layout(*fields: list[models.Field[Any, Any]]) -> bool:
+    """Whether the tables and columns are the ones the functions were written for."""
+    tables = tuple(m._meta.db_table for m in (State, Edge, Node, FlowNodeData, StateHistory))
+    return tables == _PG_TABLES and [[f.column for f in group] for group in fields] == list(_PG_LAYOUT)
+
+
+def _has_functions(connection: BaseDatabaseWrapper) -> bool:
+    """Whether migration 0002's functions exist: looked up once per
+    connection (``forget_functions`` runs when one opens), on the driver's
+    own cursor -- a probe like the database backend's own set-up statements,
+    kept out of the query log and the query counts."""
+    found = connection.__dict__.get("_flowr_functions")
+    if found is None:
+        with connection.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL AND to_regprocedure(%s) IS NOT NULL", _PG_SIGNATURES)
+            found = connection._flowr_functions = bool(cursor.fetchone()[0])
+    return found
+
+
+def forget_functions(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver: a new connection looks again."""
+    connection.__dict__.pop("_flowr_functions", None)
 
 
 def _node_data(db: str, sql: _Statements, row: tuple[Any, ...]) -> FlowNodeData:
@@ -475,7 +531,8 @@ class State(models.Model):
         sql = _statements(db)
         try:
             if sql.lock is None:
-                cursor.execute(sql.load, [current.node_id, self.pk])
+                use_call = sql.load_call is not None and _has_functions(cursor.db)
+                cursor.execute(sql.load_call if use_call else sql.load, [current.node_id, self.pk])
                 rows = cursor.fetchall()
                 found = tuple(rows[0][:2]) if rows else None
                 rows = [row[2:] for row in rows if row[2] is not None]  # no row: the flow ends here
@@ -529,7 +586,8 @@ class State(models.Model):
                 row = StateHistory.build(self, seq, current, target, actor, created=now)
                 values = row.insert_values(db, created=stamp)
                 if sql.move is not None:
-                    cursor.execute(sql.move, [*update, *values])
+                    use_call = sql.move_call is not None and _has_functions(cursor.db)
+                    cursor.execute(sql.move_call if use_call else sql.move, [*update, *values])
                     found = cursor.fetchone()
                     pk = None if found is None else found[0]
                 else:

@@ -1,0 +1,102 @@
+"""PostgreSQL: transitions call migration 0002's PL/pgSQL functions (planned
+once per server process), and fall back to sending the statements where the
+functions are missing (a database made without migrations)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from flowr.models import State, StateHistory
+from flowr.models import states as state_module
+from tests.testapp.rules import Cycle2, cycle_flow
+
+pytestmark = pytest.mark.django_db
+functions = importlib.import_module("flowr.migrations.0002_postgresql_transition_functions")
+
+
+def test_the_functions_fit_the_models():
+    """The tables and columns are the ones the functions were written for;
+    were they not, PostgreSQL would silently take the slower path."""
+    sql = state_module._statements("default")
+    fields = (list(m._meta.concrete_fields) for m in (state_module.FlowNodeData, state_module.Node))
+    history = [f for f in StateHistory._meta.concrete_fields if not f.primary_key]
+    assert state_module._function_layout(*fields, history)
+    assert (sql.load_call is not None) == (connection.vendor == "postgresql")
+
+
+postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's functions")
+
+
+@pytest.fixture
+def fresh_lookup() -> Iterator[None]:
+    """Each test looks the functions up again, and so does whatever runs after it."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the object itself, not the ``connection`` proxy
+    wrapper.__dict__.pop("_flowr_functions", None)
+    yield
+    wrapper.__dict__.pop("_flowr_functions", None)
+
+
+def moves(state: State, choice: Any = None) -> tuple[list[str], StateHistory]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        state.next_state(choice)
+    return [q["sql"] for q in ctx.captured_queries], state.history.order_by("-seq").first()
+
+
+@postgresql
+def test_transitions_call_the_functions(fresh_lookup):
+    flow, (first, second, _) = cycle_flow()
+    state = State.start(flow)
+    sql, row = moves(state)
+    assert any(s.startswith("SELECT * FROM flowr_load_v1(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_move_v1(") for s in sql)
+    assert not any("WITH moved" in s for s in sql)
+    assert (state.current_node_id, state.version) == (second.pk, 1)
+    assert (row.seq, row.from_node_id, row.to_node_id) == (2, first.pk, second.pk)
+    fresh = State.objects.get(pk=state.pk)
+    assert (fresh.current_node_id, fresh.version, fresh.updated) == (second.pk, 1, state.updated)
+
+
+@postgresql
+def test_without_the_functions_the_statements_are_sent(fresh_lookup):
+    flow, (first, second, third) = cycle_flow()
+    state = State.start(flow)
+    with connection.schema_editor(atomic=False) as editor:  # inside the test's transaction: rolled back
+        functions.drop_functions(None, editor)
+    sql, row = moves(state, Cycle2)
+    assert not any("flowr_load_v1" in s or "flowr_move_v1" in s for s in sql)
+    assert any(s.startswith('WITH moved AS (UPDATE "flowr_state"') for s in sql)
+    assert (state.current_node_id, row.seq, row.to_node_id) == (second.pk, 2, second.pk)
+    with connection.schema_editor(atomic=False) as editor:  # the migration again: found again
+        functions.create_functions(None, editor)
+    sql, row = moves(state)
+    assert any(s.startswith("SELECT * FROM flowr_move_v1(") for s in sql)
+    assert (state.current_node_id, row.seq, row.to_node_id) == (third.pk, 3, third.pk)
+
+
+@postgresql
+def test_the_function_path_and_the_statements_write_the_same_rows(fresh_lookup, django_user_model):
+    """Both paths, same moves, same actor: the rows differ only in pk,
+    State and time."""
+    user = django_user_model.objects.create_user("mover")
+    rows = []
+    for drop in (False, True):
+        flow, _ = cycle_flow()
+        state = State.start(flow)
+        if drop:
+            with connection.schema_editor(atomic=False) as editor:
+                functions.drop_functions(None, editor)
+        state.next_state(actor=user)
+        row = state.history.order_by("-seq").first()
+        rows.append({f.attname: getattr(row, f.attname) for f in StateHistory._meta.concrete_fields})
+    ignored = {"id", "state_id", "from_node_id", "to_node_id", "created"}
+    assert {k: v for k, v in rows[0].items() if k not in ignored} == {
+        k: v for k, v in rows[1].items() if k not in ignored
+    }
+    assert rows[0]["actor_id"] == user.pk
