@@ -256,7 +256,7 @@ class _Checker:
             except FlowrError as exc:
                 self.add(f"$.nodes[{source}].rule", f"the rule's children are broken in code: {exc}")
                 continue
-            limit = len(rule.children) if rule.multiple_paths else 1
+            limit = rule_registry.max_children(rule)
             if len(targets) > limit:
                 self.add(
                     f"$.nodes[{source}]",

@@ -198,6 +198,12 @@ def _safe_children(rule: type[Rule]) -> Iterable[type[Rule]]:
             yield found  # type: ignore[misc]
 
 
+def max_children(rule: type[Rule]) -> int:
+    """How many children a node of ``rule`` may have: one, or with
+    ``multiple_paths`` one per rule in ``children``."""
+    return len(rule.children) if rule.multiple_paths else 1
+
+
 def short_name(label: str) -> str:
     """The class-name part of a dotted label (for missing rules)."""
     return label.rsplit(".", 1)[-1]

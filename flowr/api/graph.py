@@ -250,7 +250,7 @@ class FlowGraph:
         rule, children = self.rule(label)
         if rule is None:
             return (), None, f"Rule {label!r} is missing: no such Rule class."
-        limit = len(rule.children) if rule.multiple_paths else 1
+        limit = rule_registry.max_children(rule)
         if not rule.children:
             return (), limit, f"Rule {rule.name} has no child rules: the flow ends here."
         if len(existing) >= limit:
@@ -279,7 +279,7 @@ class FlowGraph:
             "missing_rule": False,
             "multiple_paths": bool(rule.multiple_paths),
             "has_edit_screen": bool(rule.has_edit_screen),
-            "max_children": len(rule.children) if rule.multiple_paths else 1,
+            "max_children": rule_registry.max_children(rule),
         }
 
     def node_data(self, pk: int) -> dict[str, Any]:
@@ -358,7 +358,7 @@ class FlowGraph:
             key = (label, tuple(map(label_of, kids)))
             option = option_of.get(key)
             if option is None:
-                answer = self._child_options(label, kids)
+                answer = self._options_of(*key)
                 option = option_of[key] = options.setdefault(answer, len(options))
             cut = -1 if pk == root else dominated.get(pk, 0)
             removal = removals.get(cut)

@@ -240,8 +240,7 @@ class FlowNodeData(BaseNodeData):
         return list(FlowNodeData.objects.filter(node__out_edges__target_id=self.node_id).order_by("node__path"))
 
     def max_children(self) -> int:
-        rule = self.rule
-        return len(rule.children) if rule.multiple_paths else 1
+        return rule_registry.max_children(self.rule)
 
     def _child_labels(self) -> list[str]:
         return list(

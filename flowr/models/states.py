@@ -336,6 +336,11 @@ def _has_functions(connection: BaseDatabaseWrapper) -> bool:
     return found
 
 
+def _call_or(cursor: CursorWrapper, call: str | None, statement: str) -> str:
+    """The function call where there is one and the functions exist, else the statement."""
+    return call if call is not None and _has_functions(cursor.db) else statement
+
+
 def forget_functions(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created`` receiver: a new connection looks again."""
     connection.__dict__.pop("_flowr_functions", None)
@@ -531,8 +536,7 @@ class State(models.Model):
         sql = _statements(db)
         try:
             if sql.lock is None:
-                use_call = sql.load_call is not None and _has_functions(cursor.db)
-                cursor.execute(sql.load_call if use_call else sql.load, [current.node_id, self.pk])
+                cursor.execute(_call_or(cursor, sql.load_call, sql.load), [current.node_id, self.pk])
                 rows = cursor.fetchall()
                 found = tuple(rows[0][:2]) if rows else None
                 rows = [row[2:] for row in rows if row[2] is not None]  # no row: the flow ends here
@@ -586,8 +590,7 @@ class State(models.Model):
                 row = StateHistory.build(self, seq, current, target, actor, created=now)
                 values = row.insert_values(db, created=stamp)
                 if sql.move is not None:
-                    use_call = sql.move_call is not None and _has_functions(cursor.db)
-                    cursor.execute(sql.move_call if use_call else sql.move, [*update, *values])
+                    cursor.execute(_call_or(cursor, sql.move_call, sql.move), [*update, *values])
                     found = cursor.fetchone()
                     pk = None if found is None else found[0]
                 else:
