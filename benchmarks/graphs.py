@@ -129,7 +129,7 @@ def measure(func: Callable[[Any], Any], fresh: Callable[[], Any], repeat: int) -
 
 def read_paths(flow: Flow, repeat: int) -> dict[str, Measure]:
     """The read paths on ``flow``, each on a freshly loaded object."""
-    from flowr.api.graph import FlowGraph
+    from flowr.readmodel import FlowGraph
 
     graph_pk = flow.state_graph_id
     root = DCCGraph.objects.get(pk=graph_pk).root_id

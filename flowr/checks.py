@@ -29,8 +29,8 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, router, transaction
 from django.db.models import Count
 
+from flowr import policy
 from flowr import rules as rule_registry
-from flowr.exceptions import FlowrError
 
 MAX_LISTED = 10
 
@@ -52,21 +52,22 @@ def check_rule_classes(app_configs: Iterable[AppConfig] | None = None, **kwargs:
     for rule in rule_registry.all_rules():
         if configs is not None and not any(rule.__module__.startswith(c.name) for c in configs):
             continue
-        for position, child in enumerate(rule.children):
-            if isinstance(child, str):
-                if rule_registry.get_rule(child) is None:
-                    messages.append(
-                        Error(
-                            f"Rule {rule.class_label} names child rule {child!r}, which does not resolve.",
-                            hint="Fix the label (module.ClassName of a Rule in an installed app) or define the rule.",
-                            obj=rule,
-                            id="flowr.E004",
-                        )
-                    )
-            elif not rule_registry.is_rule_class(child):
+        for broken in policy.broken_children(rule):
+            if broken.missing:
                 messages.append(
                     Error(
-                        f"Rule {rule.class_label}: children[{position}] is {child!r}, which is not a Rule class.",
+                        f"Rule {rule.class_label} names child rule {broken.entry!r}, which does not resolve.",
+                        hint="Fix the label (module.ClassName of a Rule in an installed app) or define the rule. "
+                        "Until then it is not offered; the rule's other children are.",
+                        obj=rule,
+                        id="flowr.E004",
+                    )
+                )
+            else:
+                messages.append(
+                    Error(
+                        f"Rule {rule.class_label}: children[{broken.position}] is {broken.entry!r}, "
+                        "which is not a Rule class.",
                         hint="children may only hold Rule subclasses or their dotted labels.",
                         obj=rule,
                         id="flowr.E003",
@@ -142,15 +143,12 @@ def _stored_label_errors(db: str) -> list[CheckMessage]:
 
 
 def _allowed(label: str) -> tuple[set[str], int] | None:
-    """The child labels and child count a rule allows, None if unknown."""
+    """The child labels and child count a rule allows (the policy's
+    answer), None when the rule does not resolve (reported as E002)."""
     rule = rule_registry.get_rule(label)
     if rule is None:
-        return None  # reported as E002
-    try:
-        children = rule.child_rules()
-    except FlowrError:  # MissingRule / InvalidRule: reported as E003 / E004
         return None
-    return {c.class_label for c in children}, len(children) if rule.multiple_paths else 1
+    return {c.class_label for c in policy.child_rules(rule)}, policy.max_children(rule)
 
 
 def _flow_warnings(db: str) -> list[CheckMessage]:

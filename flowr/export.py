@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 
+from flowr import policy
 from flowr import rules as rule_registry
 from flowr.exceptions import FlowrError
 
@@ -243,38 +244,17 @@ class _Checker:
         return order
 
     def check_rules(self) -> None:
+        """Each node's children against its rule: the policy's answer for
+        stored children (:func:`flowr.policy.stored_children_problems`)."""
         nodes = self.doc["nodes"]
         by_source: dict[int, list[tuple[int, int]]] = {}
         for (source, target), i in sorted(self.edge_at.items(), key=lambda item: item[1]):
             by_source.setdefault(source, []).append((target, i))
         for source, targets in sorted(by_source.items()):
-            rule = rule_registry.get_rule(nodes[source]["rule"])
-            if rule is None:
-                continue
-            try:
-                allowed = {r.class_label for r in rule.child_rules()}
-            except FlowrError as exc:
-                self.add(f"$.nodes[{source}].rule", f"the rule's children are broken in code: {exc}")
-                continue
-            limit = rule_registry.max_children(rule)
-            if len(targets) > limit:
-                self.add(
-                    f"$.nodes[{source}]",
-                    f"node {nodes[source]['id']!r} has {len(targets)} children; rule {rule.name} allows {limit}",
-                )
-            used: dict[str, int] = {}
-            for target, i in targets:
-                label = nodes[target]["rule"]
-                if label not in allowed:
-                    self.add(f"$.edges[{i}]", f"rule {rule_registry.short_name(label)} may not follow rule {rule.name}")
-                elif label in used:
-                    self.add(
-                        f"$.edges[{i}]",
-                        f"node {nodes[source]['id']!r} already has a child with rule "
-                        f"{rule_registry.short_name(label)} ($.edges[{used[label]}])",
-                    )
-                else:
-                    used[label] = i
+            labels = [nodes[target]["rule"] for target, _ in targets]
+            for problem in policy.stored_children_problems(nodes[source]["rule"], labels):
+                where = f"$.nodes[{source}]" if problem.child < 0 else f"$.edges[{targets[problem.child][1]}]"
+                self.add(where, f"node {nodes[source]['id']!r}: {problem.message}")
 
 
 def _resolve_rule_set(rule_set: RuleSet | int | str | None) -> tuple[RuleSet | None, list[Problem]]:
@@ -479,13 +459,12 @@ def _local_key(local: str) -> int:
 
 def _rule_graph(rule_set: RuleSet) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
     """Rules as (local id, name, multiple_paths) and rule edges."""
-    found = rule_registry.get_rule(rule_set.root_rule_label)
-    if found is None:
+    graph = policy.rule_graph(rule_set.root_rule_label)
+    if graph.root_missing:
         return [("r1", f"{rule_registry.short_name(rule_set.root_rule_label)} (missing rule)", False)], []
-    rules = rule_registry.rules_reachable_from(found)
-    ids = {r.class_label: f"r{i}" for i, r in enumerate(rules, start=1)}
-    nodes = [(ids[r.class_label], r.name, r.multiple_paths) for r in rules]
-    edges = [(ids[r.class_label], ids[c.class_label]) for r in rules for c in rule_registry._safe_children(r)]
+    ids = {r.class_label: f"r{i}" for i, r in enumerate(graph.rules, start=1)}
+    nodes = [(ids[r.class_label], r.name, r.multiple_paths) for r in graph.rules]
+    edges = [(ids[s.class_label], ids[t.class_label]) for s, t in graph.edges]
     return nodes, edges
 
 

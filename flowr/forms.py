@@ -103,9 +103,9 @@ class ConnectForm(forms.Form):
 
     target = forms.TypedChoiceField(label="Connect to", coerce=int)
 
-    def __init__(self, *args: Any, targets: list[FlowNodeData], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, targets: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [(data.node_id, node_label(data)) for data in targets]
+        self.fields["target"].choices = targets
 
 
 class StartStateForm(forms.Form):
@@ -131,4 +131,9 @@ class AdvanceForm(forms.Form):
 
 def node_label(data: FlowNodeData) -> str:
     """``#<node id> <rule>`` -- how the admin names a node."""
-    return f"#{data.node_id} {rule_display(data.rule_label)}"
+    return node_text(data.node_id, data.rule_label)
+
+
+def node_text(node_id: int, rule_label: str) -> str:
+    """:func:`node_label` from the node's id and rule label."""
+    return f"#{node_id} {rule_display(rule_label)}"

@@ -97,11 +97,16 @@ class EdgeIndex:
         found.add(self.root)
         return found
 
+    def cut(self, node: int) -> int:
+        """How many other nodes lose their way from the root without ``node``
+        (the nodes it strictly dominates)."""
+        return dominated_counts(self.root, self.children, ()).get(node, 0)
+
     def can_remove(self, node: int) -> bool:
         """True when the graph stays connected without ``node``."""
         if node == self.root or node not in self.nodes:
             return False
-        return len(self.reachable_without(node)) == len(self.nodes) - 1
+        return self.cut(node) == 0
 
     def prune_set(self, node: int) -> list[int]:
         """``node`` plus what it reaches without passing the root, no root."""
@@ -125,6 +130,85 @@ class EdgeIndex:
                 order.append(nxt)
                 queue.append(nxt)
         return order, via
+
+
+# -- dominators: the one removability algorithm ------------------------------------
+#
+# Removing a node disconnects exactly the nodes it strictly dominates (Cooper,
+# Harvey & Kennedy, "A Simple, Fast Dominance Algorithm"), so one pass answers
+# "can it be removed, and what would it cut off" for every node at once.
+
+
+def _postorder_idoms(root: int, children: dict[int, list[int]]) -> tuple[list[int], list[int]]:
+    """The nodes reachable from ``root`` in postorder, and the postorder
+    number of each one's immediate dominator (the root's is its own).
+
+    The iteration runs on postorder numbers (lists, not dicts): the root has
+    the highest, and a node's dominators all have higher numbers than it.
+    """
+    order: list[int] = []  # postorder
+    seen = {root}
+    stack = [(root, iter(children.get(root, ())))]
+    while stack:
+        node, kids = stack[-1]
+        for nxt in kids:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, iter(children.get(nxt, ()))))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    number = {node: i for i, node in enumerate(order)}
+    preds: list[list[int]] = [[] for _ in order]
+    for source, targets in children.items():
+        i = number.get(source)
+        if i is not None:
+            for target in targets:
+                preds[number[target]].append(i)
+    top = len(order) - 1  # the root
+    idom = [-1] * len(order)
+    idom[top] = top
+    changed = True
+    while changed:
+        changed = False
+        for node in range(top - 1, -1, -1):  # reverse postorder, the root skipped
+            new = -1
+            for pred in preds[node]:
+                if idom[pred] < 0:
+                    continue
+                if new < 0:
+                    new = pred
+                    continue
+                a, b = pred, new  # intersect: climb until the two paths meet
+                while a != b:
+                    while a < b:
+                        a = idom[a]
+                    while b < a:
+                        b = idom[b]
+                new = a
+            if new >= 0 and idom[node] != new:
+                idom[node] = new
+                changed = True
+    return order, idom
+
+
+def dominator_tree(root: int, children: dict[int, list[int]]) -> dict[int, int]:
+    """Immediate dominator of every node reachable from ``root`` (root -> root)."""
+    order, idom = _postorder_idoms(root, children)
+    return {node: order[idom[i]] for i, node in enumerate(order)}
+
+
+def dominated_counts(root: int, children: dict[int, list[int]], nodes: Iterable[int]) -> dict[int, int]:
+    """For each node, how many other nodes become unreachable without it."""
+    order, idom = _postorder_idoms(root, children)
+    size = [1] * len(order)
+    for i in range(len(order) - 1):  # a node's dominators come later: sizes are final when passed on
+        size[idom[i]] += size[i]
+    counts = dict.fromkeys(nodes, 0)
+    for node, n in zip(order, size, strict=True):
+        counts[node] = n - 1
+    return counts
 
 
 def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int) -> list[tuple[int, int]]:
@@ -161,3 +245,43 @@ def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int)
         moves.append((node, via[node]))
         attached.add(node)
     return moves
+
+
+class BackboneTree:
+    """The creation tree ("backbone") of a graph, walked once: preorder
+    (children in the order given, i.e. creation order), each node's depth
+    (the root's is 1) and preorder interval, so "is ``a`` an ancestor of
+    ``b``" (a link going back up is a loop) is two comparisons."""
+
+    def __init__(self, root: int, backbone: Iterable[tuple[int, int]]) -> None:
+        kids = _adjacency(backbone)
+        self.order: list[int] = []
+        self.depth: dict[int, int] = {}
+        self.parent: dict[int, int] = {}
+        self._enter: dict[int, int] = {}
+        self._exit: dict[int, int] = {}
+        if not root:
+            return
+        stack: list[tuple[int, int]] = [(root, 1)]
+        exits: list[tuple[int, int]] = []  # (node, depth) still open
+        while stack:
+            node, depth = stack.pop()
+            while exits and exits[-1][1] >= depth:  # left their subtree
+                self._exit[exits.pop()[0]] = len(self.order) - 1
+            self._enter[node] = len(self.order)
+            self.order.append(node)
+            self.depth[node] = depth
+            exits.append((node, depth))
+            for child in reversed(kids.get(node, ())):
+                if child not in self.depth:
+                    self.parent[child] = node
+                    stack.append((child, depth + 1))
+        for node, _ in exits:
+            self._exit[node] = len(self.order) - 1
+
+    def is_ancestor(self, a: int, b: int) -> bool:
+        """True when ``a`` is ``b`` or above it in the creation tree."""
+        ea, eb = self._enter.get(a), self._enter.get(b)
+        if ea is None or eb is None:
+            return False
+        return ea <= eb <= self._exit[a]

@@ -9,7 +9,6 @@ installed Django app: database content never triggers an import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -88,23 +87,9 @@ class Rule(metaclass=RuleMeta):
 
     @classmethod
     def child_rules(cls) -> list[type[Rule]]:
-        """``children`` with label strings resolved; raises MissingRule."""
-        resolved = []
-        for child in cls.children:
-            if isinstance(child, str):
-                found = get_rule(child)
-                if found is None:
-                    raise MissingRule(
-                        f"Rule {cls.__name__} names child rule {child!r}, which does not resolve",
-                        label=child,
-                        rule=cls,
-                    )
-                resolved.append(found)
-            elif is_rule_class(child):
-                resolved.append(child)
-            else:
-                raise InvalidRule(f"Rule {cls.__name__} has a child that is not a Rule: {child!r}", rule=cls)
-        return resolved
+        """The allowed child rules: ``children`` resolved; entries that do not
+        resolve are left out (see :mod:`flowr.policy`)."""
+        return list(child_rules(cls))
 
     @classmethod
     def child_labels(cls) -> list[str]:
@@ -114,6 +99,19 @@ class Rule(metaclass=RuleMeta):
 
 def is_rule_class(obj: object) -> bool:
     return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
+
+
+def child_rules(rule: type[Rule]) -> tuple[type[Rule], ...]:
+    """The allowed child rules of ``rule``: its ``children`` resolved, in
+    order, without repeats; entries that do not resolve (or are not Rules)
+    are left out.  The only child resolver: every surface reaches it
+    through :mod:`flowr.policy`."""
+    found: dict[str, type[Rule]] = {}
+    for child in rule.children:
+        resolved = get_rule(child) if isinstance(child, str) else child
+        if is_rule_class(resolved):
+            found.setdefault(resolved.class_label, resolved)  # type: ignore[union-attr]
+    return tuple(found.values())
 
 
 # module -> "is in an installed app": asked for every label resolved (a
@@ -182,26 +180,12 @@ def rules_reachable_from(root: type[Rule]) -> list[type[Rule]]:
     """The rule graph from ``root``: root first, breadth first, no repeats."""
     seen: dict[str, type[Rule]] = {root.class_label: root}
     queue: list[type[Rule]] = [root]
-    while queue:
-        current = queue.pop(0)
-        for child in _safe_children(current):
+    for current in queue:  # grows while walked: breadth first
+        for child in child_rules(current):
             if child.class_label not in seen:
                 seen[child.class_label] = child
                 queue.append(child)
     return list(seen.values())
-
-
-def _safe_children(rule: type[Rule]) -> Iterable[type[Rule]]:
-    for child in rule.children:
-        found = get_rule(child) if isinstance(child, str) else child
-        if is_rule_class(found):
-            yield found  # type: ignore[misc]
-
-
-def max_children(rule: type[Rule]) -> int:
-    """How many children a node of ``rule`` may have: one, or with
-    ``multiple_paths`` one per rule in ``children``."""
-    return len(rule.children) if rule.multiple_paths else 1
 
 
 def short_name(label: str) -> str:

@@ -22,10 +22,10 @@ from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
+from flowr import policy
 from flowr import rules as rule_registry
-from flowr.api.graph import FlowGraph
 from flowr.models import Flow, FlowNodeData, RuleSet
-from flowr.rules import Rule
+from flowr.readmodel import FlowGraph
 
 View = Callable[..., HttpResponse]
 
@@ -66,35 +66,7 @@ def rule_set_graph_elements(rule_set: RuleSet) -> dict[str, Any]:
 
     A child named by a label that does not resolve shows as a missing rule.
     """
-    root_label = rule_set.root_rule_label
-    root = rule_registry.get_rule(root_label)
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
-    if root is None:
-        nodes.append({"data": _rule_node(root_label, None, is_root=True)})
-        return {"nodes": nodes, "edges": edges}
-    missing: dict[str, None] = {}
-    for rule in rule_registry.rules_reachable_from(root):
-        nodes.append({"data": _rule_node(rule.class_label, rule, is_root=rule is root)})
-        for child in rule.child_labels():
-            if rule_registry.get_rule(child) is None:
-                missing[child] = None
-            edges.append({"data": {"id": f"{rule.class_label}->{child}", "source": rule.class_label, "target": child}})
-    nodes.extend({"data": _rule_node(label, None, is_root=False)} for label in missing)
-    return {"nodes": nodes, "edges": edges}
-
-
-def _rule_node(label: str, rule: type[Rule] | None, *, is_root: bool) -> dict[str, Any]:
-    return {
-        "id": label,
-        "rule_label": label,
-        "rule_name": rule.name if rule else rule_registry.short_name(label),
-        "missing_rule": rule is None,
-        "is_root": is_root,
-        "multiple_paths": bool(rule and rule.multiple_paths),
-        "has_edit_screen": bool(rule and rule.has_edit_screen),
-        "children": rule.child_labels() if rule else [],
-    }
+    return policy.rule_graph_elements(rule_set.root_rule_label, ids="label")
 
 
 # -- pages ------------------------------------------------------------------

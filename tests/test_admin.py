@@ -147,7 +147,7 @@ def test_the_flow_page_shows_the_tree_links_and_unused_rules(
     assert order == sorted(order), "nodes in tree order"
     assert 'style="padding-left: 4em"' in html  # D and E are indented under C
     assert f"↪ #{nodes['A'].node_id} A" in html and "(loop)" in html
-    assert "node full" in html  # A may only have one child; B is allowed but unused
+    assert "Rule A allows only one child; this node is full." in html  # B is allowed but unused
     assert "remove…" in html and "prune…" in html
 
 

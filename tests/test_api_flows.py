@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flowr import sample_rules
-from flowr.api.graph import FlowGraph
 from flowr.models import DCCGraph, Flow, FlowNodeData, Node, State
+from flowr.readmodel import FlowGraph
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,

@@ -3,8 +3,8 @@
 import pytest
 from django.test import override_settings
 
+from flowr import policy, sample_rules
 from flowr import rules as registry
-from flowr import sample_rules
 from flowr.exceptions import InvalidRule, MissingRule
 from flowr.rules import Rule
 from tests.testapp import rules as test_rules
@@ -59,17 +59,20 @@ def test_children_may_be_labels_for_forward_references():
     assert Local.child_labels() == ["tests.test_rules.Local", "flowr.sample_rules.B"]
 
 
-def test_bad_children_raise_precise_errors():
+def test_children_that_name_no_rule_are_left_out_and_reported():
     class BadLabel(Rule):
-        children = ["tests.test_rules.DoesNotExist"]
+        children = ["tests.test_rules.DoesNotExist", sample_rules.B]
 
     class BadObject(Rule):
-        children = [object]
+        children = [object, sample_rules.B]
+        multiple_paths = True
 
-    with pytest.raises(MissingRule):
-        BadLabel.child_rules()
-    with pytest.raises(InvalidRule):
-        BadObject.child_rules()
+    # not offered, not counted toward the limit; the other children stay allowed
+    assert BadLabel.child_rules() == [sample_rules.B]
+    assert BadObject.child_rules() == [sample_rules.B]
+    assert policy.max_children(BadObject) == 1
+    assert [(b.position, b.missing) for b in policy.broken_children(BadLabel)] == [(0, True)]
+    assert [(b.position, b.missing) for b in policy.broken_children(BadObject)] == [(0, False)]
 
 
 def test_label_of_and_resolve_refuse_non_rules():

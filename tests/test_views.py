@@ -214,6 +214,7 @@ def test_rule_graph_shows_self_loops_and_missing_rules():
             {
                 "data": {
                     "id": "tests.testapp.rules.Gone",
+                    "label": "Gone",
                     "rule_label": "tests.testapp.rules.Gone",
                     "rule_name": "Gone",
                     "missing_rule": True,

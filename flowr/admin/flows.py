@@ -20,12 +20,14 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from flowr import policy
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
 from flowr.admin.tree import build_tree
-from flowr.exceptions import CannotRemove, FlowrError
-from flowr.forms import FlowAddForm, FlowChangeForm, node_label
+from flowr.exceptions import FlowrError
+from flowr.forms import FlowAddForm, FlowChangeForm, node_label, node_text
 from flowr.models import Flow, FlowNodeData, Node, State
+from flowr.readmodel import FlowGraph
 
 
 @admin.register(Flow)
@@ -238,12 +240,9 @@ class FlowAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._attempt(request, lambda: (node.remove(), f"Removed {node_label(data)}.")[1])
             return self._back(flow)
-        refusal = ""
-        if node.is_root():
-            refusal = "The root node cannot be removed."
-        elif not node.can_remove():
-            refusal = str(CannotRemove(f"Removing {node_label(data)} would disconnect part of the flow from its root."))
-        stays = [node_label(d) for d in data.children_data() if d.node_id != node.pk]
+        graph = FlowGraph.load(flow)
+        refusal = graph.removal(node.pk)[1] or ""
+        stays = [node_text(c, graph.labels[c]) for c in graph.children(node.pk) if c != node.pk]
         return self._confirm(request, flow, data, "remove", [node_label(data)], refusal, stays)
 
     def prune_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
@@ -254,10 +253,9 @@ class FlowAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._attempt(request, lambda: f"Pruned {len(node.prune())} node(s) from {node_label(data)} on.")
             return self._back(flow)
-        refusal = "The root node cannot be pruned." if node.is_root() else ""
-        ids = [n.pk for n in node.prune_list()]
-        found = {d.node_id: d for d in FlowNodeData.objects.filter(node_id__in=ids)}
-        goes = [node_label(found[i]) for i in ids if i in found]
+        graph = FlowGraph.load(flow)
+        refusal = "The root node cannot be pruned." if node.pk == graph.root else ""
+        goes = [node_text(i, graph.labels[i]) for i in graph.prune_list(node.pk)]
         return self._confirm(request, flow, data, "prune", goes, refusal, [])
 
     def _confirm(
@@ -270,9 +268,9 @@ class FlowAdmin(admin.ModelAdmin):
         refusal: str,
         stays: list[str],
     ) -> HttpResponse:
-        frozen = flow.state_count()
-        if frozen and not refusal:
-            refusal = f"The flow {flow} is frozen: {frozen} state(s) use it. Clone it to make an editable version."
+        frozen = policy.frozen_refusal(flow, flow.state_count())
+        if frozen is not None and not refusal:
+            refusal = str(frozen)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

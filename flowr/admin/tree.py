@@ -1,23 +1,22 @@
-"""The tree of a flow as its admin change page shows it, with the edit forms of each node."""
+"""The tree of a flow as its admin change page shows it, with the edit forms
+of each node: a view of the read model (:class:`flowr.readmodel.FlowGraph`),
+which asks the policy what each node allows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count
-
-from flowr import rules as rule_registry
-from flowr.exceptions import FlowrError
-from flowr.forms import AddChildForm, ConnectForm, node_label
-from flowr.models import Edge, Flow, FlowNodeData, State
-from flowr.rules import Rule
+from flowr import policy
+from flowr.forms import AddChildForm, ConnectForm, node_text
+from flowr.models import Flow
+from flowr.readmodel import FlowGraph
 
 
 @dataclass
 class TreeRow:
     """One node of a flow as the change page shows it."""
 
-    data: FlowNodeData
+    node_id: int
     label: str
     depth: int
     missing: bool
@@ -25,7 +24,7 @@ class TreeRow:
     links: list[tuple[str, str]] = field(default_factory=list)
     unused_rules: list[str] = field(default_factory=list)
     problem: str = ""
-    full: bool = False
+    full_reason: str = ""
     add_form: AddChildForm | None = None
     connect_form: ConnectForm | None = None
 
@@ -38,61 +37,51 @@ class TreeRow:
         return self.depth == 1
 
 
-def _child_rules(rule: type[Rule]) -> tuple[list[type[Rule]], str]:
-    try:
-        return rule.child_rules(), ""
-    except FlowrError as exc:
-        return [], str(exc)
+def _problem(graph: FlowGraph, label: str) -> str:
+    rule = graph.rule(label)
+    if rule is None:
+        return ""
+    return "; ".join(
+        f"Rule {rule.name} names child rule {b.entry!r}, which does not resolve: it is not offered."
+        if b.missing
+        else f"Rule {rule.name}: children[{b.position}] is {b.entry!r}, which is not a Rule."
+        for b in policy.broken_children(rule)
+    )
 
 
 def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
-    """The flow's nodes in tree order with what can be done at each (4 queries)."""
-    nodes = flow.nodes_data()
-    by_node = {data.node_id: data for data in nodes}
-    children: dict[int, list[int]] = {}
+    """The flow's nodes in tree order with what can be done at each (two or
+    three queries, whatever the flow's size)."""
+    graph = FlowGraph.load(flow)
+    labels = graph.labels
+    text = {pk: node_text(pk, label) for pk, label in labels.items()}
     links: dict[int, list[int]] = {}
-    for source, target, backbone in Edge.objects.filter(graph_id=flow.state_graph_id).values_list(
-        "source_id", "target_id", "backbone"
-    ):
-        children.setdefault(source, []).append(target)
+    for source, target, backbone in graph.edges:
         if not backbone:
             links.setdefault(source, []).append(target)
-    counts = dict(
-        State.objects.filter(flow=flow)
-        .order_by()
-        .values_list("current_node__node_id")
-        .annotate(n=Count("pk"))
-        .values_list("current_node__node_id", "n")
-    )
-    by_label: dict[str, list[FlowNodeData]] = {}
-    for data in nodes:
-        by_label.setdefault(data.rule_label, []).append(data)
     rows = []
-    for data in nodes:
+    for pk, label in labels.items():
+        rule = graph.rule(label)
         row = TreeRow(
-            data=data,
-            label=node_label(data),
-            depth=data.node.depth,
-            missing=data.rule_missing,
-            state_count=counts.get(data.node_id, 0),
+            node_id=pk,
+            label=text[pk],
+            depth=graph.tree.depth.get(pk, 1),
+            missing=rule is None,
+            state_count=graph.state_counts.get(pk, 0),
+            problem=_problem(graph, label),
         )
-        for target_id in links.get(data.node_id, []):
-            target = by_node[target_id]
-            kind = "loop" if data.node.path.startswith(target.node.path) else "join"
-            row.links.append((node_label(target), kind))
-        rule = rule_registry.get_rule(data.rule_label)
+        for target in links.get(pk, ()):
+            row.links.append((text[target], "loop" if graph.tree.is_ancestor(target, pk) else "join"))
+        options = graph.child_options(pk)
         if rule is not None:
-            existing = [by_node[c].rule_label for c in children.get(data.node_id, [])]
-            allowed_rules, row.problem = _child_rules(rule)
-            row.unused_rules = [r.name for r in allowed_rules if r.class_label not in existing]
-            row.full = len(existing) >= (len(allowed_rules) if rule.multiple_paths else 1)
-            if editable:
-                allowed = [r for r in allowed_rules if data.child_refusal(r, existing) is None]
-                if allowed:
-                    row.add_form = AddChildForm(allowed=allowed, auto_id=f"id_n{data.node_id}_%s")
-                    mine = set(children.get(data.node_id, []))
-                    targets = [t for r in allowed for t in by_label.get(r.class_label, []) if t.node_id not in mine]
-                    if targets:
-                        row.connect_form = ConnectForm(targets=targets, auto_id=f"id_c{data.node_id}_%s")
+            existing = set(graph.child_labels(pk))
+            row.unused_rules = [r.name for r in policy.child_rules(rule) if r.class_label not in existing]
+            if not options.allowed:
+                row.full_reason = options.reason or ""
+        if editable and options.allowed:
+            row.add_form = AddChildForm(allowed=list(options.allowed), auto_id=f"id_n{pk}_%s")
+            targets = graph.connect_targets(pk)
+            if targets:
+                row.connect_form = ConnectForm(targets=[(t, text[t]) for t in targets], auto_id=f"id_c{pk}_%s")
         rows.append(row)
     return rows

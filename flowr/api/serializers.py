@@ -13,8 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from flowr.api.graph import NODE_COLUMNS, child_rules
+from flowr import policy
 from flowr.models import Flow, Node, RuleSet, State, StateHistory
+from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
 
 # -- strict input --------------------------------------------------------------
@@ -112,25 +113,7 @@ class RuleSetDetailSerializer(RuleSetSerializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_elements(self, rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
         """The rule graph as cytoscape.js elements (ids are rule names, as in 0.2)."""
-        rules = rule_set.rules()
-        root = rules[0].class_label if rules else None
-        nodes, edges = [], []
-        for rule in rules:
-            nodes.append(
-                {
-                    "data": {
-                        "id": rule.name,
-                        "label": rule.name,
-                        "rule_label": rule.class_label,
-                        "is_root": rule.class_label == root,
-                        "multiple_paths": rule.multiple_paths,
-                        "has_edit_screen": rule.has_edit_screen,
-                    }
-                }
-            )
-            for child in child_rules(rule):
-                edges.append({"data": {"id": f"{rule.name}_{child.name}", "source": rule.name, "target": child.name}})
-        return {"nodes": nodes, "edges": edges}
+        return policy.rule_graph_elements(rule_set.root_rule_label, ids="name")
 
 
 class RuleSetCreateSerializer(StrictSerializer):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
@@ -12,15 +11,13 @@ from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from flowr import policy
 from flowr import rules as rule_registry
 from flowr.exceptions import (
     DifferentGraphs,
-    DuplicateChildRule,
     FlowFrozen,
     FlowInUse,
     MissingRule,
-    RuleNotAllowed,
-    TooManyChildren,
 )
 from flowr.models import ops
 from flowr.models.graph import BaseNodeData, DCCGraph, Edge, Node
@@ -69,18 +66,13 @@ class RuleSet(models.Model):
 
     def rules(self) -> list[type[Rule]]:
         """Every rule reachable from the root rule (root first)."""
-        found = rule_registry.get_rule(self.root_rule_label)
-        return rule_registry.rules_reachable_from(found) if found else []
+        return list(policy.rule_graph(self.root_rule_label).rules)
 
     def cytoscape_json(self) -> str:
         """The rule graph as cytoscape.js elements (0.2's format)."""
-        elements: dict[str, list[dict[str, Any]]] = {"nodes": [], "edges": []}
-        for rule in self.rules():
-            elements["nodes"].append({"data": {"id": rule.name, "label": rule.name}})
-            for child in rule_registry._safe_children(rule):
-                elements["edges"].append(
-                    {"data": {"id": f"{rule.name}_{child.name}", "source": rule.name, "target": child.name}}
-                )
+        elements = policy.rule_graph_elements(self.root_rule_label, ids="name")
+        for element in elements["nodes"]:
+            element["data"] = {"id": element["data"]["id"], "label": element["data"]["label"]}
         return json.dumps(elements)
 
 
@@ -213,6 +205,12 @@ class FlowNodeData(BaseNodeData):
         return found.name if found else rule_registry.short_name(self.rule_label)
 
     @property
+    def data(self) -> FlowNodeData:
+        """This object itself: 0.2's ``State.current_node`` was a Node, so
+        0.2 code reads ``state.current_node.data.rule``."""
+        return self
+
+    @property
     def flow(self) -> Flow:
         cached = getattr(self, "_flow_cache", None)
         if cached is None:
@@ -240,7 +238,7 @@ class FlowNodeData(BaseNodeData):
         return list(FlowNodeData.objects.filter(node__out_edges__target_id=self.node_id).order_by("node__path"))
 
     def max_children(self) -> int:
-        return rule_registry.max_children(self.rule)
+        return policy.max_children(self.rule)
 
     def _child_labels(self) -> list[str]:
         return list(
@@ -248,8 +246,10 @@ class FlowNodeData(BaseNodeData):
         )
 
     def child_refusal(self, rule: type[Rule] | str, existing: list[str] | None = None) -> Exception | None:
-        """Why ``rule`` cannot be a (new) child here, or None if it can."""
-        return self._refusal(rule, lambda: self._child_labels() if existing is None else existing)
+        """Why ``rule`` cannot be a (new) child here, or None if it can
+        (the policy's answer; ``existing``: the children's labels)."""
+        labels = self._child_labels() if existing is None else existing
+        return policy.child_refusal(self.rule_label, rule, len(labels), set(labels), node_id=self.node_id, node=self)
 
     def _child_reads(self, label: str) -> dict[str, Any]:
         """What :meth:`_refusal_under_lock` needs about a new child of rule
@@ -262,56 +262,28 @@ class FlowNodeData(BaseNodeData):
             "_child_has_rule": Exists(edges.filter(target__flownodedata__rule_label=label)),
         }
 
-    def _refusal_under_lock(self, rule: type[Rule] | str, graph: DCCGraph) -> Exception | None:
+    def _refusal_under_lock(self, rule: type[Rule] | str, label: str, graph: DCCGraph) -> Exception | None:
         """:meth:`child_refusal` from what :meth:`_child_reads` read with the lock."""
-        count, has_rule = graph._child_count, bool(graph._child_has_rule)
-        return self._refusal(rule, lambda: [""] * count, lambda label: has_rule)
-
-    def _refusal(
-        self,
-        rule: type[Rule] | str,
-        existing_labels: Callable[[], list[str]],
-        has_rule: Callable[[str], bool] | None = None,
-    ) -> Exception | None:
-        parent_rule = self.rule
-        child = rule_registry.resolve(rule)
-        if child.class_label not in {r.class_label for r in parent_rule.child_rules()}:
-            return RuleNotAllowed(
-                f"Rule {child.name} is not a valid child of rule {parent_rule.name} (node {self.node_id})",
-                rule=child,
-                node=self,
-            )
-        existing = existing_labels()
-        if len(existing) >= self.max_children():
-            limit = "only one child" if not parent_rule.multiple_paths else f"at most {self.max_children()} children"
-            return TooManyChildren(
-                f"Rule {parent_rule.name} allows {limit}; node {self.node_id} is full", rule=child, node=self
-            )
-        if has_rule(child.class_label) if has_rule is not None else child.class_label in existing:
-            return DuplicateChildRule(
-                f"Node {self.node_id} ({parent_rule.name}) already has a child with rule {child.name}",
-                rule=child,
-                node=self,
-            )
-        return None
+        existing = {label} if graph._child_has_rule else set()
+        return policy.child_refusal(
+            self.rule_label, rule, graph._child_count, existing, node_id=self.node_id, node=self
+        )
 
     def allowed_child_rules(self) -> list[type[Rule]]:
         """Rules that could be added as a child here now (empty if full)."""
-        if self.rule_missing:
-            return []
-        existing = self._child_labels()
-        return [r for r in self.rule.child_rules() if self.child_refusal(r, existing) is None]
+        return list(policy.child_options(self.rule_label, self._child_labels()).allowed)
 
     # -- 0.2 edits ---------------------------------------------------------
     def add_child_rule(self, rule: type[Rule] | str) -> FlowNodeData:
         """Add a new node with ``rule`` as a child of this one."""
 
+        label = rule_registry.resolve(rule).class_label
+
         def check(graph: DCCGraph) -> None:
-            refusal = self._refusal_under_lock(rule, graph)
+            refusal = self._refusal_under_lock(rule, label, graph)
             if refusal is not None:
                 raise refusal
 
-        label = rule_registry.resolve(rule).class_label
         node = ops.add_child(self._node(), {"rule_label": label}, check=check, reads=self._child_reads(label))
         data: FlowNodeData = node._data_cache
         if hasattr(self, "_flow_cache"):
@@ -329,11 +301,10 @@ class FlowNodeData(BaseNodeData):
                 target=flow_node_data,
             )
 
-        found = rule_registry.get_rule(flow_node_data.rule_label)  # a missing rule raises in check, as before
-        label = found.class_label if found is not None else flow_node_data.rule_label
+        label = flow_node_data.rule_label  # a missing rule is refused in check
 
         def check(graph: DCCGraph) -> None:
-            refusal = self._refusal_under_lock(flow_node_data.rule, graph)
+            refusal = self._refusal_under_lock(label, label, graph)
             if refusal is not None:
                 raise refusal
 

@@ -11,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import export
-from flowr.api.graph import FlowGraph
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
@@ -24,6 +23,7 @@ from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
 from flowr.exceptions import FlowInUse
 from flowr.models import Flow, ops
+from flowr.readmodel import FlowGraph
 
 VIEW, ADD, CHANGE, DELETE = "flowr.view_flow", "flowr.add_flow", "flowr.change_flow", "flowr.delete_flow"
 

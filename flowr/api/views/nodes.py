@@ -13,7 +13,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flowr.api.graph import FlowGraph
 from flowr.api.serializers import (
     AddChildSerializer,
     ConnectSerializer,
@@ -25,6 +24,7 @@ from flowr.api.views.base import FlowrViewSet, document
 from flowr.api.views.flows import CHANGE, VIEW
 from flowr.exceptions import DifferentGraphs
 from flowr.models import Flow, FlowNodeData, Node
+from flowr.readmodel import FlowGraph
 
 
 class NodeViewSet(FlowrViewSet):

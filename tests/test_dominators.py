@@ -1,4 +1,4 @@
-"""``flowr.api.graph``: removability from the dominator tree agrees with the
+"""``flowr.graphwalk``: removability from the dominator tree agrees with the
 reachability walk the models use, on random graphs (no database)."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowr.api.graph import dominated_counts
-from flowr.graphwalk import EdgeIndex
+from flowr.graphwalk import EdgeIndex, dominated_counts
 
 
 @st.composite

@@ -1,16 +1,16 @@
-"""A flow's graph as the editor needs it, in a constant number of queries.
+"""The read model: one flow's graph as every surface shows it.
 
 :class:`FlowGraph` loads a flow's nodes (with their rule labels and the
 States standing on each) and edges in two queries whatever the graph's size
-(three when the flow comes without its graph and rule set),
-then answers per node: which rules may still be added, whether it can be
-removed (and why not), what a prune would take.
+(three when the flow comes without its graph and rule set), then answers per
+node, in memory: its rule, which rules may still be added (asked of
+:mod:`flowr.policy`), whether it can be removed (and why not), what a prune
+would take, and its place in the creation tree.  The editor's graph
+document, the API's node detail, the admin's tree and the diagrams are views
+of it; none of them works an answer out on its own.
 
-Which nodes can be removed comes from the graph's dominator tree (Cooper,
-Harvey & Kennedy, "A Simple, Fast Dominance Algorithm"): removing a node
-disconnects exactly the nodes it strictly dominates, so a node can be removed
-when it dominates nothing but itself.  That is one pass for the whole graph
-instead of one reachability walk per node.
+Which nodes can be removed comes from the graph's dominator tree
+(:func:`flowr.graphwalk.dominated_counts`), the one removability algorithm.
 """
 
 from __future__ import annotations
@@ -19,120 +19,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections
-from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import F, Func, IntegerField, OuterRef, Subquery
 
-from flowr import rules as rule_registry
-from flowr.graphwalk import EdgeIndex
+from flowr import policy
+from flowr.db.reads import driver_rows
+from flowr.graphwalk import BackboneTree, EdgeIndex, dominated_counts
 from flowr.models import Edge, Flow, FlowNodeData, State
 from flowr.models.graph import _collector_paused_in
-from flowr.rules import Rule
-
-
-def driver_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a ``values_list()`` queryset as the database driver gives
-    them, without Django's per-value converters (for a big graph they cost
-    as much as the query): only for columns that need none -- integers and
-    text; a boolean may come as 0/1."""
-    sql, params = queryset.query.get_compiler(queryset.db).as_sql()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
-def child_rules(rule: type[Rule]) -> list[type[Rule]]:
-    """``rule.children`` resolved, skipping labels that no longer resolve."""
-    found = []
-    for child in rule.children:
-        resolved = rule_registry.get_rule(child) if isinstance(child, str) else child
-        if rule_registry.is_rule_class(resolved):
-            found.append(resolved)
-    return found
-
+from flowr.rules import Rule, get_rule, short_name
 
 #: The fields of a node row in the graph document, in order.
 NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", "removal", "state_count")
-ROOT_REASON = "The root node cannot be removed."
-
-
-def cut_reason(cut: int) -> str:
-    return f"Removing it would disconnect {cut} other node(s) from the root; prune it instead."
 
 
 def rule_ref(rule: type[Rule]) -> dict[str, str]:
     return {"label": rule.class_label, "name": rule.name}
-
-
-def _postorder_idoms(root: int, children: dict[int, list[int]]) -> tuple[list[int], list[int]]:
-    """The nodes reachable from ``root`` in postorder, and the postorder
-    number of each one's immediate dominator (the root's is its own).
-
-    The iteration runs on postorder numbers (lists, not dicts): the root has
-    the highest, and a node's dominators all have higher numbers than it.
-    """
-    order: list[int] = []  # postorder
-    seen = {root}
-    stack = [(root, iter(children.get(root, ())))]
-    while stack:
-        node, kids = stack[-1]
-        for nxt in kids:
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, iter(children.get(nxt, ()))))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    number = {node: i for i, node in enumerate(order)}
-    preds: list[list[int]] = [[] for _ in order]
-    for source, targets in children.items():
-        i = number.get(source)
-        if i is not None:
-            for target in targets:
-                preds[number[target]].append(i)
-    top = len(order) - 1  # the root
-    idom = [-1] * len(order)
-    idom[top] = top
-    changed = True
-    while changed:
-        changed = False
-        for node in range(top - 1, -1, -1):  # reverse postorder, the root skipped
-            new = -1
-            for pred in preds[node]:
-                if idom[pred] < 0:
-                    continue
-                if new < 0:
-                    new = pred
-                    continue
-                a, b = pred, new  # intersect: climb until the two paths meet
-                while a != b:
-                    while a < b:
-                        a = idom[a]
-                    while b < a:
-                        b = idom[b]
-                new = a
-            if new >= 0 and idom[node] != new:
-                idom[node] = new
-                changed = True
-    return order, idom
-
-
-def dominator_tree(root: int, children: dict[int, list[int]]) -> dict[int, int]:
-    """Immediate dominator of every node reachable from ``root`` (root -> root)."""
-    order, idom = _postorder_idoms(root, children)
-    return {node: order[idom[i]] for i, node in enumerate(order)}
-
-
-def dominated_counts(root: int, children: dict[int, list[int]], nodes: Iterable[int]) -> dict[int, int]:
-    """For each node, how many other nodes become unreachable without it."""
-    order, idom = _postorder_idoms(root, children)
-    size = [1] * len(order)
-    for i in range(len(order) - 1):  # a node's dominators come later: sizes are final when passed on
-        size[idom[i]] += size[i]
-    counts = dict.fromkeys(nodes, 0)
-    for node, n in zip(order, size, strict=True):
-        counts[node] = n - 1
-    return counts
 
 
 @dataclass
@@ -144,18 +45,23 @@ class FlowGraph:
     edges: list[tuple[int, int, bool | int]]  # (source, target, backbone), creation order
     state_counts: dict[int, int]  # node pk -> States standing on it
     index: EdgeIndex = field(init=False)
+    tree: BackboneTree = field(init=False)
     root: int = field(init=False)  # the root node's pk (0: the flow has no graph)
     _dominated: dict[int, int] | None = field(default=None, init=False)
-    # label -> (its Rule or None, the Rule's resolvable child rules)
-    _rules: dict[str, tuple[type[Rule] | None, list[type[Rule]]]] = field(default_factory=dict, init=False)
-    # (label, the children's labels) -> child_options' answer
-    _options: dict[tuple[str, tuple[str | None, ...]], tuple[tuple[type[Rule], ...], int | None, str | None]] = field(
-        default_factory=dict, init=False
-    )
+    # label -> its Rule (None when missing)
+    _rules: dict[str, type[Rule] | None] = field(default_factory=dict, init=False)
+    # (label, the children's labels) -> the policy's answer
+    _options: dict[tuple[str, tuple[str | None, ...]], policy.ChildOptions] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.root = self.flow.state_graph.root_id if self.flow.state_graph_id else 0
         self.index = EdgeIndex(self.root, [(s, t) for s, t, _ in self.edges])
+        self.tree = BackboneTree(self.root, [(s, t) for s, t, backbone in self.edges if backbone])
+        labels = self.labels  # in tree order here, not sorted by the database
+        ordered = {pk: labels[pk] for pk in self.tree.order if pk in labels}
+        if len(ordered) != len(labels):
+            ordered.update(labels)
+        self.labels = ordered
 
     @classmethod
     @_collector_paused_in
@@ -176,7 +82,7 @@ class FlowGraph:
         rows = (
             FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id)
             .annotate(state_count=Subquery(states, output_field=IntegerField()))
-            .order_by("node__path")
+            .order_by()
             .values_list("node_id", "rule_label", "state_count")
         )
         labels: dict[int, str] = {}
@@ -202,12 +108,11 @@ class FlowGraph:
             self._dominated = dominated_counts(self.root, self.index.children, self.labels)
         return self._dominated
 
-    def rule(self, label: str) -> tuple[type[Rule] | None, list[type[Rule]]]:
-        """The Rule of ``label`` (None when missing) and its child rules, once per label."""
-        found = self._rules.get(label)
-        if found is None:
-            rule = rule_registry.get_rule(label)
-            found = self._rules[label] = (rule, [] if rule is None else child_rules(rule))
+    def rule(self, label: str) -> type[Rule] | None:
+        """The Rule of ``label`` (None when missing), resolved once per label."""
+        if label in self._rules:
+            return self._rules[label]
+        found = self._rules[label] = get_rule(label)
         return found
 
     # -- per node ---------------------------------------------------------
@@ -219,55 +124,42 @@ class FlowGraph:
 
     def removal(self, pk: int) -> tuple[bool, str | None]:
         """``(can_remove, reason)`` for one node."""
-        if pk == self.root:
-            return False, ROOT_REASON
-        cut = self.dominated().get(pk, 0)
-        if cut:
-            return False, cut_reason(cut)
-        return True, None
+        reason = policy.removal_reason(pk == self.root, self.dominated().get(pk, 0))
+        return reason is None, reason
 
-    def child_options(self, pk: int) -> tuple[list[type[Rule]], int | None, str | None]:
-        """``(allowed child rules, max children, why none)`` for one node."""
-        allowed, limit, why = self._child_options(self.labels[pk], self.index.children.get(pk, ()))
-        return list(allowed), limit, why
+    def child_options(self, pk: int) -> policy.ChildOptions:
+        """What may be added under one node (the policy's answer)."""
+        return self._child_options(self.labels[pk], self.index.children.get(pk, ()))
 
-    def _child_options(
-        self, label: str, children: Iterable[int]
-    ) -> tuple[tuple[type[Rule], ...], int | None, str | None]:
-        """:meth:`child_options` of a node of rule ``label`` with these
-        children; nodes of one rule with the same children's rules share it
+    def _child_options(self, label: str, children: Iterable[int]) -> policy.ChildOptions:
+        """Nodes of one rule with the same children's rules share the answer
         (most nodes of a big flow are full: one answer per rule)."""
-        existing = tuple(map(self.labels.get, children))
-        key = (label, existing)
+        key = (label, tuple(map(self.labels.get, children)))
         found = self._options.get(key)
         if found is None:
-            found = self._options[key] = self._options_of(label, existing)
+            found = self._options[key] = policy.child_options(*key)
         return found
 
-    def _options_of(
-        self, label: str, existing: tuple[str | None, ...]
-    ) -> tuple[tuple[type[Rule], ...], int | None, str | None]:
-        rule, children = self.rule(label)
-        if rule is None:
-            return (), None, f"Rule {label!r} is missing: no such Rule class."
-        limit = rule_registry.max_children(rule)
-        if not rule.children:
-            return (), limit, f"Rule {rule.name} has no child rules: the flow ends here."
-        if len(existing) >= limit:
-            many = "only one child" if not rule.multiple_paths else f"at most {limit} children"
-            return (), limit, f"Rule {rule.name} allows {many}; this node is full."
-        allowed = tuple(r for r in children if r.class_label not in existing)
-        if not allowed:
-            return (), limit, f"Every rule allowed after {rule.name} is already a child."
-        return allowed, limit, None
+    def child_labels(self, pk: int) -> list[str]:
+        return [self.labels[c] for c in self.index.children.get(pk, ())]
+
+    def connect_targets(self, pk: int) -> list[int]:
+        """Existing nodes an edge from ``pk`` may go to now (the policy's
+        answer for each target's rule), in tree order."""
+        options = self.child_options(pk)
+        if not options.allowed:
+            return []
+        wanted = {r.class_label for r in options.allowed}
+        mine = set(self.index.children.get(pk, ()))
+        return [n for n, label in self.labels.items() if label in wanted and n not in mine]
 
     def rule_facts(self, label: str) -> dict[str, Any]:
         """What the editor shows of a rule: the ``rules`` entries of the graph document."""
-        rule = self.rule(label)[0]
+        rule = self.rule(label)
         if rule is None:
             return {
                 "label": label,
-                "name": rule_registry.short_name(label),
+                "name": short_name(label),
                 "missing_rule": True,
                 "multiple_paths": False,
                 "has_edit_screen": False,
@@ -279,7 +171,7 @@ class FlowGraph:
             "missing_rule": False,
             "multiple_paths": bool(rule.multiple_paths),
             "has_edit_screen": bool(rule.has_edit_screen),
-            "max_children": rule_registry.max_children(rule),
+            "max_children": policy.max_children(rule),
         }
 
     def node_data(self, pk: int) -> dict[str, Any]:
@@ -288,7 +180,7 @@ class FlowGraph:
         facts = self.rule_facts(label)
         can_remove, reason = self.removal(pk)
         children = self.index.children.get(pk, ())
-        allowed, _, full = self._child_options(label, children)
+        options = self._child_options(label, children)
         return {
             "node": pk,
             "rule_label": label,
@@ -300,17 +192,22 @@ class FlowGraph:
             "multiple_paths": facts["multiple_paths"],
             "has_edit_screen": facts["has_edit_screen"],
             "max_children": facts["max_children"],
-            "allowed_child_rules": [rule_ref(r) for r in allowed],
-            "full_reason": full,
+            "allowed_child_rules": [rule_ref(r) for r in options.allowed],
+            "full_reason": options.reason,
             "children": list(children),
             "state_count": self.state_counts.get(pk, 0),
         }
+
+    def prune_list(self, pk: int) -> list[int]:
+        """What pruning ``pk`` removes: itself and what it reaches without
+        passing the root (nothing for the root)."""
+        return [] if pk == self.root else self.index.prune_set(pk)
 
     def node_detail(self, pk: int) -> dict[str, Any]:
         """Everything about one node: its graph data plus parents and prune list."""
         data = {"id": pk, "flow": self.flow.pk, **self.node_data(pk)}
         data["parents"] = self.parents(pk)
-        data["prune_list"] = [] if pk == self.root else self.index.prune_set(pk)
+        data["prune_list"] = self.prune_list(pk)
         return data
 
     # -- whole graph ----------------------------------------------------------
@@ -346,7 +243,7 @@ class FlowGraph:
         rules: dict[str, int] = {}
         # (label, the children's labels) -> index; the same answer for several keys is listed once
         option_of: dict[tuple[str, tuple[str | None, ...]], int] = {}
-        options: dict[tuple[tuple[type[Rule], ...], int | None, str | None], int] = {}
+        options: dict[policy.ChildOptions, int] = {}
         removals: dict[int, int] = {}  # nodes cut off by removing it (-1: the root) -> index
         no_children: list[int] = []
         nodes = []
@@ -358,7 +255,7 @@ class FlowGraph:
             key = (label, tuple(map(label_of, kids)))
             option = option_of.get(key)
             if option is None:
-                answer = self._options_of(*key)
+                answer = policy.child_options(*key)
                 option = option_of[key] = options.setdefault(answer, len(options))
             cut = -1 if pk == root else dominated.get(pk, 0)
             removal = removals.get(cut)
@@ -369,8 +266,8 @@ class FlowGraph:
             "flow": self.flow_summary(),
             "rules": [self.rule_facts(label) for label in rules],
             "child_options": [
-                {"allowed_child_rules": [rule_ref(r) for r in allowed], "full_reason": why}
-                for allowed, _, why in options
+                {"allowed_child_rules": [rule_ref(r) for r in answer.allowed], "full_reason": answer.reason}
+                for answer in options
             ],
             "removals": [self._removal_entry(cut) for cut in removals],
             "node_columns": list(NODE_COLUMNS),
@@ -378,8 +275,5 @@ class FlowGraph:
         }
 
     def _removal_entry(self, cut: int) -> dict[str, Any]:
-        if cut < 0:
-            return {"can_remove": False, "reason": ROOT_REASON}
-        if cut:
-            return {"can_remove": False, "reason": cut_reason(cut)}
-        return {"can_remove": True, "reason": None}
+        reason = policy.removal_reason(cut < 0, max(cut, 0))
+        return {"can_remove": reason is None, "reason": reason}

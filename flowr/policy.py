@@ -1,0 +1,334 @@
+"""The flow rules, answered once: what may go under a node, be connected to
+it, or be removed from it -- and why not.
+
+Every surface (the 0.2 model methods, the admin tree, the editor's graph
+document, the REST API, the import checker, the system checks) asks these
+functions; none of them works a rule out on its own.  The functions take
+rule labels and plain counts, never model instances, so the edit service
+can ask them with what it read under the graph lock and the read model with
+what it loaded in bulk.
+
+How a rule's ``children`` are read (decided here, once):
+
+* an entry that is a Rule class, or a label that resolves to one, is an
+  allowed child rule;
+* an entry that does not resolve (a renamed or deleted class) or is not a
+  Rule at all is **not offered, does not count toward the limit, and is
+  reported** by ``manage.py check`` (flowr.E003 / flowr.E004); the node's
+  other child rules stay allowed;
+* a node may have one child, or with ``multiple_paths`` one per allowed
+  child rule (never two children with the same rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowr.exceptions import (
+    CannotRemove,
+    DuplicateChildRule,
+    FlowFrozen,
+    FlowrError,
+    MissingRule,
+    RuleNotAllowed,
+    TooManyChildren,
+)
+from flowr.rules import Rule, child_rules, get_rule, is_rule_class, resolve, rules_reachable_from, short_name
+
+ROOT_REASON = "The root node cannot be removed."
+
+
+# -- a rule's children -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokenChild:
+    """An entry of a rule's ``children`` that names no Rule."""
+
+    position: int
+    entry: Any
+    missing: bool  # True: a label that does not resolve; False: not a Rule at all
+
+
+def broken_children(rule: type[Rule]) -> list[BrokenChild]:
+    """The entries of ``rule.children`` that :func:`child_rules` leaves out."""
+    broken = []
+    for position, child in enumerate(rule.children):
+        if isinstance(child, str):
+            if get_rule(child) is None:
+                broken.append(BrokenChild(position, child, missing=True))
+        elif not is_rule_class(child):
+            broken.append(BrokenChild(position, child, missing=False))
+    return broken
+
+
+def max_children(rule: type[Rule]) -> int:
+    """How many children a node of ``rule`` may have."""
+    return len(child_rules(rule)) if rule.multiple_paths else 1
+
+
+def rule_name(label: str) -> str:
+    """The display name of a stored label (the class-name part when missing)."""
+    found = get_rule(label)
+    return found.name if found is not None else short_name(label)
+
+
+# -- what may go under a node ------------------------------------------------------
+
+
+def _node_ref(node_id: int | None) -> str:
+    return f"node {node_id}" if node_id is not None else "this node"
+
+
+def child_refusal(
+    parent_label: str,
+    child: type[Rule] | str,
+    count: int,
+    existing: Container[str],
+    *,
+    node_id: int | None = None,
+    node: Any = None,
+) -> FlowrError | None:
+    """Why a node of rule ``parent_label`` with ``count`` children, whose
+    children's labels are in ``existing``, cannot take a (new or connected)
+    child of rule ``child``; None when it can.
+
+    The refusal is the exception the edit would raise: MissingRule (either
+    rule does not resolve), InvalidRule, RuleNotAllowed, TooManyChildren,
+    DuplicateChildRule.
+    """
+    parent = get_rule(parent_label)
+    if parent is None:
+        return MissingRule(
+            f"{_node_ref(node_id).capitalize()}: rule {parent_label!r} does not resolve",
+            label=parent_label,
+            node=node,
+        )
+    try:
+        rule = resolve(child)
+    except FlowrError as exc:
+        return exc
+    allowed = child_rules(parent)
+    if rule not in allowed:
+        return RuleNotAllowed(
+            f"Rule {rule.name} is not a valid child of rule {parent.name} ({_node_ref(node_id)})",
+            rule=rule,
+            node=node,
+        )
+    limit = len(allowed) if parent.multiple_paths else 1
+    if count >= limit:
+        many = "only one child" if not parent.multiple_paths else f"at most {limit} children"
+        return TooManyChildren(f"Rule {parent.name} allows {many}; {_node_ref(node_id)} is full", rule=rule, node=node)
+    if rule.class_label in existing:
+        return DuplicateChildRule(
+            f"{_node_ref(node_id).capitalize()} ({parent.name}) already has a child with rule {rule.name}",
+            rule=rule,
+            node=node,
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ChildOptions:
+    """What may be added under one node: the rules, the limit, and when
+    nothing may, why (a sentence for people)."""
+
+    allowed: tuple[type[Rule], ...]
+    limit: int | None  # None: the node's rule is missing
+    reason: str | None
+
+
+def child_options(parent_label: str, child_labels: Sequence[str | None]) -> ChildOptions:
+    """:class:`ChildOptions` of a node of rule ``parent_label`` whose
+    children have these labels (``None`` for a child without data)."""
+    parent = get_rule(parent_label)
+    if parent is None:
+        return ChildOptions((), None, f"Rule {parent_label!r} is missing: no such Rule class.")
+    rules = child_rules(parent)
+    limit = len(rules) if parent.multiple_paths else 1
+    if not rules:
+        return ChildOptions((), limit, f"Rule {parent.name} has no child rules: the flow ends here.")
+    if len(child_labels) >= limit:
+        many = "only one child" if not parent.multiple_paths else f"at most {limit} children"
+        return ChildOptions((), limit, f"Rule {parent.name} allows {many}; this node is full.")
+    existing = set(child_labels)
+    allowed = tuple(r for r in rules if r.class_label not in existing)
+    if not allowed:
+        return ChildOptions((), limit, f"Every rule allowed after {parent.name} is already a child.")
+    return ChildOptions(allowed, limit, None)
+
+
+@dataclass(frozen=True)
+class ChildProblem:
+    """One child of a stored node that its rules no longer allow."""
+
+    child: int  # position in the children given
+    kind: str  # "not_allowed" | "duplicate" | "too_many"
+    message: str
+
+
+def stored_children_problems(parent_label: str, child_labels: Sequence[str]) -> list[ChildProblem]:
+    """What is wrong with the children a stored node has, against the rules
+    in code now (import validation and system checks).  A node whose rule,
+    or a child whose rule, does not resolve is reported elsewhere (missing
+    rule) and not judged here."""
+    parent = get_rule(parent_label)
+    if parent is None:
+        return []
+    allowed = {r.class_label for r in child_rules(parent)}
+    limit = len(allowed) if parent.multiple_paths else 1
+    problems = []
+    if len(child_labels) > limit:
+        problems.append(
+            ChildProblem(-1, "too_many", f"{len(child_labels)} children; rule {parent.name} allows {limit}")
+        )
+    seen: dict[str, int] = {}
+    for position, label in enumerate(child_labels):
+        if get_rule(label) is None:
+            continue
+        if label not in allowed:
+            problems.append(
+                ChildProblem(position, "not_allowed", f"rule {short_name(label)} may not follow rule {parent.name}")
+            )
+        elif label in seen:
+            problems.append(ChildProblem(position, "duplicate", f"already has a child with rule {short_name(label)}"))
+        else:
+            seen[label] = position
+    return problems
+
+
+# -- removal and freezing ------------------------------------------------------------
+
+
+def cut_reason(cut: int) -> str:
+    return f"Removing it would disconnect {cut} other node(s) from the root; prune it instead."
+
+
+def removal_reason(is_root: bool, cut: int) -> str | None:
+    """Why a node cannot be removed (it is the root, or ``cut`` other nodes
+    would lose their way from the root), None when it can."""
+    if is_root:
+        return ROOT_REASON
+    if cut:
+        return cut_reason(cut)
+    return None
+
+
+def removal_refusal(node: Any, is_root: bool, cut: int) -> CannotRemove | None:
+    reason = removal_reason(is_root, cut)
+    return None if reason is None else CannotRemove(f"{node}: {reason}", node=node)
+
+
+def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
+    """The refusal of any edit of ``flow`` while ``count`` States use it."""
+    if not count:
+        return None
+    return FlowFrozen(
+        f"Flow {flow.name!r} is frozen: {count} state(s) use it. Clone it to make an editable version.",
+        flow=flow,
+        count=count,
+    )
+
+
+# -- the rule graph ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleGraph:
+    """The rules reachable from a rule set's root (root first, breadth
+    first) and the rule edges; ``missing`` lists child labels that do not
+    resolve (each once), ``root_missing`` says the root itself is gone."""
+
+    rules: tuple[type[Rule], ...]
+    edges: tuple[tuple[type[Rule], type[Rule]], ...]
+    missing: tuple[tuple[type[Rule], str], ...]  # (rule, child label that does not resolve)
+    root_label: str
+    root_missing: bool
+
+
+def rule_graph(root_label: str) -> RuleGraph:
+    root = get_rule(root_label)
+    if root is None:
+        return RuleGraph((), (), (), root_label, True)
+    seen: dict[str, type[Rule]] = {root.class_label: root}
+    queue = [root]
+    edges: list[tuple[type[Rule], type[Rule]]] = []
+    missing: list[tuple[type[Rule], str]] = []
+    for current in queue:  # grows while walked: breadth first
+        for child in child_rules(current):
+            edges.append((current, child))
+            if child.class_label not in seen:
+                seen[child.class_label] = child
+                queue.append(child)
+        missing.extend((current, b.entry) for b in broken_children(current) if b.missing)
+    return RuleGraph(tuple(seen.values()), tuple(edges), tuple(missing), root_label, False)
+
+
+__all__ = [
+    "ROOT_REASON",
+    "BrokenChild",
+    "ChildOptions",
+    "ChildProblem",
+    "RuleGraph",
+    "broken_children",
+    "child_options",
+    "child_refusal",
+    "child_rules",
+    "cut_reason",
+    "frozen_refusal",
+    "max_children",
+    "removal_reason",
+    "removal_refusal",
+    "resolve",
+    "rule_graph",
+    "rule_graph_elements",
+    "rule_name",
+    "rules_reachable_from",
+]
+
+
+def rule_graph_elements(root_label: str, *, ids: str = "label") -> dict[str, list[dict[str, Any]]]:
+    """The rule graph of :func:`rule_graph` as cytoscape.js elements.
+
+    ``ids="label"`` (the editor's rule-set page): nodes keyed by label, and
+    children that do not resolve shown as missing-rule nodes.  ``ids="name"``
+    (0.2's ``RuleSet.cytoscape_json`` and the API): nodes keyed by class
+    name, resolvable rules only.
+    """
+    graph = rule_graph(root_label)
+    by_label = ids == "label"
+
+    def key(label: str) -> str:
+        return label if by_label else rule_name(label)
+
+    def node(label: str, rule: type[Rule] | None, is_root: bool) -> dict[str, Any]:
+        name = rule.name if rule is not None else short_name(label)
+        return {
+            "data": {
+                "id": key(label),
+                "label": name,
+                "rule_label": label,
+                "rule_name": name,
+                "missing_rule": rule is None,
+                "is_root": is_root,
+                "multiple_paths": bool(rule and rule.multiple_paths),
+                "has_edit_screen": bool(rule and rule.has_edit_screen),
+                "children": rule.child_labels() if rule is not None else [],
+            }
+        }
+
+    def edge(source: str, target: str) -> dict[str, Any]:
+        joint = "->" if by_label else "_"
+        return {"data": {"id": f"{key(source)}{joint}{key(target)}", "source": key(source), "target": key(target)}}
+
+    if graph.root_missing:
+        return {"nodes": [node(root_label, None, True)] if by_label else [], "edges": []}
+    nodes = [node(r.class_label, r, i == 0) for i, r in enumerate(graph.rules)]
+    edges = [edge(s.class_label, t.class_label) for s, t in graph.edges]
+    if by_label:
+        missing = dict.fromkeys(label for _, label in graph.missing)
+        nodes += [node(label, None, False) for label in missing]
+        edges += [edge(s.class_label, label) for s, label in graph.missing]
+    return {"nodes": nodes, "edges": edges}
