@@ -8,20 +8,55 @@ carries a stable ``code`` (used by the REST API) and the objects involved.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class FlowrError(AttributeError):
-    """Base class of every flowr refusal."""
+    """Base class of every flowr refusal.
 
-    code = "flowr_error"
-    default_message = "The operation was refused."
+    The objects involved are attributes (None when not given): the ``node``
+    (a FlowNodeData or Node) and its ``target``, the ``rule`` or ``label``,
+    the ``flow`` or ``rule_set``, the ``state`` (or ``state_pk``), a ``count``
+    of States, the ``guard`` and its ``reason``, a ``report`` or ``problems``.
+    """
 
-    def __init__(self, message: str | None = None, **context: Any) -> None:
-        self.message = message or self.default_message
-        self.context = context
-        for key, value in context.items():
-            setattr(self, key, value)
+    code: ClassVar[str] = "flowr_error"
+    default_message: ClassVar[str] = "The operation was refused."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        node: Any = None,
+        target: Any = None,
+        rule: Any = None,
+        label: str | None = None,
+        flow: Any = None,
+        rule_set: Any = None,
+        state: Any = None,
+        state_pk: Any = None,
+        count: int | None = None,
+        guard: str | None = None,
+        reason: str | None = None,
+        report: Any = None,
+        problems: Any = None,
+        data_class: Any = None,
+    ) -> None:
+        self.message: str = message or self.default_message
+        self.node = node
+        self.target = target
+        self.rule = rule
+        self.label = label
+        self.flow = flow
+        self.rule_set = rule_set
+        self.state = state
+        self.state_pk = state_pk
+        self.count = count
+        self.guard = guard
+        self.reason = reason
+        self.report = report
+        self.problems = problems
+        self.data_class = data_class
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -31,106 +66,106 @@ class FlowrError(AttributeError):
 class RuleNotAllowed(FlowrError):
     """The rule may not follow the rule of this node."""
 
-    code = "rule_not_allowed"
+    code: ClassVar[str] = "rule_not_allowed"
 
 
 class TooManyChildren(FlowrError):
     """The node already has as many children as its rule allows."""
 
-    code = "too_many_children"
+    code: ClassVar[str] = "too_many_children"
 
 
 class DuplicateChildRule(FlowrError):
     """The node already has a child with this rule."""
 
-    code = "duplicate_child_rule"
+    code: ClassVar[str] = "duplicate_child_rule"
 
 
 class NoNextState(FlowrError):
     """The current node has no children: the flow ends here."""
 
-    code = "no_next_state"
+    code: ClassVar[str] = "no_next_state"
 
 
 class ChoiceRequired(FlowrError):
     """The current node branches and no rule was chosen."""
 
-    code = "choice_required"
+    code: ClassVar[str] = "choice_required"
 
 
 class ChoiceNotInFlow(FlowrError):
     """The chosen rule is not a child of the current node."""
 
-    code = "choice_not_in_flow"
+    code: ClassVar[str] = "choice_not_in_flow"
 
 
 class CannotRemove(FlowrError):
     """Removing the node would disconnect the graph (or it is the root)."""
 
-    code = "cannot_remove"
+    code: ClassVar[str] = "cannot_remove"
 
 
 class DifferentGraphs(FlowrError):
     """The two nodes belong to different graphs."""
 
-    code = "different_graphs"
+    code: ClassVar[str] = "different_graphs"
 
 
 class InvalidDataClass(FlowrError):
     """The data class is not a concrete BaseNodeData subclass."""
 
-    code = "invalid_data_class"
+    code: ClassVar[str] = "invalid_data_class"
 
 
 class FlowFrozen(FlowrError):
     """The flow has States and can no longer be edited; clone it."""
 
-    code = "flow_frozen"
+    code: ClassVar[str] = "flow_frozen"
 
 
 class FlowInUse(FlowrError):
     """The flow (or node) is used by States and cannot be deleted."""
 
-    code = "flow_in_use"
+    code: ClassVar[str] = "flow_in_use"
 
 
 class ConcurrentTransition(FlowrError):
     """Another transition changed the State since this object was loaded."""
 
-    code = "concurrent_transition"
+    code: ClassVar[str] = "concurrent_transition"
 
 
 class TransitionLockTimeout(ConcurrentTransition):
     """The State's row stayed locked by another transaction too long."""
 
-    code = "lock_timeout"
+    code: ClassVar[str] = "lock_timeout"
 
 
 class ReentrantTransition(FlowrError):
     """A callback tried to move the State that is already moving."""
 
-    code = "reentrant_transition"
+    code: ClassVar[str] = "reentrant_transition"
 
 
 class TransitionRefused(FlowrError):
     """A guard (``can_enter`` / ``can_leave``) vetoed the transition."""
 
-    code = "transition_refused"
+    code: ClassVar[str] = "transition_refused"
 
 
 class MissingRule(FlowrError):
     """A stored rule label no longer resolves to a Rule class."""
 
-    code = "missing_rule"
+    code: ClassVar[str] = "missing_rule"
 
 
 class InvalidRule(FlowrError):
     """The object given is not a Rule class (or label) flowr knows."""
 
-    code = "invalid_rule"
+    code: ClassVar[str] = "invalid_rule"
 
 
 class MappingIncomplete(FlowrError):
     """Running States could not be mapped onto the target flow."""
 
-    code = "mapping_incomplete"
+    code: ClassVar[str] = "mapping_incomplete"

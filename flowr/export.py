@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
@@ -45,7 +45,7 @@ Problem = dict[str, str]
 class ImportErrors(FlowrError):
     """The document cannot be imported; ``problems`` lists every reason."""
 
-    code = "invalid_import"
+    code: ClassVar[str] = "invalid_import"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flowr import sample_rules
-from flowr.models import DCCGraph, Flow, FlowNodeData, Node, State
+from flowr.models import DCCGraph, Flow, FlowNodeData, Node, RuleSet, State
 from flowr.readmodel import FlowGraph
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
@@ -259,3 +259,14 @@ def test_removability_matches_the_model_on_big_graphs(chain_set, wide_set):
         graph = FlowGraph.load(Flow.objects.select_related("rule_set", "state_graph").get(pk=big.pk))
         for node in Node.objects.filter(graph_id=big.state_graph_id):
             assert graph.removal(node.pk)[0] == node.can_remove(), node
+
+
+def test_a_flow_without_the_annotation_is_not_reported_frozen(db) -> None:
+    from flowr.api.serializers import FlowSerializer
+
+    flow = Flow.factory("plain", RuleSet.factory("plain", sample_rules.A))
+    data = FlowSerializer(flow).data
+    assert data["state_count"] == 0 and data["frozen"] is False
+    State.start(flow)
+    data = FlowSerializer(Flow.objects.get(pk=flow.pk)).data
+    assert data["state_count"] == 1 and data["frozen"] is True

@@ -125,11 +125,12 @@ class RuleSetCreateSerializer(StrictSerializer):
 
 
 class FlowSerializer(serializers.ModelSerializer):
-    """A flow; expects the view's queryset annotations (state_count, root_node)."""
+    """A flow; expects the view's queryset annotations (``running_states``,
+    ``root_node``); without them the counts are read per flow."""
 
     rule_set_name = serializers.CharField(source="rule_set.name", read_only=True)
     frozen = serializers.SerializerMethodField()
-    state_count = serializers.IntegerField(read_only=True)
+    state_count = serializers.SerializerMethodField()
     root_node = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -149,8 +150,12 @@ class FlowSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_state_count(self, flow: Flow) -> int:
+        annotated = getattr(flow, "running_states", None)  # not ``state_count``: that is Flow's method
+        return int(annotated) if annotated is not None else flow.state_count()
+
     def get_frozen(self, flow: Flow) -> bool:
-        return bool(getattr(flow, "state_count", 0))
+        return self.get_state_count(flow) > 0
 
 
 class FlowCreateSerializer(StrictSerializer):

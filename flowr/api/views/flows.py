@@ -33,7 +33,7 @@ def flows() -> QuerySet[Flow]:
     # aggregation queries ignore Meta.ordering: order explicitly (pagination)
     return (
         Flow.objects.select_related("rule_set", "state_graph")
-        .annotate(state_count=Count("states"), root_node=F("state_graph__root_id"))
+        .annotate(running_states=Count("states"), root_node=F("state_graph__root_id"))
         .order_by("name", "version", "pk")
     )
 
