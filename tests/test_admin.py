@@ -54,7 +54,7 @@ def snapshot(flow: Flow) -> tuple[Any, ...]:
     """Everything an edit of ``flow`` could change."""
     graph = flow.state_graph_id
     return (
-        sorted(Node.objects.filter(graph_id=graph).values_list("pk", "path", "depth", "numchild")),
+        sorted(Node.objects.filter(graph_id=graph).values_list("pk", "graph_id")),
         sorted(Edge.objects.filter(graph_id=graph).values_list("source_id", "target_id", "backbone")),
         sorted(FlowNodeData.objects.filter(node__graph_id=graph).values_list("pk", "rule_label")),
         sorted(State.objects.values_list("pk", "current_node_id", "version")),

@@ -25,6 +25,7 @@ from flowr.exceptions import (
 from flowr.integrity import check_integrity
 from flowr.models import Flow, FlowNodeData, Node, RuleSet, State, StateHistory
 from flowr.signals import post_transition
+from tests.helpers import backbone_tree
 from tests.testapp.models import CallbackLog
 from tests.testapp.rules import Cycle1, Cycle2, Probe1, Probe2, Probe3, cycle_flow, probe_flow, probing
 
@@ -533,4 +534,7 @@ def test_init_receivers_see_the_nodes_a_transition_loads():
     assert state.current_node == second and state.current_node.node.pk == second.node_id
     state.next_state()  # without the receiver: the fast path, same result
     assert State.objects.get(pk=state.pk).version == 2
-    assert state.current_node.node.depth == 3 and state.current_node.rule_label == "tests.testapp.rules.Cycle3"
+    assert (
+        backbone_tree(state.flow.state_graph).depth[state.current_node.node_id] == 3
+        and state.current_node.rule_label == "tests.testapp.rules.Cycle3"
+    )

@@ -9,6 +9,7 @@ from django.db.models import Count
 from flowr import rules as rule_registry
 from flowr.exceptions import FlowrError
 from flowr.forms import AddChildForm, ConnectForm, node_label
+from flowr.graphwalk import tree_order
 from flowr.models import Edge, Flow, FlowNodeData, State
 from flowr.rules import Rule
 
@@ -51,12 +52,18 @@ def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
     by_node = {data.node_id: data for data in nodes}
     children: dict[int, list[int]] = {}
     links: dict[int, list[int]] = {}
-    for source, target, backbone in Edge.objects.filter(graph_id=flow.state_graph_id).values_list(
-        "source_id", "target_id", "backbone"
+    backbone_edges = []
+    for source, target, backbone in (
+        Edge.objects.filter(graph_id=flow.state_graph_id)
+        .order_by("pk")
+        .values_list("source_id", "target_id", "backbone")
     ):
         children.setdefault(source, []).append(target)
         if not backbone:
             links.setdefault(source, []).append(target)
+        else:
+            backbone_edges.append((source, target))
+    tree = tree_order(flow.state_graph.root_id, backbone_edges)
     counts = dict(
         State.objects.filter(flow=flow)
         .order_by()
@@ -72,13 +79,13 @@ def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
         row = TreeRow(
             data=data,
             label=node_label(data),
-            depth=data.node.depth,
+            depth=tree.depth.get(data.node_id, 1),
             missing=data.rule_missing,
             state_count=counts.get(data.node_id, 0),
         )
         for target_id in links.get(data.node_id, []):
             target = by_node[target_id]
-            kind = "loop" if data.node.path.startswith(target.node.path) else "join"
+            kind = "loop" if tree.contains(target_id, data.node_id) else "join"
             row.links.append((node_label(target), kind))
         rule = rule_registry.get_rule(data.rule_label)
         if rule is not None:

@@ -23,7 +23,7 @@ from django.db import connections
 from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
 
 from flowr import rules as rule_registry
-from flowr.graphwalk import EdgeIndex
+from flowr.graphwalk import EdgeIndex, tree_order
 from flowr.models import Edge, Flow, FlowNodeData, State
 from flowr.models.graph import _collector_paused_in
 from flowr.rules import Rule
@@ -176,7 +176,7 @@ class FlowGraph:
         rows = (
             FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id)
             .annotate(state_count=Subquery(states, output_field=IntegerField()))
-            .order_by("node__path")
+            .order_by()
             .values_list("node_id", "rule_label", "state_count")
         )
         labels: dict[int, str] = {}
@@ -190,6 +190,8 @@ class FlowGraph:
             .order_by("pk")
             .values_list("source_id", "target_id", "backbone")
         )
+        tree = tree_order(flow.state_graph.root_id if flow.state_graph_id else 0, [(s, t) for s, t, b in edges if b])
+        labels = {pk: labels[pk] for pk in tree.order if pk in labels}  # tree order
         return cls(flow=flow, labels=labels, edges=edges, state_counts=counts)
 
     @property

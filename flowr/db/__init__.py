@@ -1,0 +1,1 @@
+"""The database seam: per-vendor SQL that receives model metadata and imports no flowr model."""
