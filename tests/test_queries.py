@@ -90,8 +90,11 @@ def test_remove_and_prune_queries_constant():
         check_invariants(graph)
     assert len(remove_counts) == 1, remove_counts
     assert len(prune_counts) == 1, prune_counts
-    assert max(remove_counts) <= 20
-    assert max(prune_counts) <= 20
+    # the node look-up (2), the lock (+ the guards' read where the lock can
+    # wait), the edges, the data, then data, edges and nodes deleted by graph
+    # and pk, plus the savepoint pair: 10 on SQLite, 11 elsewhere (was 17/18)
+    assert max(remove_counts) <= 11
+    assert max(prune_counts) <= 11
 
 
 # An add: the graph lock, which reads the guards and whether the parent is

@@ -175,7 +175,9 @@ def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, i
     return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
 
 
-def _rehome(graph: DCCGraph, moves: list[tuple[int, int]], backbone_parent: dict[int, int], edges: dict) -> None:
+def _rehome(
+    graph: DCCGraph, moves: list[tuple[int, int]], backbone_parent: dict[int, int], edges: dict[tuple[int, int], int]
+) -> None:
     """Give each moved node its new backbone parent: the link edge from
     that parent becomes the backbone edge, the old one a link (one
     statement, scoped by the graph; no other row changes)."""
