@@ -59,16 +59,23 @@ class TreeChangeList(ChangeList):
 
     Filtered by one flow, the rows are that flow's nodes in tree order (a
     page is a slice of the tree, worked out in memory from the backbone
-    edges); otherwise by graph and creation.  Constant queries per page:
-    the count, the backbone edges of the page's graphs, the page's rows
-    (and the unfiltered count only when a filter is active).
+    edges, which also count the rows); otherwise by graph and creation.
+    Constant queries per page: the count, the backbone edges of the page's
+    graphs, the page's rows (and the unfiltered count only when a filter is
+    active).
     """
 
     def get_results(self, request: HttpRequest) -> None:
         admin_ = self.model_admin
         graph_id = admin_.filtered_graph(request)  # type: ignore[attr-defined]
         node_of, graph_of = admin_.node_of, admin_.graph_of  # type: ignore[attr-defined]
-        paginator = admin_.get_paginator(request, self.queryset, self.list_per_page)
+        if graph_id is None:
+            trees: dict[int, Tree] = {}
+            paginator = admin_.get_paginator(request, self.queryset, self.list_per_page)
+        else:  # the flow filter is the only one: its tree is the rows, and counts them
+            trees = _trees({graph_id})
+            order = trees[graph_id].order if graph_id in trees else []
+            paginator = Paginator(order, self.list_per_page)
         result_count = paginator.count
         if not admin_.show_full_result_count:
             full_result_count = None
@@ -79,22 +86,17 @@ class TreeChangeList(ChangeList):
         self.can_show_all = result_count <= self.list_max_show_all
         self.multi_page = result_count > self.list_per_page
         show_all = (self.show_all and self.can_show_all) or not self.multi_page
+        try:
+            page = paginator.object_list if show_all else paginator.page(self.page_num).object_list
+        except InvalidPage as exc:
+            raise IncorrectLookupParameters from exc
         if graph_id is None:
-            try:
-                rows = list(self.queryset if show_all else paginator.page(self.page_num).object_list)
-            except InvalidPage as exc:
-                raise IncorrectLookupParameters from exc
+            rows = list(page)
             trees = _trees({graph_of(obj) for obj in rows})
         else:
-            trees = _trees({graph_id})
-            order = trees[graph_id].order if graph_id in trees else []
-            try:
-                ids = order if show_all else list(Paginator(order, self.list_per_page).page(self.page_num).object_list)
-            except InvalidPage as exc:
-                raise IncorrectLookupParameters from exc
             key = "pk" if self.model is Node else "node_id"
-            found = {node_of(obj): obj for obj in self.queryset.order_by().filter(**{f"{key}__in": ids})}
-            rows = [found[pk] for pk in ids if pk in found]
+            found = {node_of(obj): obj for obj in self.queryset.order_by().filter(**{f"{key}__in": list(page)})}
+            rows = [found[pk] for pk in page if pk in found]
         for obj in rows:
             tree = trees.get(graph_of(obj))
             obj._depth = tree.depth.get(node_of(obj), 1) if tree is not None else 1
