@@ -352,3 +352,28 @@ def test_add_child_through_the_orm_when_save_receivers_listen():
     assert tree.order == [graph.root_id, fast.pk, slow.pk]
     assert tree.depth[fast.pk] == tree.depth[slow.pk] == 2
     check_invariants(graph)
+
+
+def test_remove_and_prune_through_the_orm_when_delete_receivers_listen():
+    """With a ``post_delete`` receiver on Node, edges and nodes are deleted
+    through the ORM (the receiver sees each node); the graph is the same."""
+    from django.db.models.signals import post_delete
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    graph = DCCGraph.factory(Label, name="R")
+    a = graph.root.add_child(name="a")
+    b = a.add_child(name="b")
+    c = graph.root.add_child(name="c")
+    post_delete.connect(receiver, sender=Node)
+    try:
+        a.prune()
+        c.remove()
+    finally:
+        post_delete.disconnect(receiver, sender=Node)
+    assert sorted(seen) == sorted([a.pk, b.pk, c.pk])
+    assert shape(graph) == set()
+    check_invariants(graph)

@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router, transaction
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.deletion import Collector
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from flowr.db import graph as sql
 from flowr.exceptions import CannotRemove
@@ -206,10 +206,20 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
         collector.delete()
         for d, pk in zip(data, pks, strict=True):  # 0.2 returned them with their pks
             d.pk = pk
+    # Plain DELETEs (Django's ``_raw_delete``: no collector, which would
+    # first select the nodes and visit every relation again) unless a
+    # delete receiver listens, which then sees every row through the ORM.
+    raw = not any(s.has_listeners(m) for s in (pre_delete, post_delete) for m in (Node, Edge))
     for start in range(0, len(ids), 5000):  # bounded parameter lists
         chunk = ids[start : start + 5000]
-        Edge.objects.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk), graph_id=graph.pk)._raw_delete(db)
-        Node.objects.filter(graph_id=graph.pk, pk__in=chunk)._raw_delete(db)
+        edges = Edge.objects.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk), graph_id=graph.pk)
+        nodes = Node.objects.filter(graph_id=graph.pk, pk__in=chunk)
+        if raw:
+            edges._raw_delete(db)
+            nodes._raw_delete(db)
+        else:
+            edges.delete()
+            nodes.delete()
 
 
 def remove(node: Node) -> BaseNodeData:
