@@ -26,7 +26,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from flowr.exceptions import DifferentGraphs, InvalidDataClass
-from flowr.graphwalk import EdgeIndex, Tree, tree_order
+from flowr.graphwalk import EdgeIndex, Tree, backbone_root, tree_order
 
 M = TypeVar("M", bound=models.Model)
 P = ParamSpec("P")
@@ -115,7 +115,12 @@ def tree_rows(graph: DCCGraph, names: tuple[str, ...] = ()) -> tuple[Tree, dict[
         if edge is not None:
             backbone.append((edge, parent, pk))
     backbone.sort()
-    return tree_order(graph.root_id, [(parent, pk) for _, parent, pk in backbone]), values
+    pairs = [(parent, pk) for _, parent, pk in backbone]
+    root = graph.root_id if graph.root_id is not None else backbone_root(values, pairs)
+    tree = tree_order(root if root in values else 0, pairs)
+    if tree.order == [0]:  # no nodes (yet)
+        tree.order = []
+    return tree, values
 
 
 class DCCGraph(models.Model):
