@@ -1,7 +1,7 @@
 """Deep graphs: a node row does not grow with its depth.
 
 The backbone is the Edge rows, so a node at depth 3,000 is stored like the
-root (0.2 on treebeard stored a 4d-character path per node: 18 MB of paths
+root (flowr on treebeard stored a 4d-character path per node: 18 MB of paths
 for a 3,000-deep chain).  Edits, export and clone of such a chain work, and
 nothing recurses.
 """

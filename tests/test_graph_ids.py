@@ -82,7 +82,7 @@ def test_edits_clone_and_prune_stay_inside_their_graph_past_36_to_the_4th():
 
     for flow in flows:
         before = {g: rows(g) for g in everything}
-        copy = flow.clone()  # 0.2 on treebeard: KeyError, a 500
+        copy = flow.clone()  # on treebeard paths: KeyError, a 500
         assert copy.state_graph_id > PAST
         labels = FlowNodeData.objects.order_by("rule_label").values_list("rule_label", flat=True)
         assert list(labels.filter(node__graph_id=copy.state_graph_id)) == list(
