@@ -21,7 +21,6 @@ setup(
     python_requires=">=3.11",
     install_requires=[
         "Django>=5.2",
-        "django-treebeard>=7,<8",
         "djangorestframework>=3.15",
         "drf-spectacular>=0.27",
         "jsonschema>=4.0",

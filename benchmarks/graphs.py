@@ -22,7 +22,7 @@ from django.test import Client
 
 from benchmarks.benchapp.rules import Chain, Left, Right, Split
 from benchmarks.common import Measure, Section, call, ms
-from flowr.models import DCCGraph, Flow, FlowNodeData, Node, RuleSet
+from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet
 
 CHILD_RULES = {Split.class_label: (Left, Right), Left.class_label: (Split,), Right.class_label: (Split,)}
 READS = {  # table row -> key in the BENCH json
@@ -100,9 +100,9 @@ def build_one_by_one(rule_set: RuleSet, size: int) -> tuple[Measure, Measure]:
 def add_sample(flow: Flow, count: int) -> tuple[Measure, int]:
     """Add ``count`` nodes one by one under leaves of ``flow``: the total."""
     leaves = list(
-        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id, node__numchild=0, node__out_edges=None)
+        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id, node__out_edges=None)
         .select_related("node")
-        .order_by("-node__depth")[:count]
+        .order_by("-node_id")[:count]  # imported breadth first: the last are the deepest
     )
     adds = [call(data.add_child_rule, CHILD_RULES[data.rule_label][0])[0] for data in leaves]
     return _total(adds, f"sample of {len(adds)}, extrapolated"), len(adds)
@@ -127,6 +127,11 @@ def measure(func: Callable[[Any], Any], fresh: Callable[[], Any], repeat: int) -
     return Measure(wall, cpu, runs[-1][0].queries, note), result
 
 
+def _first_child(pk: int) -> int:
+    """The first backbone child of node ``pk`` (a node at depth 2 under the root)."""
+    return Edge.objects.filter(source_id=pk, backbone=True).order_by("pk").values_list("target_id", flat=True)[0]
+
+
 def read_paths(flow: Flow, repeat: int) -> dict[str, Measure]:
     """The read paths on ``flow``, each on a freshly loaded object."""
     from flowr.readmodel import FlowGraph
@@ -134,8 +139,8 @@ def read_paths(flow: Flow, repeat: int) -> dict[str, Measure]:
     graph_pk = flow.state_graph_id
     root = DCCGraph.objects.get(pk=graph_pk).root_id
     nodes = Node.objects.filter(graph_id=graph_pk)
-    deepest = nodes.order_by("-depth", "pk").values_list("pk", flat=True)[0]
-    middle = nodes.filter(depth=2).order_by("pk").values_list("pk", flat=True)[0]
+    deepest = nodes.order_by("-pk").values_list("pk", flat=True)[0]  # imported breadth first
+    middle = _first_child(root)
 
     def node(pk: int) -> Callable[[], Node]:
         return lambda: Node.objects.get(pk=pk)
@@ -190,8 +195,8 @@ def deep_chain(depth: int) -> tuple[Section, dict[str, Any]]:
     parents: list[int | None] = [None, *range(depth - 1)]
     flow = import_flow(document(f"chain {depth}", labels, parents, [(depth - 1, 0)]), rule_set)
     graph = DCCGraph.objects.get(pk=flow.state_graph_id)
-    leaf = Node.objects.filter(graph_id=graph.pk).order_by("-depth").values_list("pk", flat=True)[0]
-    second = Node.objects.get(graph_id=graph.pk, depth=2).pk
+    leaf = Node.objects.filter(graph_id=graph.pk).order_by("-pk").values_list("pk", flat=True)[0]
+    second = _first_child(graph.root_id)
     section = Section(
         f"Deep chain: {depth:,} nodes in one line plus a loop back (no recursion limit)",
         ["operation", "ms", "cpu ms", "queries", "result"],
@@ -272,3 +277,53 @@ def run(sizes: list[int], quick: bool) -> Iterator[tuple[Section, dict[str, Any]
     ]
     yield section, found
     yield deep_chain(2000 if quick else 10_000)
+    yield edits_among_flows(10_000, 50)
+
+
+def _branch(flow: Flow, length: int, avoid: int) -> int:
+    """Add a ``length``-node chain under a leaf of ``flow`` (not ``avoid``); the chain's first node."""
+    leaf = (
+        FlowNodeData.objects.filter(
+            node__graph_id=flow.state_graph_id, node__out_edges=None, rule_label=Left.class_label
+        )
+        .exclude(node_id=avoid)
+        .select_related("node")
+        .order_by("-node_id")[0]
+    )
+    first = current = leaf.add_child_rule(Split)
+    for _ in range(length - 1):
+        current = current.add_child_rule(CHILD_RULES[current.rule_label][0])
+    return first.node_id
+
+
+def edits_among_flows(size: int, others: int) -> tuple[Section, dict[str, Any]]:
+    """remove() and prune() in one ``size``-node flow while ``others`` flows of
+    the same size are in the tables: every statement is scoped by the graph."""
+    rule_set = RuleSet.factory("among", Split)
+    labels, parents, links = shape(size)
+    doc = document("among", labels, parents, links)
+    built, _ = call(lambda: [import_flow(doc, rule_set) for _ in range(others)])
+    flow = import_flow(doc, rule_set)
+    section = Section(
+        f"Edits in one {size:,}-node flow among {others} others of {size:,} nodes"
+        f" ({Node.objects.count():,} nodes in the table; the others built in {built.wall:.1f} s)",
+        ["operation", "ms", "cpu ms", "queries", "result"],
+    )
+    found: dict[str, Any] = {}
+    leaf = (
+        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id, node__out_edges=None)
+        .order_by("-node_id")
+        .values_list("node_id", flat=True)[0]
+    )
+    cases = [
+        ("remove (a leaf)", lambda n: n.remove(), leaf, "remove"),
+        ("prune (a 10-node branch)", lambda n: n.prune(), _branch(flow, 10, avoid=leaf), "prune"),
+    ]
+    for name, func, pk, key in cases:
+        measured, result = call(func, Node.objects.get(pk=pk))
+        removed = len(result) if isinstance(result, list) else 1
+        section.add(name, ms(measured.wall), ms(measured.cpu), measured.queries, f"{removed} nodes removed")
+        found[f"{key}_among_{others}_ms"] = round(measured.wall * 1000, 2)
+        found[f"{key}_among_{others}_queries"] = measured.queries
+    section.notes.append("queries: SQL statements, transaction control not counted; target <= 5 and <= 100 ms")
+    return section, found

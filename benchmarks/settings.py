@@ -64,7 +64,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "treebeard",
     "rest_framework",
     "rest_framework.authtoken",
     "django_fsm_log",

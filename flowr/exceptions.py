@@ -15,9 +15,9 @@ class FlowrError(AttributeError):
     """Base class of every flowr refusal.
 
     The objects involved are attributes (None when not given): the ``node``
-    (a FlowNodeData or Node) and its ``target``, the ``rule`` or ``label``,
+    (a FlowNodeData or Node) and its ``target``, a ``source``, the ``rule`` or ``label``,
     the ``flow`` or ``rule_set``, the ``state`` (or ``state_pk``), a ``count``
-    of States, the ``guard`` and its ``reason``, a ``report`` or ``problems``.
+    of States, the ``guard`` and its ``reason``, a ``report`` or ``problems``, the offending ``value``.
     """
 
     code: ClassVar[str] = "flowr_error"
@@ -28,6 +28,7 @@ class FlowrError(AttributeError):
         message: str | None = None,
         *,
         node: Any = None,
+        source: Any = None,
         target: Any = None,
         rule: Any = None,
         label: str | None = None,
@@ -41,9 +42,11 @@ class FlowrError(AttributeError):
         report: Any = None,
         problems: Any = None,
         data_class: Any = None,
+        value: Any = None,
     ) -> None:
         self.message: str = message or self.default_message
         self.node = node
+        self.source = source
         self.target = target
         self.rule = rule
         self.label = label
@@ -57,6 +60,7 @@ class FlowrError(AttributeError):
         self.report = report
         self.problems = problems
         self.data_class = data_class
+        self.value = value
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ from django.db import router, transaction
 from flowr import policy
 from flowr import rules as rule_registry
 from flowr.exceptions import FlowrError
+from flowr.graphwalk import backbone_root, tree_order
 
 if TYPE_CHECKING:
     from flowr.models import Flow, FlowNodeData, RuleSet, State
@@ -74,13 +75,16 @@ def _load(flow: Flow) -> tuple[list[FlowNodeData], list[tuple[int, int, bool]]]:
     """The flow's node data in tree order and its edges (two queries)."""
     from flowr.models import Edge, FlowNodeData
 
-    # Sorted here: MariaDB/MySQL compare only a prefix of long paths.
-    data = sorted(
-        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).select_related("node").order_by(),
-        key=lambda d: d.node.path,
-    )
+    found = {
+        d.node_id: d
+        for d in FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).select_related("node").order_by()
+    }
+    rows = Edge.objects.filter(graph_id=flow.state_graph_id).order_by("pk")
+    edges = list(rows.values_list("source_id", "target_id", "backbone"))
+    backbone = [(s, t) for s, t, b in edges if b]
+    tree = tree_order(backbone_root(found, backbone) or 0, backbone)  # the root: no backbone edge points at it
+    data = [found[pk] for pk in tree.order if pk in found]
     order = {d.node_id: i for i, d in enumerate(data)}
-    edges = list(Edge.objects.filter(graph_id=flow.state_graph_id).values_list("source_id", "target_id", "backbone"))
     edges.sort(key=lambda e: (order.get(e[0], 0), order.get(e[1], 0)))
     return data, edges
 
@@ -402,7 +406,7 @@ def flow_to_dot(flow: Flow, state: State | None = None) -> str:
         attrs = [f'label="{dot_escape(_node_label(d))}"']
         if _branches(d):
             attrs.append("shape=diamond")
-        if d.node.depth == 1:
+        if d is data[0]:  # the root comes first in tree order
             attrs.append("peripheries=2")
         if local == current:
             attrs.append(f'style="rounded,filled,bold", fillcolor="{CURRENT_FILL}"')
@@ -428,7 +432,7 @@ def flow_to_mermaid(flow: Flow, state: State | None = None) -> str:
     lines = ["---", f"title: {json.dumps(_flow_title(flow))}", "---", "flowchart TD"]
     for d in data:
         label = mermaid_escape(_node_label(d))
-        if d.node.depth == 1:
+        if d is data[0]:  # the root comes first in tree order
             shape = f'(["{label}"])'
         elif _branches(d):
             shape = f'{{"{label}"}}'

@@ -247,41 +247,67 @@ def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int)
     return moves
 
 
-class BackboneTree:
-    """The creation tree ("backbone") of a graph, walked once: preorder
-    (children in the order given, i.e. creation order), each node's depth
-    (the root's is 1) and preorder interval, so "is ``a`` an ancestor of
-    ``b``" (a link going back up is a loop) is two comparisons."""
+class Tree:
+    """The creation tree ("backbone") of a graph, laid out in memory.
+
+    ``order`` is the preorder from the root, children in the order their
+    backbone edges were given (creation order: edge pk order); ``depth``
+    counts from 1 at the root; ``parent`` maps each non-root node to its
+    backbone parent.  Nodes the backbone does not reach from the root are
+    left out.  Built iteratively in O(n): no recursion limit at any depth.
+    """
 
     def __init__(self, root: int, backbone: Iterable[tuple[int, int]]) -> None:
         kids = _adjacency(backbone)
+        self.root = root
         self.order: list[int] = []
-        self.depth: dict[int, int] = {}
+        self.depth: dict[int, int] = {root: 1}
         self.parent: dict[int, int] = {}
-        self._enter: dict[int, int] = {}
-        self._exit: dict[int, int] = {}
-        if not root:
-            return
-        stack: list[tuple[int, int]] = [(root, 1)]
-        exits: list[tuple[int, int]] = []  # (node, depth) still open
+        stack = [root]
         while stack:
-            node, depth = stack.pop()
-            while exits and exits[-1][1] >= depth:  # left their subtree
-                self._exit[exits.pop()[0]] = len(self.order) - 1
-            self._enter[node] = len(self.order)
-            self.order.append(node)
-            self.depth[node] = depth
-            exits.append((node, depth))
-            for child in reversed(kids.get(node, ())):
-                if child not in self.depth:
-                    self.parent[child] = node
-                    stack.append((child, depth + 1))
-        for node, _ in exits:
-            self._exit[node] = len(self.order) - 1
+            current = stack.pop()
+            self.order.append(current)
+            below = kids.get(current, ())
+            level = self.depth[current] + 1
+            for child in below:
+                if child in self.depth:  # not a tree (corrupt data): never loop
+                    continue
+                self.depth[child] = level
+                self.parent[child] = current
+            stack.extend(c for c in reversed(below) if self.parent.get(c) == current)
+        self._position: dict[int, int] | None = None
+        self._size: dict[int, int] | None = None
 
-    def is_ancestor(self, a: int, b: int) -> bool:
-        """True when ``a`` is ``b`` or above it in the creation tree."""
-        ea, eb = self._enter.get(a), self._enter.get(b)
-        if ea is None or eb is None:
+    @property
+    def position(self) -> dict[int, int]:
+        """Each node's index in :attr:`order`."""
+        if self._position is None:
+            self._position = {node: i for i, node in enumerate(self.order)}
+        return self._position
+
+    def contains(self, ancestor: int, node: int) -> bool:
+        """Whether ``node`` is ``ancestor`` or in its backbone subtree
+        (preorder interval numbers: constant time after one O(n) pass)."""
+        if self._size is None:
+            size = dict.fromkeys(self.order, 1)
+            for current in reversed(self.order):
+                up = self.parent.get(current)
+                if up is not None:
+                    size[up] += size[current]
+            self._size = size
+        position = self.position
+        start, at = position.get(ancestor), position.get(node)
+        if start is None or at is None:
             return False
-        return ea <= eb <= self._exit[a]
+        return start <= at < start + self._size[ancestor]
+
+
+def tree_order(root: int, backbone: Iterable[tuple[int, int]]) -> Tree:
+    """The backbone tree of ``root`` from ``(parent, child)`` edges in creation order."""
+    return Tree(root, backbone)
+
+
+def backbone_root(nodes: Iterable[int], backbone: Iterable[tuple[int, int]]) -> int | None:
+    """The node no backbone edge points at (the root), or None."""
+    targets = {t for _, t in backbone}
+    return next((n for n in nodes if n not in targets), None)

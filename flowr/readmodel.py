@@ -23,7 +23,7 @@ from django.db.models import F, Func, IntegerField, OuterRef, Subquery
 
 from flowr import policy
 from flowr.db.reads import driver_rows
-from flowr.graphwalk import BackboneTree, EdgeIndex, dominated_counts
+from flowr.graphwalk import EdgeIndex, Tree, dominated_counts, tree_order
 from flowr.models import Edge, Flow, FlowNodeData, State
 from flowr.models.graph import _collector_paused_in
 from flowr.rules import Rule, get_rule, short_name
@@ -45,7 +45,7 @@ class FlowGraph:
     edges: list[tuple[int, int, bool | int]]  # (source, target, backbone), creation order
     state_counts: dict[int, int]  # node pk -> States standing on it
     index: EdgeIndex = field(init=False)
-    tree: BackboneTree = field(init=False)
+    tree: Tree = field(init=False)
     root: int = field(init=False)  # the root node's pk (0: the flow has no graph)
     _dominated: dict[int, int] | None = field(default=None, init=False)
     # label -> its Rule (None when missing)
@@ -56,7 +56,7 @@ class FlowGraph:
     def __post_init__(self) -> None:
         self.root = self.flow.state_graph.root_id if self.flow.state_graph_id else 0
         self.index = EdgeIndex(self.root, [(s, t) for s, t, _ in self.edges])
-        self.tree = BackboneTree(self.root, [(s, t) for s, t, backbone in self.edges if backbone])
+        self.tree = tree_order(self.root, [(s, t) for s, t, backbone in self.edges if backbone])
         labels = self.labels  # in tree order here, not sorted by the database
         ordered = {pk: labels[pk] for pk in self.tree.order if pk in labels}
         if len(ordered) != len(labels):

@@ -17,6 +17,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 
 from flowr.exceptions import FlowrError, MappingIncomplete
+from flowr.graphwalk import tree_order
 from flowr.models import ops
 
 if TYPE_CHECKING:
@@ -165,14 +166,16 @@ def _graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, 
     rows = list(
         FlowNodeData.objects.using(db)
         .filter(node__graph_id=graph_id)
-        .order_by("node__path")
-        .values_list("node_id", "rule_label", "node__depth")
+        .order_by()
+        .values_list("node_id", "rule_label", "node__graph__root_id")
     )
     labels = {node: label for node, label, _ in rows}
-    root = next(node for node, _, depth in rows if depth == 1)
-    order = {node: i for i, (node, _, _) in enumerate(rows)}
+    root = rows[0][2]
+    edges = Edge.objects.using(db).filter(graph_id=graph_id).order_by("pk")
+    edges = list(edges.values_list("source_id", "target_id", "backbone"))
+    order = tree_order(root, [(s, t) for s, t, b in edges if b]).position
     children: dict[int, list[int]] = {}
-    for source, target in Edge.objects.using(db).filter(graph_id=graph_id).values_list("source_id", "target_id"):
+    for source, target, _ in edges:
         children.setdefault(source, []).append(target)
     for kids in children.values():
         kids.sort(key=lambda n: order.get(n, 0))

@@ -101,7 +101,7 @@ def node_of(flow: Flow, rule: type) -> int:
     """The Node pk of ``flow``'s (first) node with ``rule``."""
     return (
         FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id, rule_label=rule.class_label)
-        .order_by("node__path")
+        .order_by("node_id")  # the first made
         .values_list("node_id", flat=True)[0]
     )
 

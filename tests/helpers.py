@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flowr.graphwalk import EdgeIndex
+from django.db.models import Q
+
+from flowr.graphwalk import EdgeIndex, Tree, tree_order
 from flowr.models import DCCGraph, Edge, Node
 from tests.testapp.models import Label
 
@@ -44,32 +46,33 @@ def shape(graph: DCCGraph) -> set[tuple[str, str]]:
 
 
 def check_invariants(graph: DCCGraph) -> None:
-    """Reachability, no duplicate edges, backbone == creation tree, treebeard."""
+    """Reachability, no duplicate edges, the backbone a tree over every node."""
     graph.refresh_from_db()
     nodes = {n.pk: n for n in Node.objects.filter(graph=graph)}
-    rows = list(Edge.objects.filter(graph=graph).values_list("source_id", "target_id", "backbone"))
+    rows = list(Edge.objects.filter(graph=graph).order_by("pk").values_list("source_id", "target_id", "backbone"))
     pairs = [(s, t) for s, t, _ in rows]
     assert len(pairs) == len(set(pairs)), "duplicate edge"
+    assert set(Edge.objects.filter(Q(source__in=nodes) | Q(target__in=nodes)).values_list("graph_id", flat=True)) <= {
+        graph.pk
+    }, "an edge of another graph touches this one"
     index = EdgeIndex(graph.root_id, pairs)
     reachable = index.descendents(graph.root_id) | {graph.root_id}
     assert reachable == set(nodes), f"unreachable nodes: {set(nodes) - reachable}"
-    root = nodes[graph.root_id]
-    assert root.depth == 1
-    assert len({n.path for n in nodes.values()}) == len(nodes), "two nodes share a path"
-    backbone = {t: s for s, t, b in rows if b}
-    assert len(backbone) == len([t for s, t, b in rows if b]), "two backbone parents"
-    for node in nodes.values():
-        if node.pk == graph.root_id:
-            assert node.pk not in backbone
-            continue
-        parent = nodes[backbone[node.pk]]
-        assert node.path.startswith(parent.path) and node.depth == parent.depth + 1, "backbone != tree"
-        assert node.path.startswith(root.path)
-    for node in nodes.values():
-        assert node.numchild == sum(1 for t, s in backbone.items() if s == node.pk)
+    backbone_edges = [(s, t) for s, t, b in rows if b]
+    backbone = dict((t, s) for s, t in backbone_edges)
+    assert len(backbone) == len(backbone_edges), "two backbone parents"
+    assert graph.root_id not in backbone, "the root has a backbone parent"
+    assert set(backbone) == set(nodes) - {graph.root_id}, "a node without a backbone parent"
+    tree = tree_order(graph.root_id, backbone_edges)
+    assert sorted(tree.order) == sorted(nodes), "the backbone is not a tree from the root"
     # the related managers agree with the edge rows
     for node in nodes.values():
         assert {c.pk for c in node.children.all()} == set(index.children.get(node.pk, []))
         assert {p.pk for p in node.parents.all()} == set(index.parents.get(node.pk, []))
-    problems = Node.objects.find_problems()
-    assert all(not p for p in problems), problems
+
+
+def backbone_tree(graph: DCCGraph) -> Tree:
+    """The graph's backbone as stored, laid out (depths, tree order, subtrees)."""
+    graph.refresh_from_db()
+    rows = Edge.objects.filter(graph=graph, backbone=True).order_by("pk").values_list("source_id", "target_id")
+    return tree_order(graph.root_id, list(rows))

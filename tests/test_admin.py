@@ -54,7 +54,7 @@ def snapshot(flow: Flow) -> tuple[Any, ...]:
     """Everything an edit of ``flow`` could change."""
     graph = flow.state_graph_id
     return (
-        sorted(Node.objects.filter(graph_id=graph).values_list("pk", "path", "depth", "numchild")),
+        sorted(Node.objects.filter(graph_id=graph).values_list("pk", "graph_id")),
         sorted(Edge.objects.filter(graph_id=graph).values_list("source_id", "target_id", "backbone")),
         sorted(FlowNodeData.objects.filter(node__graph_id=graph).values_list("pk", "rule_label")),
         sorted(State.objects.values_list("pk", "current_node_id", "version")),
@@ -339,3 +339,38 @@ def test_mutations_need_the_csrf_token(ae: tuple[Flow, dict[str, FlowNodeData]],
     response = client.post(admin("flowr_flow_prune", flow.pk, nodes["C"].node_id))
     assert response.status_code == 403
     assert snapshot(flow) == before
+
+
+# -- nodes as a tree ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["flowr_node_changelist", "flowr_flownodedata_changelist"])
+def test_node_changelists_filtered_by_a_flow_show_its_tree_indented(
+    admin_client: Client, django_assert_max_num_queries: Callable[..., Any], monkeypatch: Any, name: str
+) -> None:
+    """One flow's nodes in tree order (preorder, children in creation order),
+    indented by backbone depth, a page at a time, in constant queries."""
+    from django.contrib import admin as django_admin
+
+    flow = Flow.factory("tree", RuleSet.factory("tree", S.A))
+    root = flow.root_data
+    c = root.add_child_rule(S.C)
+    e = c.add_child_rule(S.E)
+    d = c.add_child_rule(S.D)
+    a2 = e.add_child_rule(S.A)  # made last, yet before D in tree order
+    a2.connect_child(c)  # a loop changes nothing of the tree
+    other = Flow.factory("other", RuleSet.factory("other", S.A))
+    other.root_data.add_child_rule(S.C)
+    expected = [(root.node_id, 1), (c.node_id, 2), (e.node_id, 3), (a2.node_id, 4), (d.node_id, 3)]
+    node = (lambda obj: obj.pk) if name == "flowr_node_changelist" else (lambda obj: obj.node_id)
+    url = admin(name) + f"?flow={flow.state_graph_id}"
+    with django_assert_max_num_queries(CHANGELISTS[name]):
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    assert [(node(obj), obj._depth) for obj in response.context["cl"].result_list] == expected
+    assert "padding-left: 6em" in response.content.decode()  # depth 4
+    model = Node if name == "flowr_node_changelist" else FlowNodeData
+    monkeypatch.setattr(django_admin.site._registry[model], "list_per_page", 2)
+    with django_assert_max_num_queries(CHANGELISTS[name]):
+        page = admin_client.get(url + "&p=2")
+    assert page.status_code == 200
+    assert [(node(obj), obj._depth) for obj in page.context["cl"].result_list] == expected[2:4]
+    assert page.context["cl"].result_count == 5

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from flowr import sample_rules as sr
 from flowr.export import FORMAT, export_flow, import_flow, schema
 from flowr.models import Edge, Flow, FlowNodeData, Node, RuleSet, State
-from tests.helpers import check_invariants
+from tests.helpers import backbone_tree, check_invariants
 from tests.testapp.rules import Chain, Leaf, Leaf2, Wide
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +40,10 @@ def wide_flow() -> Flow:
         ],
     )
     data = flow.nodes_data()
+    depth = backbone_tree(flow.state_graph).depth
     leaf2 = next(d for d in data if d.rule_label == Leaf2.class_label)
-    inner_wide = next(d for d in data if d.rule_label == Wide.class_label and d.node.depth == 3)
-    last_chain = max((d for d in data if d.rule_label == Chain.class_label), key=lambda d: d.node.depth)
+    inner_wide = next(d for d in data if d.rule_label == Wide.class_label and depth[d.node_id] == 3)
+    last_chain = max((d for d in data if d.rule_label == Chain.class_label), key=lambda d: depth[d.node_id])
     leaf2.connect_child(inner_wide)  # a join
     last_chain.connect_child(last_chain)  # a self loop (Chain may follow itself)
     return flow
@@ -50,11 +51,9 @@ def wide_flow() -> Flow:
 
 def signature(flow: Flow) -> tuple:
     """The graph up to node identity: tree-order rules, edges by position."""
-    data = list(
-        FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id)
-        .order_by("node__path")
-        .values_list("node_id", "rule_label", "node__depth")
-    )
+    tree = backbone_tree(flow.state_graph)
+    labels = dict(FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).values_list("node_id", "rule_label"))
+    data = [(node, labels[node], tree.depth[node]) for node in tree.order]
     pos = {node: i for i, (node, _, _) in enumerate(data)}
     edges = Edge.objects.filter(graph_id=flow.state_graph_id).values_list("source_id", "target_id", "backbone")
     return [(label, depth) for _, label, depth in data], sorted((pos[s], pos[t], b) for s, t, b in edges)

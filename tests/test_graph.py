@@ -1,4 +1,4 @@
-"""DCCGraph / Node: 0.2's graph behaviour, on the treebeard backbone."""
+"""DCCGraph / Node: 0.2's graph behaviour, on the backbone of Edge rows."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 
 from flowr.exceptions import CannotRemove, DifferentGraphs, FlowrError, InvalidDataClass
 from flowr.models import BaseNodeData, DCCGraph, Edge, Node
-from tests.helpers import build_graph_c, check_invariants, nodes_by_name, shape
+from tests.helpers import backbone_tree, build_graph_c, check_invariants, nodes_by_name, shape
 from tests.testapp.models import Label
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_links_are_not_backbone(graph_c, c_nodes):
     a, b, c, d, e, f, g, h, i = c_nodes
     assert Edge.objects.get(source=i, target=h).backbone is False
     assert Edge.objects.get(source=d, target=h).backbone is True
-    assert h.path.startswith(d.path)
+    assert backbone_tree(graph_c).parent[h.pk] == d.pk
 
 
 def test_ancestors(c_nodes):
@@ -185,7 +185,7 @@ def test_remove_rehomes_backbone_child_reachable_through_link():
     grandchild.refresh_from_db()
     assert shape(graph) == {("R", "L"), ("L", "C"), ("C", "G")}
     assert Edge.objects.get(source=link, target=c).backbone is True
-    assert grandchild.path.startswith(c.path)
+    assert backbone_tree(graph).contains(c.pk, grandchild.pk)
     check_invariants(graph)
 
 
@@ -283,8 +283,9 @@ def test_many_graphs_have_separate_trees():
     graphs = [DCCGraph.factory_from_graph(Label, {"name": f"{n}"}, [({"name": "x"}, [])]) for n in range(5)]
     for graph in graphs:
         check_invariants(graph)
-    roots = [g.root.path for g in graphs]
-    assert len(set(roots)) == 5
+    trees = [backbone_tree(g) for g in graphs]
+    assert [len(t.order) for t in trees] == [2] * 5
+    assert len({pk for t in trees for pk in t.order}) == 10
 
 
 def test_deep_chain_without_recursion():
@@ -301,7 +302,7 @@ def test_deep_chain_without_recursion():
         current = child
     graph = DCCGraph.factory_from_graph(Label, {"name": "0"}, nested)
     last = graph.find_nodes(name=str(depth - 1)).get()
-    assert last.depth == depth
+    assert backbone_tree(graph).depth[last.pk] == depth
     assert len(last.ancestors()) == depth - 1
     assert len(graph.root.descendents()) == depth - 1
     last.connect_child(graph.root)
@@ -347,7 +348,32 @@ def test_add_child_through_the_orm_when_save_receivers_listen():
     finally:
         post_save.disconnect(receiver, sender=Edge)
     assert seen == [("Edge", True)]
-    assert [c.data.name for c in graph.root.children.order_by("path")] == ["fast", "slow"]
-    assert fast.path < slow.path and fast.depth == slow.depth == 2
-    assert Node.objects.get(pk=graph.root.pk).numchild == 2
+    tree = backbone_tree(graph)
+    assert tree.order == [graph.root_id, fast.pk, slow.pk]
+    assert tree.depth[fast.pk] == tree.depth[slow.pk] == 2
+    check_invariants(graph)
+
+
+def test_remove_and_prune_through_the_orm_when_delete_receivers_listen():
+    """With a ``post_delete`` receiver on Node, edges and nodes are deleted
+    through the ORM (the receiver sees each node); the graph is the same."""
+    from django.db.models.signals import post_delete
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    graph = DCCGraph.factory(Label, name="R")
+    a = graph.root.add_child(name="a")
+    b = a.add_child(name="b")
+    c = graph.root.add_child(name="c")
+    post_delete.connect(receiver, sender=Node)
+    try:
+        a.prune()
+        c.remove()
+    finally:
+        post_delete.disconnect(receiver, sender=Node)
+    assert sorted(seen) == sorted([a.pk, b.pk, c.pk])
+    assert shape(graph) == set()
     check_invariants(graph)

@@ -54,7 +54,7 @@ def test_transitions_call_the_functions(fresh_lookup):
     flow, (first, second, _) = cycle_flow()
     state = State.start(flow)
     sql, row = moves(state)
-    assert any(s.startswith("SELECT * FROM flowr_load_v1(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_load_v2(") for s in sql)
     assert any(s.startswith("SELECT * FROM flowr_move_v1(") for s in sql)
     assert not any("WITH moved" in s for s in sql)
     assert (state.current_node_id, state.version) == (second.pk, 1)
@@ -70,7 +70,7 @@ def test_without_the_functions_the_statements_are_sent(fresh_lookup):
     with connection.schema_editor(atomic=False) as editor:  # inside the test's transaction: rolled back
         functions.drop_functions(None, editor)
     sql, row = moves(state, Cycle2)
-    assert not any("flowr_load_v1" in s or "flowr_move_v1" in s for s in sql)
+    assert not any("flowr_load_v2" in s or "flowr_move_v1" in s for s in sql)
     assert any(s.startswith('WITH moved AS (UPDATE "flowr_state"') for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (second.pk, 2, second.pk)
     with connection.schema_editor(atomic=False) as editor:  # the migration again: found again

@@ -25,6 +25,7 @@ from flowr.exceptions import (
 from flowr.integrity import check_integrity
 from flowr.models import Flow, FlowNodeData, Node, RuleSet, State, StateHistory
 from flowr.signals import post_transition
+from tests.helpers import backbone_tree
 from tests.testapp.models import CallbackLog
 from tests.testapp.rules import Cycle1, Cycle2, Probe1, Probe2, Probe3, cycle_flow, probe_flow, probing
 
@@ -398,7 +399,7 @@ def test_query_count_of_next_state(django_assert_num_queries):
     with django_assert_num_queries(6 + one) as captured:
         state.next_state()
     if connection.vendor == "postgresql":  # migration 0002's functions
-        assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v1(")
+        assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v2(")
         assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v1(")
     fresh = State.objects.get(pk=state.pk)
     with django_assert_num_queries(7 + one):  # + the current node, not cached yet
@@ -412,9 +413,9 @@ def test_the_lock_is_taken_with_nowait_where_the_database_can(django_assert_max_
         state.next_state(Cycle2)
     lock = captured.captured_queries[1]["sql"]
     if connection.vendor == "postgresql":  # the statement is migration 0002's function
-        assert lock.startswith("SELECT * FROM flowr_load_v1(")
+        assert lock.startswith("SELECT * FROM flowr_load_v2(")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_functiondef('flowr_load_v1(bigint,bigint)'::regprocedure)")
+            cursor.execute("SELECT pg_get_functiondef('flowr_load_v2(bigint,bigint)'::regprocedure)")
             lock = cursor.fetchone()[0].split("END", 1)[0].rstrip().rstrip(";")
     if connection.features.has_select_for_update_nowait:
         assert lock.endswith(("FOR UPDATE NOWAIT", "FOR UPDATE OF S NOWAIT"))
@@ -533,4 +534,7 @@ def test_init_receivers_see_the_nodes_a_transition_loads():
     assert state.current_node == second and state.current_node.node.pk == second.node_id
     state.next_state()  # without the receiver: the fast path, same result
     assert State.objects.get(pk=state.pk).version == 2
-    assert state.current_node.node.depth == 3 and state.current_node.rule_label == "tests.testapp.rules.Cycle3"
+    assert (
+        backbone_tree(state.flow.state_graph).depth[state.current_node.node_id] == 3
+        and state.current_node.rule_label == "tests.testapp.rules.Cycle3"
+    )

@@ -57,7 +57,7 @@ def chain_flow(length: int) -> Flow:
     for _ in range(length - 1):
         children = [({"rule": Chain}, children)]
     flow = Flow.factory_from_rules(f"chain {length}", rs, children)
-    last = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).order_by("-node__depth").first()
+    last = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).order_by("-node_id").first()  # made top down
     last.connect_child(flow.root_data)
     return flow
 
@@ -111,7 +111,7 @@ def frozen(rule_set):
 
 def _graph_rows(flow: Flow) -> tuple:
     return (
-        sorted(Node.objects.filter(graph_id=flow.state_graph_id).values_list("pk", "path", "depth", "numchild")),
+        sorted(Node.objects.filter(graph_id=flow.state_graph_id).values_list("pk", "graph_id")),
         sorted(Edge.objects.filter(graph_id=flow.state_graph_id).values_list("source_id", "target_id", "backbone")),
         sorted(FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).values_list("pk", "rule_label")),
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import InvalidPage, Paginator
 from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -12,6 +15,7 @@ from django.utils.html import format_html
 from flowr import rules as rule_registry
 from flowr.admin.common import ReadOnlyAdmin, count_of, reverse_or_none
 from flowr.forms import rule_display
+from flowr.graphwalk import Tree, backbone_root, tree_order
 from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node
 
 
@@ -36,12 +40,103 @@ class NodeFlowFilter(FlowFilter):
     graph_lookup = "graph_id"
 
 
+def _trees(graph_ids: set[int]) -> dict[int, Tree]:
+    """The backbone trees of these graphs, from their backbone edges (one query)."""
+    edges: dict[int, list[tuple[int, int]]] = {g: [] for g in graph_ids}
+    rows = Edge.objects.filter(graph_id__in=graph_ids, backbone=True).order_by("pk")
+    for graph, source, target in rows.values_list("graph_id", "source_id", "target_id"):
+        edges[graph].append((source, target))
+    trees = {}
+    for graph, backbone in edges.items():
+        root = backbone_root((s for s, _ in backbone), backbone)
+        if root is not None:
+            trees[graph] = tree_order(root, backbone)
+    return trees
+
+
+class TreeChangeList(ChangeList):
+    """Rows of graph nodes, indented by their depth in the backbone.
+
+    Filtered by one flow, the rows are that flow's nodes in tree order (a
+    page is a slice of the tree, worked out in memory from the backbone
+    edges, which also count the rows); otherwise by graph and creation.
+    Constant queries per page: the count, the backbone edges of the page's
+    graphs, the page's rows (and the unfiltered count only when a filter is
+    active).
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        admin_ = self.model_admin
+        graph_id = admin_.filtered_graph(request)  # type: ignore[attr-defined]
+        node_of, graph_of = admin_.node_of, admin_.graph_of  # type: ignore[attr-defined]
+        if graph_id is None:
+            trees: dict[int, Tree] = {}
+            paginator = admin_.get_paginator(request, self.queryset, self.list_per_page)
+        else:  # the flow filter is the only one: its tree is the rows, and counts them
+            trees = _trees({graph_id})
+            order = trees[graph_id].order if graph_id in trees else []
+            paginator = Paginator(order, self.list_per_page)
+        result_count = paginator.count
+        if not admin_.show_full_result_count:
+            full_result_count = None
+        elif self.has_active_filters or self.query:
+            full_result_count = self.root_queryset.count()
+        else:  # nothing filters the rows: the same count
+            full_result_count = result_count
+        self.can_show_all = result_count <= self.list_max_show_all
+        self.multi_page = result_count > self.list_per_page
+        show_all = (self.show_all and self.can_show_all) or not self.multi_page
+        try:
+            page = paginator.object_list if show_all else paginator.page(self.page_num).object_list
+        except InvalidPage as exc:
+            raise IncorrectLookupParameters from exc
+        if graph_id is None:
+            rows = list(page)
+            trees = _trees({graph_of(obj) for obj in rows})
+        else:
+            key = "pk" if self.model is Node else "node_id"
+            found = {node_of(obj): obj for obj in self.queryset.order_by().filter(**{f"{key}__in": list(page)})}
+            rows = [found[pk] for pk in page if pk in found]
+        for obj in rows:
+            tree = trees.get(graph_of(obj))
+            obj._depth = tree.depth.get(node_of(obj), 1) if tree is not None else 1
+        self.result_count = result_count
+        self.show_full_result_count = admin_.show_full_result_count
+        self.show_admin_actions = not self.show_full_result_count or bool(full_result_count)
+        self.full_result_count = full_result_count
+        self.result_list = rows
+        self.paginator = paginator
+
+
+class TreeAdmin(ReadOnlyAdmin):
+    """A read-only admin of rows that stand for graph nodes, shown as a tree."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return TreeChangeList
+
+    def filtered_graph(self, request: HttpRequest) -> int | None:
+        value = request.GET.get(FlowFilter.parameter_name, "")
+        return int(value) if value.isdigit() else None
+
+    @staticmethod
+    def node_of(obj: Any) -> int:
+        return obj.pk if isinstance(obj, Node) else obj.node_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def graph_of(obj: Any) -> int:
+        return obj.graph_id if isinstance(obj, Node) else obj.node.graph_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def indent(obj: Any) -> int:
+        return (getattr(obj, "_depth", 1) - 1) * 2
+
+
 @admin.register(FlowNodeData)
-class FlowNodeDataAdmin(ReadOnlyAdmin):
+class FlowNodeDataAdmin(TreeAdmin):
     list_display = ["node_id", "tree_rule", "flow_name", "children"]
     list_filter = [FlowFilter]
     list_select_related = ["node", "node__graph__flow"]
-    ordering = ["node__graph_id", "node__path"]
+    ordering = ["node__graph_id", "node_id"]
     fields = ["node", "rule_text", "flow_name", "edit_screen"]
     readonly_fields = fields
 
@@ -51,9 +146,7 @@ class FlowNodeDataAdmin(ReadOnlyAdmin):
 
     @admin.display(description="rule (tree order)")
     def tree_rule(self, obj: FlowNodeData) -> str:
-        return format_html(
-            '<span style="padding-left: {}em">{}</span>', (obj.node.depth - 1) * 2, rule_display(obj.rule_label)
-        )
+        return format_html('<span style="padding-left: {}em">{}</span>', self.indent(obj), rule_display(obj.rule_label))
 
     @admin.display(description="rule")
     def rule_text(self, obj: FlowNodeData) -> str:
@@ -78,11 +171,11 @@ class FlowNodeDataAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Node)
-class NodeAdmin(ReadOnlyAdmin):
+class NodeAdmin(TreeAdmin):
     list_display = ["id", "tree_node", "graph", "depth", "children_count"]
     list_filter = [NodeFlowFilter]
     list_select_related = ["graph", "flownodedata"]
-    ordering = ["graph_id", "path"]
+    ordering = ["graph_id", "id"]
     fields = ["graph", "depth", "data_text"]
     readonly_fields = fields
 
@@ -96,7 +189,16 @@ class NodeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="node (tree order)")
     def tree_node(self, obj: Node) -> str:
-        return format_html('<span style="padding-left: {}em">{}</span>', (obj.depth - 1) * 2, self._data_text(obj))
+        return format_html('<span style="padding-left: {}em">{}</span>', self.indent(obj), self._data_text(obj))
+
+    @admin.display(description="depth")
+    def depth(self, obj: Node) -> int:
+        """In the backbone, from 1 at the root (worked out per page; one
+        query on a single node's page)."""
+        found = getattr(obj, "_depth", None)
+        if found is None:
+            found = _trees({obj.graph_id}).get(obj.graph_id, Tree(obj.pk, [])).depth.get(obj.pk, 1)
+        return found
 
     @admin.display(description="data")
     def data_text(self, obj: Node) -> str:

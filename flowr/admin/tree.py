@@ -71,7 +71,7 @@ def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
             problem=_problem(graph, label),
         )
         for target in links.get(pk, ()):
-            row.links.append((text[target], "loop" if graph.tree.is_ancestor(target, pk) else "join"))
+            row.links.append((text[target], "loop" if graph.tree.contains(target, pk) else "join"))
         options = graph.child_options(pk)
         if rule is not None:
             existing = set(graph.child_labels(pk))

@@ -109,7 +109,9 @@ class Flow(models.Model):
     @property
     def root_data(self) -> FlowNodeData:
         """The data of the flow's root node."""
-        data = FlowNodeData.objects.select_related("node").get(node__graph_id=self.state_graph_id, node__depth=1)
+        data = FlowNodeData.objects.select_related("node").get(
+            node__graph_id=self.state_graph_id, node__graph__root=F("node_id")
+        )
         data._flow_cache = self
         return data
 
@@ -232,10 +234,10 @@ class FlowNodeData(BaseNodeData):
     # -- neighbours --------------------------------------------------------
     def children_data(self) -> list[FlowNodeData]:
         """The data of this node's children (one query)."""
-        return list(FlowNodeData.objects.filter(node__in_edges__source_id=self.node_id).order_by("node__path"))
+        return list(FlowNodeData.objects.filter(node__in_edges__source_id=self.node_id).order_by("node_id"))
 
     def parents_data(self) -> list[FlowNodeData]:
-        return list(FlowNodeData.objects.filter(node__out_edges__target_id=self.node_id).order_by("node__path"))
+        return list(FlowNodeData.objects.filter(node__out_edges__target_id=self.node_id).order_by("node_id"))
 
     def max_children(self) -> int:
         return policy.max_children(self.rule)

@@ -1,9 +1,10 @@
 """The directed, connected, cyclic graph (0.2's ``DCCGraph``).
 
-Storage: the creation tree of a graph (every node hangs under the node it was
-created from) is a django-treebeard materialized-path tree whose root is the
-graph's root.  Every edge, creation-tree ("backbone") or made by
-:meth:`Node.connect_child` ("link": loops and joins), is an :class:`Edge` row;
+Storage: every edge is an :class:`Edge` row -- creation-tree ("backbone":
+each non-root node has exactly one, from the node it was created under) or
+made by :meth:`Node.connect_child` ("link": loops and joins).  The backbone
+is those rows, nothing else: tree order and depth are worked out in memory
+(:class:`flowr.graphwalk.Tree`), so a node row is two integers at any depth;
 ``Node.children`` / ``Node.parents`` are the many-to-many managers through
 it.  Traversals load a graph's edges in one query and walk them in memory
 (:mod:`flowr.graphwalk`).  All writes go through :mod:`flowr.models.ops`.
@@ -19,13 +20,13 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, router
+from django.db.models import FilteredRelation, Q
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from treebeard.mp_tree import MP_Node
 
 from flowr.exceptions import DifferentGraphs, InvalidDataClass
-from flowr.graphwalk import EdgeIndex
+from flowr.graphwalk import EdgeIndex, Tree, backbone_root, tree_order
 
 M = TypeVar("M", bound=models.Model)
 P = ParamSpec("P")
@@ -95,8 +96,31 @@ def _instances(queryset: models.QuerySet[M]) -> list[M]:
     return _rows_as_instances(model, queryset.db, names, queryset.values_list(*names))
 
 
-def _path(node: Node) -> str:
-    return node.path
+def tree_rows(graph: DCCGraph, names: tuple[str, ...] = ()) -> tuple[Tree, dict[int, tuple[Any, ...]]]:
+    """The graph's backbone tree and each node's ``names`` values, in one query.
+
+    Each node row comes with the backbone edge that points at it (a LEFT
+    JOIN: the root has none), which is all the tree needs.
+    """
+    rows = (
+        Node.objects.filter(graph_id=graph.pk)
+        .annotate(_up=FilteredRelation("in_edges", condition=Q(in_edges__backbone=True)))
+        .order_by()
+        .values_list("pk", "_up__pk", "_up__source_id", *names)
+    )
+    values: dict[int, tuple[Any, ...]] = {}
+    backbone = []
+    for pk, edge, parent, *rest in rows:
+        values[pk] = tuple(rest)
+        if edge is not None:
+            backbone.append((edge, parent, pk))
+    backbone.sort()
+    pairs = [(parent, pk) for _, parent, pk in backbone]
+    root = graph.root_id if graph.root_id is not None else backbone_root(values, pairs)
+    tree = tree_order(root if root in values else 0, pairs)
+    if tree.order == [0]:  # no nodes (yet)
+        tree.order = []
+    return tree, values
 
 
 class DCCGraph(models.Model):
@@ -166,11 +190,10 @@ class DCCGraph(models.Model):
     @_collector_paused_in
     def load_nodes(self, with_data: bool = True) -> list[Node]:
         """All nodes in tree order, their ``data`` filled in (two queries)."""
-        # Sorted here, not by the database: ``path`` is an unindexed text
-        # column, and SQLite's sort of a large graph's paths costs more than
-        # the rest of the load.  Paths use an ASCII alphabet, so Python's
-        # order is treebeard's tree order.
-        nodes = sorted(_instances(Node.objects.filter(graph_id=self.pk).order_by()), key=_path)
+        names = [field.attname for field in Node._meta.concrete_fields]
+        tree, values = tree_rows(self, tuple(names[1:]))
+        db = router.db_for_read(Node)
+        nodes = _rows_as_instances(Node, db, names, [(pk, *values[pk]) for pk in tree.order])
         for node in nodes:
             node._graph_cache = self
         if with_data:
@@ -197,8 +220,7 @@ class DCCGraph(models.Model):
         """
         elements: dict[str, list[dict[str, Any]]] = {"nodes": [], "edges": []}
         if extra_fields is None:  # the ids are all it needs: no node objects
-            paths = Node.objects.filter(graph_id=self.pk).order_by().values_list("path", "pk")
-            elements["nodes"] = [{"data": {"id": f"n{pk}"}} for _, pk in sorted(paths)]
+            elements["nodes"] = [{"data": {"id": f"n{pk}"}} for pk in tree_rows(self)[0].order]
         else:
             elements["nodes"] = [{"data": {"id": f"n{node.pk}", **extra_fields(node)}} for node in self.load_nodes()]
         for source, target in (
@@ -215,22 +237,15 @@ def check_data_class(data_class: object) -> None:
         raise InvalidDataClass(f"{data_class!r} is not a concrete BaseNodeData subclass", data_class=data_class)
 
 
-class Node(MP_Node):
+class Node(models.Model):
     """One node of a :class:`DCCGraph`.
 
     ``children`` and ``parents`` are related managers over every edge.  The
-    treebeard fields (``path``, ``depth``, ``numchild``) describe the creation
-    tree only; never write them.
+    node row holds nothing about its place in the tree: that is its backbone
+    edge (see :func:`tree_rows`), so the row's size does not grow with depth.
     """
 
-    # Its own index although ``flowr_node_graph_depth`` starts with it: a
-    # whole graph's load reads the nodes in row order through this one (on
-    # SQLite 30% faster for 10k nodes than in depth order through the other).
     graph = models.ForeignKey(DCCGraph, on_delete=models.CASCADE, related_name="nodes")
-    # A text column: a 5,000-deep chain has a 20,000-character path, more
-    # than any indexable varchar.  Uniqueness is kept by serializing each
-    # graph's edits on its row and deriving root paths from the graph's pk.
-    path = models.TextField(max_length=1_000_000)
     children = models.ManyToManyField(
         "self",
         through="flowr.Edge",
@@ -239,9 +254,6 @@ class Node(MP_Node):
         related_name="parents",
         blank=True,
     )
-
-    class Meta:
-        indexes = [models.Index(fields=["graph", "depth"], name="flowr_node_graph_depth")]
 
     def __str__(self) -> str:
         return f"Node(id={self.pk})"
@@ -266,7 +278,8 @@ class Node(MP_Node):
         return cached
 
     def is_root(self) -> bool:
-        return self.depth == 1
+        """Whether this is its graph's root: no query when the graph is cached."""
+        return self.pk is not None and self.pk == self._get_graph().root_id
 
     def _index(self) -> EdgeIndex:
         return self._get_graph().edge_index()

@@ -1,9 +1,9 @@
 """Every write to a graph, in one place.
 
-This is the only module that talks to treebeard's manager API.  Each
-mutation runs in one ``transaction.atomic()`` and first locks the graph's
-row, so the edits of one graph serialize (materialized-path inserts race
-otherwise) and every check is re-done under the lock.  Registered *edit
+Each mutation runs in one ``transaction.atomic()`` and first locks the
+graph's row, so the edits of one graph serialize (a removal's re-homing
+reads the whole backbone) and every check is re-done under the lock.  Every
+write is scoped by the graph, so it touches only that graph's rows.  Registered *edit
 guards* (the flow layer registers "a flow with States is frozen") run under
 the same lock.
 """
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, router, transaction
-from django.db.models import F, OuterRef, Subquery, TextField, Value
-from django.db.models.functions import Concat, Right, Substr
-from django.db.models.signals import post_save, pre_save
-from treebeard.exceptions import PathOverflow
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models.deletion import Collector
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
+from flowr.db import graph as sql
 from flowr.exceptions import CannotRemove
-from flowr.graphwalk import EdgeIndex, rehome_plan
+from flowr.graphwalk import EdgeIndex, Tree, rehome_plan, tree_order
 from flowr.models.graph import DCCGraph, Edge, Node
 
 if TYPE_CHECKING:
@@ -77,9 +77,7 @@ def create_graph(
 ) -> DCCGraph:
     with transaction.atomic():
         graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
-        # treebeard's add_root() reads the last root without a lock; a root
-        # step derived from the graph's primary key cannot collide.
-        root = Node(graph=graph, depth=1, numchild=0, path=Node._get_path(None, 1, graph.pk))
+        root = Node(graph=graph)
         root.save(force_insert=True)
         root._graph_cache = graph
         root._data_cache = data_class.objects.create(node=root, **root_kwargs)
@@ -100,87 +98,29 @@ def create_graph(
 
 
 def _parent_reads(parent_pk: int) -> dict[str, Any]:
-    """The parent's tree fields and its last child's path, read under the lock."""
-    parent = Node.objects.filter(pk=parent_pk)
-    first, last = Node.alphabet[0] * Node.steplen, Node.alphabet[-1] * Node.steplen
-    children = Node.objects.filter(  # treebeard's get_children(), within the graph
-        graph_id=OuterRef("graph_id"),
-        depth=OuterRef("depth") + 1,
-        path__gte=Concat(OuterRef("path"), Value(first), output_field=TextField()),
-        path__lte=Concat(OuterRef("path"), Value(last), output_field=TextField()),
-    )
-    # Ordered by the last step only: all children share the parent's path,
-    # and MariaDB/MySQL compare only the first ``max_sort_length`` bytes
-    # (1,024 by default) of a text column, which a node deeper than 256 has.
-    last_child = Subquery(children.order_by(Right("path", Node.steplen).desc()).values("path")[:1])
-    return {
-        "_parent_path": Subquery(parent.values("path")),
-        "_parent_depth": Subquery(parent.values("depth")),
-        "_parent_numchild": Subquery(parent.values("numchild")),
-        "_parent_last_child": Subquery(parent.annotate(last=last_child).values("last")),
-    }
-
-
-def _child_path(graph: DCCGraph, parent: Node) -> tuple[str, int]:
-    """The new child's path and depth, from :func:`_parent_reads` (treebeard's
-    ``add_child`` arithmetic); updates ``parent`` in memory as treebeard does."""
-    path, depth, numchild = graph._parent_path, graph._parent_depth, graph._parent_numchild
-    if path is None:
-        raise Node.DoesNotExist(f"{parent} does not exist any more")
-    last = graph._parent_last_child
-    if numchild and last is not None:
-        child_path = Node(path=last)._inc_path()
-    else:
-        child_path = Node._get_path(path, depth + 1, 1)
-        if len(child_path) > Node._meta.get_field("path").max_length:
-            raise PathOverflow(f"The new node is too deep in the tree: {len(child_path)} characters")
-    parent.path, parent.depth, parent.numchild = path, depth, numchild + 1
-    parent._clear_cached_attributes()
-    return child_path, depth + 1
+    """Whether the parent is still in the graph, read under the lock."""
+    return {"_parent_exists": Exists(Node.objects.filter(pk=parent_pk, graph_id=OuterRef("pk")))}
 
 
 @cache
 def _insert_child_statement(db: str) -> str | None:
-    """The node, its parent's ``numchild`` and the backbone edge in one
-    statement where the database can (PostgreSQL: data-modifying WITH)."""
-    connection = connections[db]
-    if connection.vendor != "postgresql":
-        return None
-    q = connection.ops.quote_name
-    node, edge = q(Node._meta.db_table), q(Edge._meta.db_table)
-    return (
-        f"WITH child AS (INSERT INTO {node} ({q('graph_id')}, {q('path')}, {q('depth')}, {q('numchild')}) "
-        f"VALUES (%s, %s, %s, 0) RETURNING {q('id')}), "
-        f"parent AS (UPDATE {node} SET {q('numchild')} = {q('numchild')} + 1 WHERE {q('id')} = %s), "
-        f"edge AS (INSERT INTO {edge} ({q('graph_id')}, {q('source_id')}, {q('target_id')}, {q('backbone')}) "
-        f"SELECT %s, %s, child.{q('id')}, TRUE FROM child) "
-        f"SELECT {q('id')} FROM child"
-    )
+    return sql.insert_child_statement(connections[db], Node._meta.db_table, Edge._meta.db_table)
 
 
-def _add_child(
-    graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any], place: tuple[str, int] | None = None
-) -> Node:
-    """Insert a child of ``parent`` at ``place`` (path, depth): the node, the
-    parent's ``numchild``, the backbone edge and the data (four statements;
-    two on PostgreSQL, see :func:`_insert_child_statement`).
-    Without ``place``, ``parent`` is this transaction's own up-to-date object
-    whose children were all added in order (as in :func:`create_graph`)."""
-    if place is None:
-        place = (Node._get_path(parent.path, parent.depth + 1, parent.numchild + 1), parent.depth + 1)
-        parent.numchild += 1
-        parent._clear_cached_attributes()
-    child = Node(graph=graph, path=place[0], depth=place[1], numchild=0)
-    child._cached_parent_obj = parent
+def _add_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) -> Node:
+    """Insert a child of ``parent``: the node, the backbone edge and the
+    data (three statements; two on PostgreSQL, see
+    :func:`flowr.db.graph.insert_child_statement`).  Nothing else changes:
+    the parent's row holds no counter or path."""
+    child = Node(graph=graph)
     db = router.db_for_write(Node, instance=parent)
-    sql = _insert_child_statement(db)
-    if sql is None or any(s.has_listeners(m) for s in (pre_save, post_save) for m in (Node, Edge)):
-        Node.objects.filter(pk=parent.pk).update(numchild=F("numchild") + 1)
+    statement = _insert_child_statement(db)
+    if statement is None or any(s.has_listeners(m) for s in (pre_save, post_save) for m in (Node, Edge)):
         child.save(force_insert=True)
         Edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
     else:
         with connections[db].cursor() as cursor:
-            cursor.execute(sql, [graph.pk, place[0], place[1], parent.pk, graph.pk, parent.pk])
+            cursor.execute(statement, [graph.pk, graph.pk, parent.pk])
             child.pk = cursor.fetchone()[0]
         child._state.adding, child._state.db = False, db
     child._graph_cache = graph
@@ -198,15 +138,17 @@ def add_child(
     """Create a child of ``parent``; ``check`` runs under the graph lock.
 
     ``reads`` (name -> expression over the graph row) are read with the lock
-    and set on the graph ``check`` gets.  Five statements where the lock
-    reads too (SQLite), four on PostgreSQL (whose writes are two), six on
+    and set on the graph ``check`` gets.  Four statements where the lock
+    reads too (SQLite), four on PostgreSQL (whose writes are two), five on
     MariaDB, plus what ``check`` queries.
     """
     with transaction.atomic():
         graph = _lock_for_edit(parent.graph_id, **_parent_reads(parent.pk), **(reads or {}))
         if check is not None:
             check(graph)
-        return _add_child(graph, parent, data_kwargs, _child_path(graph, parent))
+        if not graph._parent_exists:
+            raise Node.DoesNotExist(f"{parent} does not exist any more")
+        return _add_child(graph, parent, data_kwargs)
 
 
 def connect(
@@ -225,36 +167,59 @@ def connect(
         return True
 
 
-def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int]]:
-    rows = list(Edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id", "backbone"))
-    index = EdgeIndex(graph.root_id, ((s, t) for s, t, _ in rows))
-    backbone_parent = {t: s for s, t, b in rows if b}
-    return index, backbone_parent
+def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
+    """The graph's adjacency, backbone parents and edge pks (one query)."""
+    rows = list(Edge.objects.filter(graph_id=graph.pk).values_list("pk", "source_id", "target_id", "backbone"))
+    index = EdgeIndex(graph.root_id, [(s, t) for _, s, t, _ in rows])
+    backbone_parent = {t: s for _, s, t, b in rows if b}
+    return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
 
 
-def _move_to_last_child(graph: DCCGraph, node_id: int, parent_id: int) -> None:
-    """Move ``node`` and its creation subtree to be ``parent``'s last child.
-
-    treebeard's ``move`` finds the last child by ordering whole paths, which
-    MariaDB/MySQL compare only up to ``max_sort_length``; this reads the
-    target path as :func:`add_child` does, then rewrites the subtree's paths
-    and depths in one statement (four in all)."""
-    node = Node.objects.filter(pk=node_id).values("path", "depth").get()
-    reads = Node.objects.filter(pk=parent_id).values(**_parent_reads(parent_id)).get()
-    for name, value in reads.items():
-        setattr(graph, name, value)
-    parent = Node(pk=parent_id, graph_id=graph.pk)
-    new_path, new_depth = _child_path(graph, parent)
-    old_path = node["path"]
-    if graph._parent_path.startswith(old_path):
-        raise CannotRemove(f"Node {parent_id} is inside the subtree of node {node_id}")
-    Node.objects.filter(graph_id=graph.pk, path__startswith=old_path).update(
-        path=Concat(Value(new_path), Substr("path", len(old_path) + 1), output_field=TextField()),
-        depth=F("depth") + (new_depth - node["depth"]),
+def _rehome(
+    graph: DCCGraph, moves: list[tuple[int, int]], backbone_parent: dict[int, int], edges: dict[tuple[int, int], int]
+) -> None:
+    """Give each moved node its new backbone parent: the link edge from
+    that parent becomes the backbone edge, the old one a link (one
+    statement, scoped by the graph; no other row changes)."""
+    if not moves:
+        return
+    new = [edges[(parent, child)] for child, parent in moves]
+    old = [edges[(backbone_parent[child], child)] for child, _ in moves]
+    Edge.objects.filter(graph_id=graph.pk, pk__in=new + old).update(
+        backbone=Case(When(pk__in=new, then=Value(True)), default=Value(False))
     )
-    old_parent_path = old_path[: -Node.steplen]
-    Node.objects.filter(graph_id=graph.pk, path=old_parent_path).update(numchild=F("numchild") - 1)
-    Node.objects.filter(pk=parent_id).update(numchild=F("numchild") + 1)
+
+
+def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
+    """Delete the nodes ``ids`` of ``graph``, their data and their edges.
+
+    The data objects go through Django's collector (whatever points at
+    them -- States, history rows -- is protected or updated as declared);
+    edges and nodes are deleted by graph and pk, so the statements use the
+    graph's indexes and never scan other graphs' rows.
+    """
+    db = router.db_for_write(Node)
+    if data:
+        pks = [d.pk for d in data]
+        collector = Collector(using=db, origin=data[0])
+        collector.collect(data)
+        collector.delete()
+        for d, pk in zip(data, pks, strict=True):  # 0.2 returned them with their pks
+            d.pk = pk
+    # Plain DELETEs (Django's ``_raw_delete``: no collector, which would
+    # first select the nodes and visit every relation again) unless a
+    # delete receiver listens, which then sees every row through the ORM.
+    raw = not any(s.has_listeners(m) for s in (pre_delete, post_delete) for m in (Node, Edge))
+    for start in range(0, len(ids), 5000):  # bounded parameter lists
+        chunk = ids[start : start + 5000]
+        edges = Edge.objects.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk), graph_id=graph.pk)
+        nodes = Node.objects.filter(graph_id=graph.pk, pk__in=chunk)
+        if raw:
+            edges._raw_delete(db)
+            nodes._raw_delete(db)
+        else:
+            edges.delete()
+            nodes.delete()
 
 
 def remove(node: Node) -> BaseNodeData:
@@ -262,16 +227,12 @@ def remove(node: Node) -> BaseNodeData:
         graph = _lock_for_edit(node.graph_id)
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be removed", node=node)
-        index, backbone_parent = _load(graph)
+        index, backbone_parent, edges = _load(graph)
         if not index.can_remove(node.pk):
             raise CannotRemove(f"Removing {node} would disconnect part of the graph from its root", node=node)
         data = graph.data_class.objects.get(node_id=node.pk)
-        for child_id, new_parent_id in rehome_plan(index, backbone_parent, node.pk):
-            old_parent_id = backbone_parent[child_id]
-            _move_to_last_child(graph, child_id, new_parent_id)
-            Edge.objects.filter(source_id=old_parent_id, target_id=child_id).update(backbone=False)
-            Edge.objects.filter(source_id=new_parent_id, target_id=child_id).update(backbone=True)
-        Node.objects.filter(pk=node.pk).delete()
+        _rehome(graph, rehome_plan(index, backbone_parent, node.pk), backbone_parent, edges)
+        _delete(graph, [node.pk], [data])
         return data
 
 
@@ -280,35 +241,29 @@ def prune(node: Node) -> list[BaseNodeData]:
         graph = _lock_for_edit(node.graph_id)
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
-        index, _ = _load(graph)
+        index = EdgeIndex(
+            graph.root_id, list(Edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id"))
+        )
         if node.pk not in index.nodes:
             raise CannotRemove(f"{node} is not in its graph any more", node=node)
         ids = index.prune_set(node.pk)
         found = {d.node_id: d for d in graph.data_class.objects.filter(node__graph_id=graph.pk, node_id__in=ids)}
-        Node.objects.filter(graph_id=graph.pk, pk__in=ids).delete()
-        return [found[i] for i in ids if i in found]
+        data = [found[i] for i in ids if i in found]
+        _delete(graph, ids, data)
+        return data
 
 
 # -- bulk construction (clone, import) -----------------------------------
 #
 # A whole graph is written in a constant number of queries whatever its size:
-# the materialized paths are computed here (the new graph's root path derives
-# from its primary key, like create_graph), rows go in with one executemany()
-# per table, and the node primary keys are read back by path in one query --
-# MariaDB's bulk inserts do not return primary keys, so nothing relies on it.
+# rows go in with one executemany() per table, and the node primary keys are
+# read back in pk order -- MariaDB's bulk inserts do not return primary keys,
+# so nothing relies on it.
 
 
 def _insert_many(model: type[Any], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """One ``INSERT`` statement executed for every row (one logged query)."""
-    if not rows:
-        return
     connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(model._meta.db_table), ", ".join(quote(c) for c in columns), ", ".join(["%s"] * len(columns))
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    sql.insert_many(connection, model._meta.db_table, columns, rows)
 
 
 def _data_rows(
@@ -344,23 +299,15 @@ def bulk_create_graph(
     if not parents or parents[0] is not None or any(p is None for p in parents[1:]):
         raise ValueError("parents must start with the root (None) and give every other node a parent")
     with transaction.atomic(using=router.db_for_write(Node)):
-        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
-        paths = [Node._get_path(None, 1, graph.pk)]
-        depths = [1]
-        numchild = [0] * len(parents)
         for index, parent in enumerate(parents[1:], start=1):
             if parent is None or parent >= index:
                 raise ValueError(f"node {index}: its parent must come before it")
-            numchild[parent] += 1
-            paths.append(Node._get_path(paths[parent], depths[parent] + 1, numchild[parent]))
-            depths.append(depths[parent] + 1)
-        _insert_many(
-            Node,
-            ["graph_id", "path", "depth", "numchild"],
-            [(graph.pk, path, depth, count) for path, depth, count in zip(paths, depths, numchild, strict=True)],
-        )
-        by_path = dict(Node.objects.filter(graph_id=graph.pk).order_by().values_list("path", "pk"))
-        pks = [by_path[path] for path in paths]
+        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
+        _insert_many(Node, ["graph_id"], [(graph.pk,)] * len(parents))
+        # The graph is new and nobody else writes to it, and auto-increment
+        # keys grow in insertion order on every supported database, so the
+        # n-th smallest pk of the graph is the n-th node inserted.
+        pks = list(Node.objects.filter(graph_id=graph.pk).order_by("pk").values_list("pk", flat=True))
         columns, rows = _data_rows(data_class, pks, data)
         _insert_many(data_class, columns, rows)
         edges = [(graph.pk, pks[p], pks[i], True) for i, p in enumerate(parents) if p is not None]
@@ -377,8 +324,6 @@ def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
     :returns: the new graph and the map of old node pk to new node pk
     """
     data_class = source.data_class
-    # Sorted here: the database may compare only a prefix of long paths.
-    nodes = sorted(Node.objects.filter(graph_id=source.pk).order_by().values_list("pk", "path"), key=lambda n: n[1])
     skip = {"id", "node"}
     fields = [f.attname for f in data_class._meta.concrete_fields if not f.primary_key and f.name not in skip]
     values = {
@@ -387,12 +332,11 @@ def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
     rows = list(
         Edge.objects.filter(graph_id=source.pk).order_by("pk").values_list("source_id", "target_id", "backbone")
     )
-    index = {pk: i for i, (pk, _) in enumerate(nodes)}
-    by_path = {path: i for i, (_, path) in enumerate(nodes)}
-    parents: list[int | None] = [
-        None if i == 0 else by_path[path[: -Node.steplen]] for i, (_, path) in enumerate(nodes)
-    ]
-    data = [{f: values[pk][f] for f in fields} for pk, _ in nodes]
+    tree: Tree = tree_order(source.root_id, [(s, t) for s, t, backbone in rows if backbone])
+    nodes = tree.order  # parents before children, children in creation order
+    index = {pk: i for i, pk in enumerate(nodes)}
+    parents: list[int | None] = [None if pk == tree.root else index[tree.parent[pk]] for pk in nodes]
+    data = [{f: values[pk][f] for f in fields} for pk in nodes]
     links = [(index[s], index[t]) for s, t, backbone in rows if not backbone]
     graph, pks = bulk_create_graph(data_class, parents, data, links, cls=type(source))
-    return graph, {pk: pks[i] for i, (pk, _) in enumerate(nodes)}
+    return graph, {pk: pks[i] for i, pk in enumerate(nodes)}

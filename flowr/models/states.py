@@ -279,12 +279,12 @@ def _statements(db: str) -> _Statements:
         load=(
             f"SELECT S.{q('current_node_id')}, S.{q('version')}, {columns} FROM {state} S "
             f"LEFT JOIN {edge} E ON E.{q('source_id')} = %s LEFT JOIN {to_data.format(join='LEFT JOIN')} "
-            f"WHERE S.{q('id')} = %s ORDER BY N.{q('path')}{lock_clause}"
+            f"WHERE S.{q('id')} = %s ORDER BY N.{q('id')}{lock_clause}"
         ),
         lock=None if combined else f"{check} FOR UPDATE{nowait}",
         children=(
             f"SELECT {columns} FROM {edge} E INNER JOIN {to_data.format(join='INNER JOIN')} "
-            f"WHERE E.{q('source_id')} = %s ORDER BY N.{q('path')}"
+            f"WHERE E.{q('source_id')} = %s ORDER BY N.{q('id')}"
         ),
         update=update,
         insert=insert,
@@ -299,8 +299,8 @@ def _statements(db: str) -> _Statements:
     )
 
 
-# The functions of migration 0002 (PostgreSQL) and the rows they take and give.
-_PG_LOAD, _PG_MOVE = "flowr_load_v1", "flowr_move_v1"
+# The functions of migrations 0002 and 0003 (PostgreSQL) and the rows they take and give.
+_PG_LOAD, _PG_MOVE = "flowr_load_v2", "flowr_move_v1"
 _PG_SIGNATURES = (
     f"{_PG_LOAD}(bigint,bigint)",
     f"{_PG_MOVE}(bigint,timestamptz,bigint,bigint,integer,bigint,integer,varchar,bigint,bigint,"
@@ -309,7 +309,7 @@ _PG_SIGNATURES = (
 _PG_TABLES = ("flowr_state", "flowr_edge", "flowr_node", "flowr_flownodedata", "flowr_statehistory")
 _PG_LAYOUT = (
     ["id", "node_id", "rule_label"],
-    ["id", "depth", "numchild", "graph_id", "path"],
+    ["id", "graph_id"],
     [
         *("state_id", "seq", "kind", "from_node_id", "to_node_id", "from_rule_label", "from_rule_name"),
         *("to_rule_label", "to_rule_name", "actor_id", "actor_repr", "note", "created"),

@@ -22,7 +22,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "treebeard",
     "rest_framework",
     "rest_framework.authtoken",
     "flowr",
