@@ -133,6 +133,12 @@ class FlowInUse(FlowrError):
     code: ClassVar[str] = "flow_in_use"
 
 
+class ConcurrentEdit(FlowrError):
+    """Another edit of the flow removed a node this edit needs; reload."""
+
+    code: ClassVar[str] = "concurrent_edit"
+
+
 class ConcurrentTransition(FlowrError):
     """Another transition changed the State since this object was loaded."""
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 
-from flowr import policy
+from flowr import edits, policy
 from flowr import rules as rule_registry
 from flowr.exceptions import FlowrError
 from flowr.graphwalk import backbone_root, tree_order
@@ -297,7 +297,7 @@ def import_flow(document: Any, name: str | None = None, rule_set: RuleSet | int 
         rule, created when there is none
     :raises ImportErrors: listing every problem; nothing is written then
     """
-    from flowr.models import Flow, FlowNodeData, RuleSet, ops
+    from flowr.models import Flow, FlowNodeData, RuleSet
 
     found, problems = _resolve_rule_set(rule_set)
     problems += validate_document(document, name, found)
@@ -323,7 +323,7 @@ def import_flow(document: Any, name: str | None = None, rule_set: RuleSet | int 
             found = RuleSet.objects.filter(name=info["name"], root_rule_label=info["root_rule"]).order_by("pk").first()
             if found is None:
                 found = RuleSet.objects.create(name=info["name"], root_rule_label=info["root_rule"])
-        graph, _ = ops.bulk_create_graph(FlowNodeData, parents, data, links)
+        graph, _ = edits.bulk_create_graph(FlowNodeData, parents, data, links)
         return Flow.objects.create(name=name or document["flow"]["name"], rule_set=found, state_graph=graph)
 
 

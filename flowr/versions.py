@@ -1,7 +1,7 @@
 """Flow versions: cloning a flow, and moving running States between versions.
 
 A flow that States use is frozen (see :class:`~flowr.exceptions.FlowFrozen`).
-To change it, :func:`clone_flow` (``Flow.clone()``) makes an editable copy,
+To change it, ``Flow.clone()`` (:func:`flowr.edits.clone_flow`) makes an editable copy,
 recorded as the next version of the same *family*; :func:`migrate_states`
 later moves the running States onto the new version, all or nothing.
 """
@@ -9,19 +9,19 @@ later moves the running States onto the new version, all or nothing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
 from django.db.models import F
 
+from flowr import edits
 from flowr.exceptions import FlowrError, MappingIncomplete
 from flowr.graphwalk import tree_order
-from flowr.models import ops
 
 if TYPE_CHECKING:
-    from flowr.models import Flow, FlowNodeData, RuleSet
+    from flowr.models import Flow, FlowNodeData
 
 
 class IncompatibleFlows(FlowrError):
@@ -34,51 +34,6 @@ class InvalidMapping(FlowrError):
     """An explicit mapping names a node outside the source or target flow."""
 
     code = "invalid_mapping"
-
-
-# -- clone ------------------------------------------------------------------
-
-
-def clone_flow(flow: Flow, name: str | None = None) -> Flow:
-    """Copy ``flow`` as the next version of its family (see ``Flow.clone``).
-
-    The family's rows are locked while the version number is chosen, so two
-    concurrent clones get different versions.  A constant number of queries.
-    """
-    from flowr.models import Flow
-
-    db = router.db_for_write(Flow)
-    with transaction.atomic(using=db):
-        versions = list(
-            Flow.objects.using(db).select_for_update().filter(family=flow.family).values_list("version", flat=True)
-        )
-        source = ops.lock_graph(flow.state_graph_id)  # a consistent snapshot: edits wait
-        graph, _ = ops.bulk_copy_graph(source)
-        return Flow.objects.using(db).create(
-            name=flow.name if name is None else name,
-            rule_set_id=flow.rule_set_id,
-            state_graph=graph,
-            family=flow.family,
-            version=max(versions, default=0) + 1,
-        )
-
-
-def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: Iterable[Any]) -> Flow:
-    """Implementation of ``Flow.factory_from_rules`` (rules enforced)."""
-    with transaction.atomic(using=router.db_for_write(cls)):
-        flow = cls.factory(name, rule_set)
-        stack: list[tuple[FlowNodeData, Any]] = [(flow.root_data, iter(children))]
-        while stack:  # depth first, in the given order, without recursion
-            parent, pending = stack[-1]
-            item = next(pending, None)
-            if item is None:
-                stack.pop()
-                continue
-            kwargs, grandchildren = item
-            if set(kwargs) != {"rule"}:
-                raise TypeError(f"each node's kwargs must be exactly {{'rule': ...}}, not {kwargs!r}")
-            stack.append((parent.add_child_rule(kwargs["rule"]), iter(grandchildren)))
-    return flow
 
 
 # -- migrating running States -----------------------------------------------
@@ -277,7 +232,7 @@ def migrate_states(
     db = router.db_for_write(State)
     with transaction.atomic(using=db):
         if not dry_run:  # the target's edits wait; once States arrive it is frozen
-            ops.lock_graph(target_flow.state_graph_id)
+            edits.lock(target_flow.state_graph_id)
         src = _graph_rows(source_flow.state_graph_id, db)
         tgt = _graph_rows(target_flow.state_graph_id, db)
         node_map, paths = auto_mapping(src, tgt)

@@ -9,9 +9,9 @@ nothing recurses.
 import pytest
 from django.db import connection
 
+from flowr.edits import bulk_create_graph
 from flowr.export import export_flow, import_flow
 from flowr.models import DCCGraph, Edge, FlowNodeData, Node
-from flowr.models.ops import bulk_create_graph
 from tests.helpers import backbone_tree, check_invariants
 from tests.test_versions import chain_flow
 from tests.testapp.models import Label

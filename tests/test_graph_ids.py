@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 
 from flowr import sample_rules as rules
+from flowr.edits import bulk_copy_graph
 from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet
-from flowr.models.ops import bulk_copy_graph
 from tests.helpers import build_graph_c, check_invariants, nodes_by_name, shape
 from tests.testapp.models import Label
 

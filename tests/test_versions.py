@@ -413,7 +413,7 @@ def test_mapping_query_count_is_constant(running):
 
 
 def test_bulk_copy_of_a_generic_graph_keeps_shape_and_data():
-    from flowr.models import ops
+    from flowr import edits as ops
     from tests.helpers import build_graph_c, shape
 
     graph = build_graph_c()

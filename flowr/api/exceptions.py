@@ -29,6 +29,7 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
     flowr_exceptions.FlowFrozen,
     flowr_exceptions.FlowInUse,
     flowr_exceptions.ConcurrentTransition,
+    flowr_exceptions.ConcurrentEdit,
 )
 
 

@@ -7,19 +7,16 @@ import uuid
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery
+from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from flowr import policy
+from flowr import edits, policy
 from flowr import rules as rule_registry
 from flowr.exceptions import (
-    DifferentGraphs,
-    FlowFrozen,
     FlowInUse,
     MissingRule,
 )
-from flowr.models import ops
 from flowr.models.graph import BaseNodeData, DCCGraph, Edge, Node
 from flowr.rules import Rule
 
@@ -146,9 +143,7 @@ class Flow(models.Model):
         Same rule set, same graph shape and node data, no States; built in a
         constant number of queries.  ``name`` defaults to this flow's name.
         """
-        from flowr.versions import clone_flow
-
-        return clone_flow(self, name=name)
+        return edits.clone_flow(self, name=name)
 
     def versions(self) -> models.QuerySet[Flow]:
         """Every flow of this flow's family (this one included), oldest first."""
@@ -165,9 +160,7 @@ class Flow(models.Model):
         :meth:`FlowNodeData.add_child_rule`, so the rules are enforced and the
         whole flow is created or nothing (one transaction).
         """
-        from flowr.versions import build_from_rules
-
-        return build_from_rules(cls, name, rule_set, children)
+        return edits.build_from_rules(cls, name, rule_set, children)
 
 
 @receiver(post_delete, sender=Flow)
@@ -253,24 +246,6 @@ class FlowNodeData(BaseNodeData):
         labels = self._child_labels() if existing is None else existing
         return policy.child_refusal(self.rule_label, rule, len(labels), set(labels), node_id=self.node_id, node=self)
 
-    def _child_reads(self, label: str) -> dict[str, Any]:
-        """What :meth:`_refusal_under_lock` needs about a new child of rule
-        ``label``, as reads for the graph lock (:func:`ops.lock_graph`)."""
-        edges = Edge.objects.filter(source_id=self.node_id)
-        return {
-            "_child_count": Subquery(
-                edges.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"), output_field=IntegerField()
-            ),
-            "_child_has_rule": Exists(edges.filter(target__flownodedata__rule_label=label)),
-        }
-
-    def _refusal_under_lock(self, rule: type[Rule] | str, label: str, graph: DCCGraph) -> Exception | None:
-        """:meth:`child_refusal` from what :meth:`_child_reads` read with the lock."""
-        existing = {label} if graph._child_has_rule else set()
-        return policy.child_refusal(
-            self.rule_label, rule, graph._child_count, existing, node_id=self.node_id, node=self
-        )
-
     def allowed_child_rules(self) -> list[type[Rule]]:
         """Rules that could be added as a child here now (empty if full)."""
         return list(policy.child_options(self.rule_label, self._child_labels()).allowed)
@@ -278,65 +253,11 @@ class FlowNodeData(BaseNodeData):
     # -- 0.2 edits ---------------------------------------------------------
     def add_child_rule(self, rule: type[Rule] | str) -> FlowNodeData:
         """Add a new node with ``rule`` as a child of this one."""
-
-        label = rule_registry.resolve(rule).class_label
-
-        def check(graph: DCCGraph) -> None:
-            refusal = self._refusal_under_lock(rule, label, graph)
-            if refusal is not None:
-                raise refusal
-
-        node = ops.add_child(self._node(), {"rule_label": label}, check=check, reads=self._child_reads(label))
-        data: FlowNodeData = node._data_cache
-        if hasattr(self, "_flow_cache"):
-            data._flow_cache = self._flow_cache
-        return data
+        return edits.add_child_rule(self, rule).data  # type: ignore[return-value]
 
     def connect_child(self, flow_node_data: FlowNodeData) -> None:
         """Add an edge from this node to an existing node of the same flow."""
-        target = flow_node_data._node()
-        source = self._node()
-        if target.graph_id != source.graph_id:
-            raise DifferentGraphs(
-                f"Node {self.node_id} and node {flow_node_data.node_id} belong to different flows",
-                node=self,
-                target=flow_node_data,
-            )
-
-        label = flow_node_data.rule_label  # a missing rule is refused in check
-
-        def check(graph: DCCGraph) -> None:
-            refusal = self._refusal_under_lock(label, label, graph)
-            if refusal is not None:
-                raise refusal
-
-        ops.connect(source, target, check=check, reads=self._child_reads(label))
+        edits.connect_child(self, flow_node_data)
 
     def _node(self) -> Node:
         return self.node
-
-
-def _in_use() -> Exists:
-    from flowr.models.states import State
-
-    return Exists(State.objects.filter(flow__state_graph_id=OuterRef("pk")))
-
-
-def _frozen_guard(graph: DCCGraph) -> None:
-    from flowr.models.states import State
-
-    in_use = getattr(graph, "_flowr_in_use", None)  # read with the lock (ops.edit_reads)
-    if in_use is not None and not in_use:
-        return
-    count = State.objects.filter(flow__state_graph_id=graph.pk).count()
-    if count:
-        flow = Flow.objects.get(state_graph_id=graph.pk)
-        raise FlowFrozen(
-            f"Flow {flow.name!r} is frozen: {count} state(s) use it. Clone it to make an editable version.",
-            flow=flow,
-            count=count,
-        )
-
-
-ops.edit_reads["_flowr_in_use"] = _in_use
-ops.edit_guards.append(_frozen_guard)

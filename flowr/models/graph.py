@@ -7,7 +7,7 @@ is those rows, nothing else: tree order and depth are worked out in memory
 (:class:`flowr.graphwalk.Tree`), so a node row is two integers at any depth;
 ``Node.children`` / ``Node.parents`` are the many-to-many managers through
 it.  Traversals load a graph's edges in one query and walk them in memory
-(:mod:`flowr.graphwalk`).  All writes go through :mod:`flowr.models.ops`.
+(:mod:`flowr.graphwalk`).  All writes go through the edit service, :mod:`flowr.edits`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from django.db.models import FilteredRelation, Q
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-from flowr.exceptions import DifferentGraphs, InvalidDataClass
+from flowr import edits
+from flowr.exceptions import InvalidDataClass
 from flowr.graphwalk import EdgeIndex, Tree, backbone_root, tree_order
 
 M = TypeVar("M", bound=models.Model)
@@ -151,10 +152,8 @@ class DCCGraph(models.Model):
         :param root_kwargs: fields of the root's data object
         :raises InvalidDataClass: when ``data_class`` is not one
         """
-        from flowr.models import ops
-
         check_data_class(data_class)
-        return ops.create_graph(cls, data_class, root_kwargs, [])
+        return edits.create_graph(cls, data_class, root_kwargs, [])
 
     @classmethod
     def factory_from_graph(
@@ -165,10 +164,8 @@ class DCCGraph(models.Model):
         Example: ``factory_from_graph(Label, {"name": "A"}, [({"name": "B"},
         []), ({"name": "C"}, [])])`` creates A with children B and C.
         """
-        from flowr.models import ops
-
         check_data_class(data_class)
-        return ops.create_graph(cls, data_class, root_kwargs, children)
+        return edits.create_graph(cls, data_class, root_kwargs, children)
 
     @_collector_paused_in
     def edge_index(self) -> EdgeIndex:
@@ -339,34 +336,22 @@ class Node(models.Model):
     # -- 0.2 mutations -----------------------------------------------------
     def add_child(self, **data_kwargs: Any) -> Node:
         """Create a node (and its data object) as a child of this one."""
-        from flowr.models import ops
-
-        return ops.add_child(self, data_kwargs)
+        return edits.add_child(self, data_kwargs).node
 
     def connect_child(self, node: Node) -> None:
         """Add an edge from this node to an existing node of its graph."""
-        from flowr.models import ops
-
-        if node.graph_id != self.graph_id:
-            raise DifferentGraphs(
-                f"Cannot connect {self} to {node}: they belong to different graphs", node=self, target=node
-            )
-        ops.connect(self, node)
+        edits.connect(self, node)
 
     def remove(self) -> BaseNodeData:
         """Remove this node (and its data); return the data object.
 
         :raises CannotRemove: unless :meth:`can_remove`
         """
-        from flowr.models import ops
-
-        return ops.remove(self)
+        return edits.remove(self).data
 
     def prune(self) -> list[BaseNodeData]:
         """Remove :meth:`prune_list`; return their data objects."""
-        from flowr.models import ops
-
-        return ops.prune(self)
+        return edits.prune(self).data
 
 
 class Edge(models.Model):

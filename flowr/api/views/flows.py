@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flowr import export
+from flowr import edits, export
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
@@ -22,7 +22,7 @@ from flowr.api.serializers import (
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
 from flowr.exceptions import FlowInUse
-from flowr.models import Flow, ops
+from flowr.models import Flow
 from flowr.readmodel import FlowGraph
 
 VIEW, ADD, CHANGE, DELETE = "flowr.view_flow", "flowr.add_flow", "flowr.change_flow", "flowr.delete_flow"
@@ -79,11 +79,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         """Rename the flow (refused with 409 while States use it)."""
         flow = self.get_object()
         data = self.input(FlowUpdateSerializer, partial=True)
-        with transaction.atomic():
-            ops.check_editable(ops.lock_graph(flow.state_graph_id))
-            if "name" in data:
-                flow.name = data["name"]
-                flow.save(update_fields=["name", "updated"])
+        if "name" in data:
+            edits.rename_flow(flow, data["name"])
         return self.respond(flow)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:

@@ -1,0 +1,572 @@
+"""The edit service: every write to a graph, in one place.
+
+Each edit runs in one ``transaction.atomic()`` and goes the same way: lock
+the graph's row (reading, under the lock, what the checks need), refuse
+edits of a flow that States use (:func:`flowr.policy.frozen_refusal`), ask
+the policy, write, and return a typed result.  The edits of one graph
+serialize on its row, and so does :meth:`State.start <flowr.models.State.start>`,
+so an edit never races a start: one of them waits, then sees the other.
+Every write is scoped by the graph (it touches only that graph's rows and
+uses its indexes).
+
+The 0.2 model methods (``Node.add_child``, ``FlowNodeData.add_child_rule``,
+``Node.remove``...) are one-line delegations to the functions here; the
+admin, the editor and the API call them directly.  This module imports no
+model: the models import it, and it finds them through Django's app
+registry, so there is no import circle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import connections, router, transaction
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.deletion import Collector
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+
+from flowr import policy
+from flowr.db import graph as sql
+from flowr.exceptions import CannotRemove, ConcurrentEdit, DifferentGraphs
+from flowr.graphwalk import EdgeIndex, rehome_plan, tree_order
+from flowr.rules import Rule, resolve
+
+if TYPE_CHECKING:
+    from flowr.models import BaseNodeData, DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet, State
+
+
+@dataclass(frozen=True)
+class _Models:
+    graph: type[DCCGraph]
+    node: type[Node]
+    edge: type[Edge]
+    flow: type[Flow]
+    state: type[State]
+    flow_data: type[FlowNodeData]
+
+
+@cache
+def _models() -> _Models:
+    """flowr's models, by name (importing them would make a circle)."""
+
+    def get(name: str) -> Any:
+        return apps.get_model("flowr", name)
+
+    return _Models(get("DCCGraph"), get("Node"), get("Edge"), get("Flow"), get("State"), get("FlowNodeData"))
+
+
+# -- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Locked:
+    """The graph row, locked, and what was read under the lock."""
+
+    graph: DCCGraph
+    in_use: bool  # States run on the graph's flow (it is frozen)
+    node_exists: bool = True  # the node the edit starts from is still in the graph
+    target_exists: bool = True  # the node it goes to (connect) is still in the graph
+    child_count: int = 0  # children of the node
+    has_child_rule: bool = False  # the node has a child of the rule asked about
+
+
+@dataclass(frozen=True)
+class Added:
+    """A node added under another: the new node and its data object."""
+
+    node: Node
+    data: BaseNodeData
+
+
+@dataclass(frozen=True)
+class Connected:
+    """An edge between existing nodes; ``created`` is False when it existed (0.2: no-op)."""
+
+    source: int
+    target: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A node removed; ``rehomed`` lists ``(node, new backbone parent)``."""
+
+    data: BaseNodeData
+    rehomed: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """The nodes a prune removed (their data objects, in prune-list order)."""
+
+    data: list[BaseNodeData]
+
+
+# -- the lock -------------------------------------------------------------------------
+
+
+def _reads(node_id: int | None, target_id: int | None, child_label: str | None) -> dict[str, Any]:
+    m = _models()
+    reads: dict[str, Any] = {"in_use": Exists(m.state.objects.filter(flow__state_graph_id=OuterRef("pk")))}
+    if node_id is not None:
+        reads["node_exists"] = Exists(m.node.objects.filter(pk=node_id, graph_id=OuterRef("pk")))
+    if target_id is not None:
+        reads["target_exists"] = Exists(m.node.objects.filter(pk=target_id, graph_id=OuterRef("pk")))
+    if child_label is not None:
+        edges = m.edge.objects.filter(source_id=node_id)
+        reads["child_count"] = Subquery(
+            edges.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"), output_field=IntegerField()
+        )
+        reads["has_child_rule"] = Exists(edges.filter(target__flownodedata__rule_label=child_label))
+    return reads
+
+
+def lock(
+    graph_id: int, *, node_id: int | None = None, target_id: int | None = None, child_label: str | None = None
+) -> Locked:
+    """Lock the graph row (inside the caller's transaction) and read what
+    the edit's checks need under the lock.
+
+    Where the lock statement can wait for another transaction's lock
+    (PostgreSQL, MariaDB) the reads are a second statement: a ``SELECT ...
+    FOR UPDATE`` that waited still reads every other row as of the moment it
+    began, and would miss what the previous lock holder wrote.  Where it
+    cannot wait (SQLite: a transaction holds the whole database), the lock
+    statement reads them itself.
+    """
+    m = _models()
+    reads = _reads(node_id, target_id, child_label)
+    query = m.graph.objects.select_for_update()
+    if not connections[query.db].features.has_select_for_update:
+        graph = query.annotate(**reads).get(pk=graph_id)
+        values = {name: getattr(graph, name) for name in reads}
+        for name in reads:  # nothing is left on the model instance
+            delattr(graph, name)
+    else:
+        graph = query.get(pk=graph_id)
+        values = m.graph.objects.filter(pk=graph_id).values(**reads).get()
+    return Locked(
+        graph=graph,
+        in_use=bool(values["in_use"]),
+        node_exists=bool(values.get("node_exists", True)),
+        target_exists=bool(values.get("target_exists", True)),
+        child_count=int(values.get("child_count") or 0),
+        has_child_rule=bool(values.get("has_child_rule", False)),
+    )
+
+
+def _refuse_if_frozen(locked: Locked) -> None:
+    if not locked.in_use:
+        return
+    m = _models()
+    gid = locked.graph.pk
+    flow = m.flow.objects.get(state_graph_id=gid)
+    refusal = policy.frozen_refusal(flow, m.state.objects.filter(flow__state_graph_id=gid).count())
+    if refusal is not None:
+        raise refusal
+
+
+def lock_for_edit(graph_id: int, **reads: Any) -> Locked:
+    """:func:`lock`, then refuse edits of a frozen flow."""
+    locked = lock(graph_id, **reads)
+    _refuse_if_frozen(locked)
+    return locked
+
+
+def _gone(node: Any, what: str = "node") -> ConcurrentEdit:
+    return ConcurrentEdit(f"The {what} {node} was removed by another edit; reload the flow.", node=node)
+
+
+# -- creating graphs ----------------------------------------------------------------------
+
+
+def create_graph(
+    cls: type[DCCGraph], data_class: type[BaseNodeData], root_kwargs: dict[str, Any], children: Iterable[Any]
+) -> DCCGraph:
+    """A new graph, its root and the nodes of 0.2's nested ``(kwargs, children)``."""
+    m = _models()
+    with transaction.atomic():
+        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
+        root = m.node(graph=graph)
+        root.save(force_insert=True)
+        root._graph_cache = graph
+        root._data_cache = data_class.objects.create(node=root, **root_kwargs)
+        graph.root = root
+        graph.save(update_fields=["root"])
+        # depth first, in the given order, like 0.2 -- but without recursion
+        stack: list[tuple[Node, Any]] = [(root, iter(children))]
+        while stack:
+            parent, pending = stack[-1]
+            item = next(pending, None)
+            if item is None:
+                stack.pop()
+                continue
+            kwargs, grandchildren = item
+            child = _insert_child(graph, parent, kwargs)
+            stack.append((child, iter(grandchildren)))
+    return graph
+
+
+@cache
+def _insert_child_statement(db: str) -> str | None:
+    m = _models()
+    return sql.insert_child_statement(connections[db], m.node._meta.db_table, m.edge._meta.db_table)
+
+
+def _insert_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) -> Node:
+    """Insert a child of ``parent``: the node, the backbone edge and the
+    data (three statements; two on PostgreSQL, see
+    :func:`flowr.db.graph.insert_child_statement`).  Nothing else changes:
+    the parent's row holds no counter or path."""
+    m = _models()
+    child = m.node(graph=graph)
+    db = router.db_for_write(m.node, instance=parent)
+    statement = _insert_child_statement(db)
+    if statement is None or any(s.has_listeners(x) for s in (pre_save, post_save) for x in (m.node, m.edge)):
+        child.save(force_insert=True)
+        m.edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
+    else:
+        with connections[db].cursor() as cursor:
+            cursor.execute(statement, [graph.pk, graph.pk, parent.pk])
+            child.pk = cursor.fetchone()[0]
+        child._state.adding, child._state.db = False, db
+    child._graph_cache = graph
+    data = graph.data_class.objects.create(node=child, **data_kwargs)
+    child._data_cache = data
+    return child
+
+
+# -- adding and connecting ------------------------------------------------------------------
+
+
+def add_child(parent: Node, data_kwargs: dict[str, Any]) -> Added:
+    """A new node (and its data object) under ``parent`` (0.2's
+    ``Node.add_child``: no rule is checked; a frozen flow refuses)."""
+    with transaction.atomic():
+        locked = lock_for_edit(parent.graph_id, node_id=parent.pk)
+        if not locked.node_exists:
+            raise _gone(parent)
+        child = _insert_child(locked.graph, parent, data_kwargs)
+        return Added(child, child._data_cache)
+
+
+def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added:
+    """A new node of ``rule`` under the flow node ``parent``, as the policy
+    allows it (four statements on SQLite and PostgreSQL, five on MariaDB)."""
+    label = resolve(rule).class_label
+    node = parent.node
+    with transaction.atomic():
+        locked = lock_for_edit(node.graph_id, node_id=node.pk, child_label=label)
+        if not locked.node_exists:
+            raise _gone(node)
+        existing = {label} if locked.has_child_rule else set()
+        refusal = policy.child_refusal(
+            parent.rule_label, rule, locked.child_count, existing, node_id=parent.node_id, node=parent
+        )
+        if refusal is not None:
+            raise refusal
+        child = _insert_child(locked.graph, node, {"rule_label": label})
+        data = child._data_cache
+        flow = getattr(parent, "_flow_cache", None)
+        if flow is not None:
+            data._flow_cache = flow
+        return Added(child, data)
+
+
+def _connect(locked: Locked, source: Node, target: Node) -> Connected:
+    m = _models()
+    if not locked.node_exists:
+        raise _gone(source)
+    if not locked.target_exists:
+        raise _gone(target)
+    if m.edge.objects.filter(source_id=source.pk, target_id=target.pk).exists():
+        return Connected(source.pk, target.pk, created=False)
+    m.edge.objects.create(graph=locked.graph, source_id=source.pk, target_id=target.pk, backbone=False)
+    return Connected(source.pk, target.pk, created=True)
+
+
+def _same_graph(source: Any, target: Any, source_node: Node, target_node: Node, what: str = "graphs") -> None:
+    if source_node.graph_id != target_node.graph_id:
+        raise DifferentGraphs(
+            f"Cannot connect {source} to {target}: they belong to different {what}", node=source, target=target
+        )
+
+
+def connect(source: Node, target: Node) -> Connected:
+    """An edge from ``source`` to an existing node of its graph (0.2's
+    ``Node.connect_child``: no rule is checked; a frozen flow refuses)."""
+    _same_graph(source, target, source, target)
+    with transaction.atomic():
+        locked = lock_for_edit(source.graph_id, node_id=source.pk, target_id=target.pk)
+        return _connect(locked, source, target)
+
+
+def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
+    """An edge from the flow node ``source`` to the existing node ``target``,
+    as the policy allows it (the target's rule must be allowed there)."""
+    source_node, target_node = source.node, target.node
+    _same_graph(f"node {source.node_id}", f"node {target.node_id}", source_node, target_node, "flows")
+    label = target.rule_label
+    with transaction.atomic():
+        locked = lock_for_edit(
+            source_node.graph_id, node_id=source_node.pk, target_id=target_node.pk, child_label=label
+        )
+        existing = {label} if locked.has_child_rule else set()
+        refusal = policy.child_refusal(
+            source.rule_label, label, locked.child_count, existing, node_id=source.node_id, node=source
+        )
+        if not locked.node_exists:
+            raise _gone(source_node)
+        if refusal is not None:
+            raise refusal
+        return _connect(locked, source_node, target_node)
+
+
+# -- removing ------------------------------------------------------------------------------
+
+
+def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
+    """The graph's adjacency, backbone parents and edge pks (one query)."""
+    rows = list(
+        _models().edge.objects.filter(graph_id=graph.pk).values_list("pk", "source_id", "target_id", "backbone")
+    )
+    index = EdgeIndex(graph.root_id, [(s, t) for _, s, t, _ in rows])
+    backbone_parent = {t: s for _, s, t, b in rows if b}
+    return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
+
+
+def _rehome(
+    graph: DCCGraph, moves: list[tuple[int, int]], backbone_parent: dict[int, int], edges: dict[tuple[int, int], int]
+) -> None:
+    """Give each moved node its new backbone parent: the link edge from
+    that parent becomes the backbone edge, the old one a link (one
+    statement, scoped by the graph; no other row changes)."""
+    if not moves:
+        return
+    new = [edges[(parent, child)] for child, parent in moves]
+    old = [edges[(backbone_parent[child], child)] for child, _ in moves]
+    _models().edge.objects.filter(graph_id=graph.pk, pk__in=new + old).update(
+        backbone=Case(When(pk__in=new, then=Value(True)), default=Value(False))
+    )
+
+
+def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
+    """Delete the nodes ``ids`` of ``graph``, their data and their edges.
+
+    The data objects go through Django's collector (whatever points at
+    them -- States, history rows -- is protected or updated as declared);
+    edges and nodes are deleted by graph and pk, so the statements use the
+    graph's indexes and never scan other graphs' rows.
+    """
+    m = _models()
+    db = router.db_for_write(m.node)
+    if data:
+        pks = [d.pk for d in data]
+        collector = Collector(using=db, origin=data[0])
+        collector.collect(data)
+        collector.delete()
+        for d, pk in zip(data, pks, strict=True):  # 0.2 returned them with their pks
+            d.pk = pk
+    # Plain DELETEs (Django's ``_raw_delete``: no collector, which would
+    # first select the nodes and visit every relation again) unless a
+    # delete receiver listens, which then sees every row through the ORM.
+    raw = not any(s.has_listeners(x) for s in (pre_delete, post_delete) for x in (m.node, m.edge))
+    for start in range(0, len(ids), 5000):  # bounded parameter lists
+        chunk = ids[start : start + 5000]
+        edges = m.edge.objects.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk), graph_id=graph.pk)
+        nodes = m.node.objects.filter(graph_id=graph.pk, pk__in=chunk)
+        if raw:
+            edges._raw_delete(db)
+            nodes._raw_delete(db)
+        else:
+            edges.delete()
+            nodes.delete()
+
+
+def remove(node: Node) -> Removed:
+    """Remove ``node`` and its data, re-homing the creation-tree children it
+    had; refused unless every other node stays reachable from the root."""
+    with transaction.atomic():
+        locked = lock_for_edit(node.graph_id)
+        graph = locked.graph
+        index, backbone_parent, edges = _load(graph)
+        if node.pk not in index.nodes:
+            raise _gone(node)
+        refusal = policy.removal_refusal(node, node.pk == graph.root_id, index.cut(node.pk))
+        if refusal is not None:
+            raise refusal
+        data = graph.data_class.objects.get(node_id=node.pk)
+        moves = rehome_plan(index, backbone_parent, node.pk)
+        _rehome(graph, moves, backbone_parent, edges)
+        _delete(graph, [node.pk], [data])
+        return Removed(data, moves)
+
+
+def prune(node: Node) -> Pruned:
+    """Remove ``node`` and everything it reaches without passing the root."""
+    m = _models()
+    with transaction.atomic():
+        locked = lock_for_edit(node.graph_id)
+        graph = locked.graph
+        if node.pk == graph.root_id:
+            raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
+        index = EdgeIndex(
+            graph.root_id, list(m.edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id"))
+        )
+        if node.pk not in index.nodes:
+            raise _gone(node)
+        ids = index.prune_set(node.pk)
+        found = {d.node_id: d for d in graph.data_class.objects.filter(node__graph_id=graph.pk, node_id__in=ids)}
+        data = [found[i] for i in ids if i in found]
+        _delete(graph, ids, data)
+        return Pruned(data)
+
+
+# -- flows ---------------------------------------------------------------------------------
+
+
+def rename_flow(flow: Flow, name: str) -> Flow:
+    """Give ``flow`` a new name; refused while States use it (frozen)."""
+    with transaction.atomic():
+        lock_for_edit(flow.state_graph_id)
+        flow.name = name
+        flow.save(update_fields=["name", "updated"])
+    return flow
+
+
+def clone_flow(flow: Flow, name: str | None = None) -> Flow:
+    """Copy ``flow`` as the next version of its family (``Flow.clone``).
+
+    The family's rows are locked while the version number is chosen, so two
+    concurrent clones get different versions; the source graph is locked so
+    the copy is a consistent snapshot.  A constant number of queries.
+    """
+    m = _models()
+    db = router.db_for_write(m.flow)
+    with transaction.atomic(using=db):
+        versions = list(
+            m.flow.objects.using(db).select_for_update().filter(family=flow.family).values_list("version", flat=True)
+        )
+        source = lock(flow.state_graph_id).graph
+        graph, _ = bulk_copy_graph(source)
+        return m.flow.objects.using(db).create(
+            name=flow.name if name is None else name,
+            rule_set_id=flow.rule_set_id,
+            state_graph=graph,
+            family=flow.family,
+            version=max(versions, default=0) + 1,
+        )
+
+
+def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: Iterable[Any]) -> Flow:
+    """``Flow.factory_from_rules``: every node added as the policy allows."""
+    with transaction.atomic(using=router.db_for_write(cls)):
+        flow = cls.factory(name, rule_set)
+        stack: list[tuple[FlowNodeData, Any]] = [(flow.root_data, iter(children))]
+        while stack:  # depth first, in the given order, without recursion
+            parent, pending = stack[-1]
+            item = next(pending, None)
+            if item is None:
+                stack.pop()
+                continue
+            kwargs, grandchildren = item
+            if set(kwargs) != {"rule"}:
+                raise TypeError(f"each node's kwargs must be exactly {{'rule': ...}}, not {kwargs!r}")
+            added = add_child_rule(parent, kwargs["rule"]).data
+            stack.append((added, iter(grandchildren)))  # type: ignore[arg-type]
+    return flow
+
+
+# -- bulk construction (clone, import) -----------------------------------
+#
+# A whole graph is written in a constant number of queries whatever its size:
+# rows go in with one executemany() per table, and the node primary keys are
+# read back in pk order -- MariaDB's bulk inserts do not return primary keys,
+# so nothing relies on it.
+
+
+def _insert_many(model: type[Any], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    connection = connections[router.db_for_write(model)]
+    sql.insert_many(connection, model._meta.db_table, columns, rows)
+
+
+def _data_rows(
+    data_class: type[BaseNodeData], node_pks: list[int], data: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    connection = connections[router.db_for_write(data_class)]
+    fields = [f for f in data_class._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    rows = []
+    for node_pk, values in zip(node_pks, data, strict=True):
+        obj = data_class(node_id=node_pk, **values)
+        rows.append(tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields))
+    return columns, rows
+
+
+def bulk_create_graph(
+    data_class: type[BaseNodeData],
+    parents: list[int | None],
+    data: list[dict[str, Any]],
+    links: Iterable[tuple[int, int]] = (),
+    cls: type[DCCGraph] | None = None,
+) -> tuple[DCCGraph, list[int]]:
+    """Create a whole graph in a constant number of queries.
+
+    :param data_class: the graph's concrete :class:`BaseNodeData` subclass
+    :param parents: for each node (by index), the index of its creation-tree
+        ("backbone") parent; index 0 is the root (``None``), and every parent
+        comes before its children.  Children keep the order given.
+    :param data: for each node, the field values of its data object
+    :param links: ``(source index, target index)`` of the link edges
+    :returns: the graph and the primary key of each node, by index
+    """
+    m = _models()
+    cls = cls or m.graph
+    if not parents or parents[0] is not None or any(p is None for p in parents[1:]):
+        raise ValueError("parents must start with the root (None) and give every other node a parent")
+    with transaction.atomic(using=router.db_for_write(m.node)):
+        for index, parent in enumerate(parents[1:], start=1):
+            if parent is None or parent >= index:
+                raise ValueError(f"node {index}: its parent must come before it")
+        graph = cls.objects.create(data_content_type=ContentType.objects.get_for_model(data_class))
+        _insert_many(m.node, ["graph_id"], [(graph.pk,)] * len(parents))
+        # The graph is new and nobody else writes to it, and auto-increment
+        # keys grow in insertion order on every supported database, so the
+        # n-th smallest pk of the graph is the n-th node inserted.
+        pks = list(m.node.objects.filter(graph_id=graph.pk).order_by("pk").values_list("pk", flat=True))
+        columns, rows = _data_rows(data_class, pks, data)
+        _insert_many(data_class, columns, rows)
+        edges = [(graph.pk, pks[p], pks[i], True) for i, p in enumerate(parents) if p is not None]
+        edges += [(graph.pk, pks[s], pks[t], False) for s, t in links]
+        _insert_many(m.edge, ["graph_id", "source_id", "target_id", "backbone"], edges)
+        graph.root_id = pks[0]
+        graph.save(update_fields=["root"])
+    return graph, pks
+
+
+def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
+    """Copy a graph (shape and node data) in a constant number of queries.
+
+    :returns: the new graph and the map of old node pk to new node pk
+    """
+    data_class = source.data_class
+    skip = {"id", "node"}
+    fields = [f.attname for f in data_class._meta.concrete_fields if not f.primary_key and f.name not in skip]
+    values = {
+        row["node_id"]: row for row in data_class.objects.filter(node__graph_id=source.pk).values("node_id", *fields)
+    }
+    edges = _models().edge.objects.filter(graph_id=source.pk).order_by("pk")
+    rows = list(edges.values_list("source_id", "target_id", "backbone"))
+    tree = tree_order(source.root_id, [(s, t) for s, t, backbone in rows if backbone])
+    nodes = tree.order  # parents before children, children in creation order
+    index = {pk: i for i, pk in enumerate(nodes)}
+    parents: list[int | None] = [None if pk == tree.root else index[tree.parent[pk]] for pk in nodes]
+    data = [{f: values[pk][f] for f in fields} for pk in nodes]
+    links = [(index[s], index[t]) for s, t, backbone in rows if not backbone]
+    graph, pks = bulk_create_graph(data_class, parents, data, links, cls=type(source))
+    return graph, {pk: pks[i] for i, pk in enumerate(nodes)}
