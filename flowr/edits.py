@@ -32,7 +32,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from flowr import policy
 from flowr.db import graph as sql
-from flowr.exceptions import CannotRemove, ConcurrentEdit, DifferentGraphs
+from flowr.exceptions import CannotRemove, ConcurrentEdit, DifferentGraphs, FlowrError
 from flowr.graphwalk import EdgeIndex, rehome_plan, tree_order
 from flowr.rules import Rule, resolve
 
@@ -176,6 +176,13 @@ def lock_for_edit(graph_id: int, **reads: Any) -> Locked:
     locked = lock(graph_id, **reads)
     _refuse_if_frozen(locked)
     return locked
+
+
+def edit_refusal(flow: Flow) -> FlowrError | None:
+    """Why ``flow`` cannot be edited now (frozen), None when it can; for
+    forms that validate before they save.  The edit itself checks again
+    under the lock."""
+    return policy.frozen_refusal(flow, _models().state.objects.filter(flow_id=flow.pk).count())
 
 
 def _gone(node: Any, what: str = "node") -> ConcurrentEdit:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 
+from flowr import edits
 from flowr import rules as rule_registry
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.rules import Rule
@@ -81,11 +82,20 @@ class FlowAddForm(forms.ModelForm):
 
 
 class FlowChangeForm(forms.ModelForm):
-    """Rename a flow; its graph is edited with the node forms."""
+    """Rename a flow; its graph is edited with the node forms.  A frozen
+    flow (States use it) cannot be renamed: the edit service says why."""
 
     class Meta:
         model = Flow
         fields = ["name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk and self.has_changed():
+            refusal = edits.edit_refusal(self.instance)
+            if refusal is not None:
+                raise forms.ValidationError(str(refusal), code=refusal.code)
+        return cleaned
 
 
 class AddChildForm(forms.Form):

@@ -314,3 +314,36 @@ def test_unknown_or_malformed_ids_are_404_not_500(admin_client: Client, ae: tupl
     assert admin_client.post(f"{base}abc/clone/").status_code == 404
     response = admin_client.get(admin("flowr_flow_prune", flow.pk, 999999))
     assert response.status_code == 302
+
+
+# -- renaming ---------------------------------------------------------------------------
+def test_renaming_a_flow_goes_through_the_edit_service(admin_client: Client, ae: tuple[Flow, Nodes]) -> None:
+    flow, _ = ae
+    response = admin_client.post(admin("flowr_flow_change", flow.pk), {"name": "renamed"})
+    assert response.status_code == 302
+    assert Flow.objects.get(pk=flow.pk).name == "renamed"
+
+
+def test_renaming_a_frozen_flow_is_refused_with_a_message(admin_client: Client, running: State) -> None:
+    flow = running.flow
+    before = Flow.objects.filter(pk=flow.pk).values().get()
+    response = admin_client.post(admin("flowr_flow_change", flow.pk), {"name": "renamed"})
+    assert response.status_code == 200  # the form again, with the refusal
+    assert "is frozen" in response.content.decode()
+    assert response.context["adminform"].form.errors.as_data()["__all__"][0].code == "flow_frozen"
+    assert Flow.objects.filter(pk=flow.pk).values().get() == before
+
+
+def test_a_flow_frozen_after_the_form_was_checked_is_not_renamed(
+    admin_client: Client, running: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edit service checks again under the graph lock: a State started
+    between the form's check and the save wins, nothing is renamed."""
+    from flowr import edits
+
+    flow = running.flow
+    monkeypatch.setattr(edits, "edit_refusal", lambda flow: None)  # the form's check saw no State yet
+    before = Flow.objects.filter(pk=flow.pk).values().get()
+    found = post(admin_client, admin("flowr_flow_change", flow.pk), {"name": "renamed"})
+    assert refused(found, "is frozen"), found
+    assert Flow.objects.filter(pk=flow.pk).values().get() == before

@@ -20,7 +20,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from flowr import policy
+from flowr import edits, policy
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
 from flowr.admin.tree import build_tree
@@ -65,7 +65,7 @@ class FlowAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Flow, form: ModelForm, change: bool) -> None:
         if change:
-            obj.save()
+            edits.rename_flow(obj, obj.name)  # under the graph lock: a flow frozen meanwhile is refused
             return
         created = Flow.factory(obj.name, obj.rule_set)  # creates the graph and its root node
         for model_field in Flow._meta.concrete_fields:
@@ -118,6 +118,19 @@ class FlowAdmin(admin.ModelAdmin):
         return json_download(documents, "flows.json")
 
     # the change page
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except FlowrError as exc:  # refused under the lock (a State started meanwhile): nothing saved
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
