@@ -304,6 +304,11 @@ def _same_graph(source: Any, target: Any, source_node: Node, target_node: Node, 
         )
 
 
+def refuse_other_flow(source: Node, target: Node) -> None:
+    """Refuse an edge between nodes of two flows (or graphs)."""
+    _same_graph(f"node {source.pk}", f"node {target.pk}", source, target, "flows")
+
+
 def connect(source: Node, target: Node) -> Connected:
     """An edge from ``source`` to an existing node of its graph (0.2's
     ``Node.connect_child``: no rule is checked; a frozen flow refuses)."""

@@ -224,7 +224,9 @@ class FlowAdmin(admin.ModelAdmin):
         if rule is None:
             self.message_user(request, f"Choose one of the rules offered (got {label!r}).", messages.ERROR)
             return self._back(flow)
-        self._attempt(request, lambda: f"Added {node_label(data.add_child_rule(rule))} under {node_label(data)}.")
+        self._attempt(
+            request, lambda: f"Added {node_label(edits.add_child_rule(data, rule).data)} under {node_label(data)}."
+        )
         return self._back(flow)
 
     def connect_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
@@ -241,7 +243,7 @@ class FlowAdmin(admin.ModelAdmin):
         target._flow_cache = flow
         self._attempt(
             request,
-            lambda: (data.connect_child(target), f"Connected {node_label(data)} to {node_label(target)}.")[1],
+            lambda: (edits.connect_child(data, target), f"Connected {node_label(data)} to {node_label(target)}.")[1],
         )
         return self._back(flow)
 
@@ -251,7 +253,7 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         node = data.node
         if request.method == "POST":
-            self._attempt(request, lambda: (node.remove(), f"Removed {node_label(data)}.")[1])
+            self._attempt(request, lambda: (edits.remove(node), f"Removed {node_label(data)}.")[1])
             return self._back(flow)
         graph = FlowGraph.load(flow)
         refusal = graph.removal(node.pk)[1] or ""
@@ -264,7 +266,7 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         node = data.node
         if request.method == "POST":
-            self._attempt(request, lambda: f"Pruned {len(node.prune())} node(s) from {node_label(data)} on.")
+            self._attempt(request, lambda: f"Pruned {len(edits.prune(node).data)} node(s) from {node_label(data)} on.")
             return self._back(flow)
         graph = FlowGraph.load(flow)
         refusal = "The root node cannot be pruned." if node.pk == graph.root else ""

@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from flowr import edits
 from flowr.api.serializers import (
     AddChildSerializer,
     ConnectSerializer,
@@ -22,7 +23,6 @@ from flowr.api.serializers import (
 )
 from flowr.api.views.base import FlowrViewSet, document
 from flowr.api.views.flows import CHANGE, VIEW
-from flowr.exceptions import DifferentGraphs
 from flowr.models import Flow, FlowNodeData, Node
 from flowr.readmodel import FlowGraph
 
@@ -62,8 +62,7 @@ class NodeViewSet(FlowrViewSet):
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         """Remove the node (0.2's ``Node.remove``); its children are re-attached."""
-        node = self.get_object()
-        node.remove()
+        edits.remove(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @document(request=AddChildSerializer, responses={201: NodeDetailSerializer})
@@ -72,8 +71,8 @@ class NodeViewSet(FlowrViewSet):
         """Add a new node with ``rule`` under this one; answers the new node."""
         node = self.get_object()
         data = self.input(AddChildSerializer)
-        child = self.node_data(node).add_child_rule(data["rule"])
-        return self.respond(self.flow_of(node), child.node_id, status.HTTP_201_CREATED)
+        added = edits.add_child_rule(self.node_data(node), data["rule"])
+        return self.respond(self.flow_of(node), added.node.pk, status.HTTP_201_CREATED)
 
     @document(request=ConnectSerializer, responses=NodeDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -81,9 +80,8 @@ class NodeViewSet(FlowrViewSet):
         """Add an edge from this node to ``target`` (a node of the same flow)."""
         node = self.get_object()
         target: Node = self.input(ConnectSerializer)["target"]
-        if target.graph_id != node.graph_id:
-            raise DifferentGraphs(f"Node {target.pk} is not in the flow of node {node.pk}", node=node, target=target)
-        self.node_data(node).connect_child(self.node_data(target))
+        edits.refuse_other_flow(node, target)  # before the target's data: a node outside flows has none
+        edits.connect_child(self.node_data(node), self.node_data(target))
         return self.respond(self.flow_of(node), node.pk)
 
     @document(request=None, responses=PruneResultSerializer)
@@ -92,5 +90,5 @@ class NodeViewSet(FlowrViewSet):
         """Remove the node and everything it reaches without passing the root."""
         node = self.get_object()
         self.input(EmptySerializer)
-        removed = node.prune()
-        return Response({"removed": [data.node_id for data in removed]})
+        pruned = edits.prune(node)
+        return Response({"removed": [data.node_id for data in pruned.data]})
