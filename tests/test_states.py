@@ -538,3 +538,25 @@ def test_init_receivers_see_the_nodes_a_transition_loads():
         backbone_tree(state.flow.state_graph).depth[state.current_node.node_id] == 3
         and state.current_node.rule_label == "tests.testapp.rules.Cycle3"
     )
+
+
+def test_the_0_2_spelling_of_the_current_nodes_rule_works(django_assert_num_queries):
+    """In 0.2 ``current_node`` was a Node: code reads ``current_node.data.rule``."""
+    flow, _ = cycle_flow("spelling")
+    state = State.start(flow)
+    with django_assert_num_queries(0):
+        assert state.current_node.data.rule is Cycle1
+        assert state.current_node.data.rule_name == "Cycle1"
+    state.next_state()
+    assert state.current_node.data.rule is Cycle2
+
+
+def test_migrate_states_is_importable_from_flowr():
+    import flowr
+    from flowr import migrate_states
+    from flowr.versions import migrate_states as in_versions
+
+    assert migrate_states is in_versions
+    assert "migrate_states" in dir(flowr)
+    with pytest.raises(AttributeError):
+        flowr.nothing_here  # noqa: B018
