@@ -11,7 +11,7 @@ precompiled statements of :mod:`flowr.db.transitions` otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from flowr.db import pgfunctions
 from flowr.db.transitions import Statements, insert
+
+M = TypeVar("M", bound=models.Model)
 
 FIRST_SEQ = 1  # a State's start; its version is then 0
 
@@ -45,12 +47,12 @@ def has_save_receivers(model: type[models.Model]) -> bool:
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
-class HistoryWriter:
+class HistoryWriter(Generic[M]):
     """Builds and writes the rows of one history model (given, not imported)."""
 
     __slots__ = ("model", "related")
 
-    def __init__(self, model: type[models.Model]) -> None:
+    def __init__(self, model: type[M]) -> None:
         self.model = model
         # build() caches these related objects on the rows it makes
         self.related = {name: model._meta.get_field(name) for name in ("state", "from_node", "to_node", "actor")}
@@ -65,7 +67,7 @@ class HistoryWriter:
         kind: str,
         note: str = "",
         created: Any = None,
-    ) -> models.Model:
+    ) -> M:
         """An unsaved history row, with the rules' labels and names copied.
 
         Built the way graph loads make rows (the field values set directly,
@@ -115,7 +117,7 @@ class HistoryWriter:
         self,
         cursor: CursorWrapper,
         sql: Statements,
-        row: models.Model,
+        row: M,
         update: list[Any] | None = None,
         **prepared: Any,
     ) -> bool:
@@ -151,7 +153,7 @@ class HistoryWriter:
         row._state.adding, row._state.db = False, db
         return True
 
-    def write_many(self, db: str, rows: Sequence[models.Model]) -> None:
+    def write_many(self, db: str, rows: Sequence[M]) -> None:
         """Store a flow migration's rows: one INSERT, or ``save()`` each when
         a receiver expects it (as :meth:`write` does)."""
         if has_save_receivers(self.model):

@@ -372,7 +372,7 @@ class State(models.Model):
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
         try:
             if _HISTORY.write(cursor, _statements(db), row, [target.pk, stamp, self.pk, *seen], created=stamp):
-                return row  # type: ignore[return-value]
+                return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
                 f"State {self.pk}: history row {seq} already exists; try again", state=self
@@ -470,7 +470,7 @@ class StateHistory(models.Model):
         db = using or router.db_for_write(cls, instance=row)
         with connections[db].cursor() as cursor:
             _HISTORY.write(cursor, _statements(db), row)
-        return row  # type: ignore[return-value]
+        return row
 
     @classmethod
     def build(
@@ -486,9 +486,9 @@ class StateHistory(models.Model):
     ) -> StateHistory:
         """An unsaved history row, with the rules' labels and names copied
         (:meth:`flowr.db.history.HistoryWriter.build`)."""
-        return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)  # type: ignore[return-value]
+        return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)
 
 
 _UPDATED = State._meta.get_field("updated")
-_HISTORY = HistoryWriter(StateHistory)
+_HISTORY: HistoryWriter[StateHistory] = HistoryWriter(StateHistory)
 _statements = transitions.cached(transitions.TransitionModels(State, Edge, Node, FlowNodeData, StateHistory))
