@@ -131,6 +131,22 @@ def cached(tables: TransitionModels) -> Callable[[str], Statements]:
     return cache(partial(build, tables))
 
 
+def load(cursor: CursorWrapper, sql: Statements, node_id: int, state_pk: int) -> tuple[Any, list[Any]]:
+    """Lock the State's row where the database can and re-read it: its
+    ``(current_node_id, version)`` (None: gone) and the rows of the current
+    node's children (data columns, then node columns).  One statement; two
+    on MariaDB.  Lock errors propagate."""
+    if sql.lock is None:
+        cursor.execute(pgfunctions.call_or(cursor, sql.load_call, sql.load), [node_id, state_pk])
+        rows = cursor.fetchall()
+        found = tuple(rows[0][:2]) if rows else None
+        return found, [row[2:] for row in rows if row[2] is not None]  # no child: the flow ends here
+    cursor.execute(sql.lock, [state_pk])
+    found = cursor.fetchone()
+    cursor.execute(sql.children, [node_id])
+    return None if found is None else tuple(found), cursor.fetchall()
+
+
 def insert(cursor: CursorWrapper, sql: Statements, values: list[Any]) -> Any:
     """Run the precompiled history INSERT; the new row's pk."""
     cursor.execute(sql.insert, values)

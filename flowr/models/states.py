@@ -39,7 +39,6 @@ from flowr.db import transitions
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
 from flowr.db.locks import lock_error_kind
 from flowr.db.locks import lock_errors_as_flowr as _lock_errors_as_flowr
-from flowr.db.pgfunctions import call_or
 
 # apps.ready() connects it from here
 from flowr.db.pgfunctions import forget_functions as forget_functions
@@ -325,17 +324,7 @@ class State(models.Model):
         return the children of ``current`` (one statement; two on MariaDB)."""
         sql = _statements(db)
         try:
-            if sql.lock is None:
-                cursor.execute(call_or(cursor, sql.load_call, sql.load), [current.node_id, self.pk])
-                rows = cursor.fetchall()
-                found = tuple(rows[0][:2]) if rows else None
-                rows = [row[2:] for row in rows if row[2] is not None]  # no row: the flow ends here
-            else:
-                cursor.execute(sql.lock, [self.pk])
-                found = cursor.fetchone()
-                found = None if found is None else tuple(found)
-                cursor.execute(sql.children, [current.node_id])
-                rows = cursor.fetchall()
+            found, rows = transitions.load(cursor, sql, current.node_id, self.pk)
         except OperationalError as exc:
             if lock_error_kind(exc) is None:
                 raise
