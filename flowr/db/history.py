@@ -44,6 +44,7 @@ def user_or_none(actor: Any) -> models.Model | None:
 
 
 def has_save_receivers(model: type[models.Model]) -> bool:
+    """Whether a ``pre_save``/``post_save`` receiver listens: it expects the row's ``save()``."""
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
