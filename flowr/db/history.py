@@ -11,7 +11,7 @@ precompiled statements of :mod:`flowr.db.transitions` otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -24,6 +24,18 @@ from flowr.db import pgfunctions
 from flowr.db.transitions import Statements, insert
 
 M = TypeVar("M", bound=models.Model)
+
+
+class NodeData(Protocol):
+    """What a history row copies from a node's data (FlowNodeData, not imported)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def rule_label(self) -> str: ...
+    @property
+    def rule_name(self) -> str: ...
+
 
 FIRST_SEQ = 1  # a State's start; its version is then 0
 
@@ -62,8 +74,8 @@ class HistoryWriter(Generic[M]):
         self,
         state: models.Model | int,
         seq: int,
-        from_node: Any,
-        to_node: Any,
+        from_node: NodeData | None,
+        to_node: NodeData,
         actor: Any,
         kind: str,
         note: str = "",
