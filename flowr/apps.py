@@ -14,7 +14,7 @@ class FlowrConfig(AppConfig):
 
         from flowr import checks  # noqa: F401  (registers the system checks)
         from flowr.conf import settings
-        from flowr.models.states import forget_functions
+        from flowr.db.pgfunctions import forget_functions
 
         connection_created.connect(forget_functions, dispatch_uid="flowr.forget_functions")
 

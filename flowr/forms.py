@@ -127,7 +127,8 @@ class StartStateForm(forms.Form):
 class AdvanceForm(forms.Form):
     """Move a State on; ``rule`` is needed when the current node branches.
 
-    ``expected_node`` is the node the user saw: if the State moved meanwhile
+    ``expected_node`` is the node the user saw (its Node id, as the REST API's
+    ``expected_node`` and the editor name it): if the State moved meanwhile
     the advance is refused instead of applied to a node nobody looked at.
     """
 

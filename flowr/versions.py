@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from flowr import edits
+from flowr.db.history import HistoryWriter, next_seq
 from flowr.exceptions import FlowrError, MappingIncomplete
 from flowr.graphwalk import tree_order
 
@@ -321,25 +323,20 @@ def _apply(
                 f"A State of flow {source_flow} moved during the migration; nothing migrated, try again",
                 flow=source_flow,
             )
-    user = actor if getattr(actor, "is_authenticated", False) else None
     note = f"migrated from flow {source_flow.pk} ({source_flow}) to flow {target_flow.pk} ({target_flow})"
-    rows = []
-    for move in report.moves:
-        from_node, to_node = data[move.source_node], data[move.target_node]
-        rows.append(
-            StateHistory(
-                state_id=move.state,
-                seq=versions[move.state] + 2,  # the last row's seq is version + 1
-                kind=StateHistory.MIGRATION,
-                from_node=from_node,
-                to_node=to_node,
-                from_rule_label=from_node.rule_label,
-                from_rule_name=from_node.rule_name,
-                to_rule_label=to_node.rule_label,
-                to_rule_name=to_node.rule_name,
-                actor=user,
-                actor_repr="" if actor is None else str(actor)[:255],
-                note=note,
-            )
+    now = timezone.now()
+    writer = HistoryWriter(StateHistory)
+    rows = [
+        writer.build(
+            move.state,
+            next_seq(versions[move.state]),
+            data[move.source_node],
+            data[move.target_node],
+            actor,
+            StateHistory.MIGRATION,
+            note=note,
+            created=now,
         )
-    StateHistory.objects.using(db).bulk_create(rows)
+        for move in report.moves
+    ]
+    writer.write_many(db, rows)

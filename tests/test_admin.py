@@ -265,7 +265,10 @@ def post_urls(flow: Flow, nodes: dict[str, FlowNodeData], state: State) -> list[
         (admin("flowr_flow_remove", flow.pk, nodes["D"].node_id), {}),
         (admin("flowr_flow_prune", flow.pk, nodes["C"].node_id), {}),
         (admin("flowr_flow_clone", flow.pk), {}),
-        (admin("flowr_state_advance", state.pk), {"expected_node": state.current_node_id, "rule": S.E.class_label}),
+        (
+            admin("flowr_state_advance", state.pk),
+            {"expected_node": state.current_node.node_id, "rule": S.E.class_label},
+        ),
         (admin("flowr_state_add"), {"flow": flow.pk}),
         (admin("flowr_flow_changelist"), {"action": "clone_flows", "_selected_action": [flow.pk]}),
         (admin("flowr_ruleset_add"), {"name": "x", "root_rule_label": S.A.class_label}),

@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 
 from flowr import sample_rules as S
-from flowr.models import Edge, Flow, FlowNodeData, RuleSet, State, StateHistory
+from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, RuleSet, State, StateHistory
 from tests.helpers import check_invariants
 from tests.test_admin import GONE, admin, build_ae, build_running, snapshot
+from tests.testapp.models import Label
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +256,7 @@ def test_advance_without_a_choice_where_there_is_one_way(admin_client: Client, a
     page = admin_client.get(admin("flowr_state_advance", state.pk)).content.decode()
     assert "Next: <strong>" in page and 'type="radio"' not in page
     url = admin("flowr_state_advance", state.pk)
-    found = post(admin_client, url, {"expected_node": nodes["A"].pk})
+    found = post(admin_client, url, {"expected_node": nodes["A"].node_id})
     assert found[0][0] == "success" and "from A to C" in found[0][1]
     state.refresh_from_db()
     assert state.current_node_id == nodes["C"].pk
@@ -263,13 +264,13 @@ def test_advance_without_a_choice_where_there_is_one_way(admin_client: Client, a
 
 def test_advance_with_a_choice(admin_client: Client, running: State) -> None:
     url = admin("flowr_state_advance", running.pk)
-    at_c = running.current_node_id
+    at_c = running.current_node.node_id
     page = admin_client.get(url).content.decode()
     assert page.count('type="radio"') == 2 and "branches here" in page
     assert refused(post(admin_client, url, {"expected_node": at_c}), "choose the next rule")
     assert refused(post(admin_client, url, {"expected_node": at_c, "rule": S.A.class_label}), "Choose one")
     running.refresh_from_db()
-    assert running.current_node_id == at_c and running.history.count() == 2
+    assert running.current_node.node_id == at_c and running.history.count() == 2
     found = post(admin_client, url, {"expected_node": at_c, "rule": S.E.class_label})
     assert found[0][0] == "success" and "from C to E" in found[0][1]
     running.refresh_from_db()
@@ -278,17 +279,33 @@ def test_advance_with_a_choice(admin_client: Client, running: State) -> None:
 
 def test_advance_refusals_change_nothing(admin_client: Client, running: State) -> None:
     url = admin("flowr_state_advance", running.pk)
-    at_c = running.current_node_id
+    at_c = running.current_node.node_id
     # the page was looked at before the State moved: refused
     stale = post(admin_client, url, {"expected_node": at_c + 1000, "rule": S.E.class_label})
     assert refused(stale, "moved meanwhile")
     running.next_state(S.D)
-    at_d = running.current_node_id
+    at_d = running.current_node.node_id
     assert "end of its flow" in admin_client.get(url).content.decode()
     assert refused(post(admin_client, url, {"expected_node": at_d}), "No next state")
     assert refused(post(admin_client, url, {}), "Choose one")
     running.refresh_from_db()
-    assert running.current_node_id == at_d and running.history.count() == 3
+    assert running.current_node.node_id == at_d and running.history.count() == 3
+
+
+def test_advance_expects_the_node_id_the_graph_shows(admin_client: Client) -> None:
+    """``expected_node`` is the Node id (as in the REST API and the editor),
+    not the FlowNodeData pk, where the two differ."""
+    DCCGraph.factory(Label, name="shift")  # a Node without FlowNodeData: the ids part
+    state = build_running()
+    data = state.current_node
+    assert data.pk != data.node_id
+    url = admin("flowr_state_advance", state.pk)
+    assert f'value="{data.node_id}"' in admin_client.get(url).content.decode()
+    assert refused(post(admin_client, url, {"expected_node": data.pk, "rule": S.E.class_label}), "moved meanwhile")
+    found = post(admin_client, url, {"expected_node": data.node_id, "rule": S.E.class_label})
+    assert found[0][0] == "success"
+    state.refresh_from_db()
+    assert state.current_node.rule is S.E and state.version == 2
 
 
 def test_the_state_list_has_an_advance_button_and_the_page_the_history(admin_client: Client, running: State) -> None:

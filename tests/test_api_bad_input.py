@@ -286,6 +286,9 @@ CASES: list[tuple[str, str, str, str, Any, int, str]] = [
     ("state-start-extra", "admin", "post", "/states/", {"flow": "<flow>", "current_node": 1}, 400, "invalid"),
     ("advance-rule-int", "admin", "post", "/states/<state>/advance/", {"rule": 5}, 400, "invalid"),
     ("advance-expected-string", "admin", "post", "/states/<state>/advance/", {"expected_node": "x"}, 400, "invalid"),
+    ("advance-version-string", "admin", "post", "/states/<state>/advance/", {"expected_version": "0"}, 400, "invalid"),
+    ("advance-version-negative", "admin", "post", "/states/<state>/advance/", {"expected_version": -1}, 400, "invalid"),
+    ("advance-version-bool", "admin", "post", "/states/<state>/advance/", {"expected_version": False}, 400, "invalid"),
     (
         "advance-moved",
         "admin",

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flowr import sample_rules
-from flowr.models import Flow, FlowNodeData, RuleSet, State, StateHistory
+from flowr.models import DCCGraph, Flow, FlowNodeData, RuleSet, State, StateHistory
 from flowr.rules import Rule
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
@@ -21,7 +21,7 @@ from tests.api_fixtures import (  # noqa: F401  (fixtures)
     snapshot,
     users_fixture,
 )
-from tests.testapp.models import Document, Ticket
+from tests.testapp.models import Document, Label, Ticket
 
 
 def test_start(client_for, flow, users):
@@ -190,3 +190,54 @@ def test_missing_rule_of_current_node(api, flow):
     response = api.post(f"{API}/states/{state.pk}/advance/", {}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "missing_rule"
     assert snapshot() == before
+
+
+# -- expected_node and expected_version -------------------------------------------------
+
+
+def advance(api, state: State, body: dict) -> tuple[int, dict]:
+    response = api.post(f"{API}/states/{state.pk}/advance/", body, format="json")
+    return response.status_code, response.json()
+
+
+def unchanged(state: State, version: int, rows: int) -> bool:
+    fresh = State.objects.get(pk=state.pk)
+    return fresh.version == version and StateHistory.objects.filter(state_id=state.pk).count() == rows
+
+
+def test_advance_with_a_stale_version_is_refused(api, flow):
+    state = State.start(flow)
+    status, body = advance(api, state, {"expected_version": 1})
+    assert (status, body["code"]) == (409, "concurrent_transition")
+    assert set(body) == {"detail", "code"} and "version 0, not version 1" in body["detail"]
+    assert unchanged(state, 0, 1)
+    status, body = advance(api, state, {"expected_version": 0, "expected_node": flow.state_graph.root_id})
+    assert status == 200 and body["version"] == 1 and body["current_rule_name"] == "C"
+
+
+def test_a_state_round_a_loop_passes_the_node_check_not_the_version(api, flow):
+    """A -> C -> E -> A: back at the node the caller saw, three moves later."""
+    state = State.start(flow)
+    root = flow.state_graph.root_id
+    advance(api, state, {})
+    advance(api, state, {"rule": "flowr.sample_rules.E"})
+    status, body = advance(api, state, {})
+    assert status == 200 and (body["current_node"], body["version"]) == (root, 3)
+    status, body = advance(api, state, {"expected_node": root, "expected_version": 0})
+    assert (status, body["code"]) == (409, "concurrent_transition")
+    assert unchanged(state, 3, 4)
+    status, body = advance(api, state, {"expected_node": root, "expected_version": 3})
+    assert status == 200 and body["version"] == 4 and body["current_rule_name"] == "C"
+
+
+def test_expected_node_is_the_node_id_not_the_node_data_pk(api, rule_set):
+    """Where the two differ, the Node id (the graph document's) is the one."""
+    DCCGraph.factory(Label, name="shift")  # a Node without FlowNodeData: the ids part
+    state = State.start(build_flow(rule_set))
+    data = state.current_node
+    assert data.pk != data.node_id
+    status, body = advance(api, state, {"expected_node": data.pk})
+    assert (status, body["code"]) == (409, "concurrent_transition")
+    assert unchanged(state, 0, 1)
+    status, body = advance(api, state, {"expected_node": data.node_id})
+    assert status == 200 and body["version"] == 1

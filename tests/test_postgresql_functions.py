@@ -4,6 +4,7 @@ functions are missing (a database made without migrations)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Iterator
 from typing import Any
@@ -11,22 +12,55 @@ from typing import Any
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from flowr.models import State, StateHistory
+from flowr.db import pgfunctions
+from flowr.models import Edge, FlowNodeData, Node, State, StateHistory
 from flowr.models import states as state_module
 from tests.testapp.rules import Cycle2, cycle_flow
 
 pytestmark = pytest.mark.django_db
 functions = importlib.import_module("flowr.migrations.0002_postgresql_transition_functions")
+FROZEN_V1 = "f02dc2f14b49f2556a1cdf605f66a01f7b01356cf30d9cf5beed2c3cc366210a"  # migration 0002 as released
+FROZEN_V2 = "54bd5f76e2f016754176a783924373f39c7b5b4a1fce8ede91a57a9d5afbedb6"  # migration 0003's flowr_load_v2
 
 
 def test_the_functions_fit_the_models():
     """The tables and columns are the ones the functions were written for;
     were they not, PostgreSQL would silently take the slower path."""
     sql = state_module._statements("default")
-    fields = (list(m._meta.concrete_fields) for m in (state_module.FlowNodeData, state_module.Node))
-    history = [f for f in StateHistory._meta.concrete_fields if not f.primary_key]
-    assert state_module._function_layout(*fields, history)
+    tables = [m._meta.db_table for m in (State, Edge, Node, FlowNodeData, StateHistory)]
+    data, node = ([f.column for f in m._meta.concrete_fields] for m in (FlowNodeData, Node))
+    history = [f.column for f in StateHistory._meta.concrete_fields if not f.primary_key]
+    assert pgfunctions.fits(tables, data, node, history)
     assert (sql.load_call is not None) == (connection.vendor == "postgresql")
+
+
+def test_the_v2_load_function_is_frozen():
+    """Migration 0003 replaces ``flowr_load_v1`` with this text, read from the contract."""
+    text = "\n".join(
+        [pgfunctions.LOAD_SQL, pgfunctions.DROP_LOAD_V1, pgfunctions.DROP_LOAD_V2, *pgfunctions.SIGNATURES]
+    )
+    assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_V2
+    assert "flowr_load_v2" in pgfunctions.LOAD_SQL and pgfunctions.NODE_COLUMNS == ("id", "graph_id")
+
+
+def test_the_v1_functions_are_frozen():
+    """Migration 0002 creates them from :mod:`flowr.db.pgfunctions`: their
+    text must never change (a change is a ``_v2`` and a new migration)."""
+    text = "\n".join(
+        [pgfunctions.V1_LOAD_SQL, pgfunctions.MOVE_SQL, *pgfunctions.V1_DROP_SQL, *pgfunctions.V1_SIGNATURES]
+    )
+    assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_V1
+    assert functions.pgfunctions is pgfunctions  # the migration reads the contract, keeps no copy
+    for name, args, sql in (
+        (pgfunctions.V1_LOAD_NAME, pgfunctions.LOAD_ARGS, pgfunctions.V1_LOAD_SQL),
+        (pgfunctions.LOAD_NAME, pgfunctions.LOAD_ARGS, pgfunctions.LOAD_SQL),
+        (pgfunctions.MOVE_NAME, pgfunctions.MOVE_ARGS, pgfunctions.MOVE_SQL),
+    ):
+        assert f"CREATE OR REPLACE FUNCTION {name}(" in sql
+        declared = sql.split(f"{name}(", 1)[1].split(")\nRETURNS", 1)[0]
+        assert [arg.split()[-1] for arg in declared.split(",")] == list(args)
+    for column in pgfunctions.HISTORY_COLUMNS:
+        assert column in pgfunctions.MOVE_SQL
 
 
 postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's functions")
@@ -36,9 +70,9 @@ postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="Postg
 def fresh_lookup() -> Iterator[None]:
     """Each test looks the functions up again, and so does whatever runs after it."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # the object itself, not the ``connection`` proxy
-    wrapper.__dict__.pop("_flowr_functions", None)
+    pgfunctions.forget(wrapper)
     yield
-    wrapper.__dict__.pop("_flowr_functions", None)
+    pgfunctions.forget(wrapper)
 
 
 def moves(state: State, choice: Any = None) -> tuple[list[str], StateHistory]:

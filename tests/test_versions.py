@@ -293,6 +293,39 @@ def test_migration_history_rows_and_versions(running):
     assert e.current_node.flow == copy
 
 
+@pytest.mark.parametrize("listening", [False, True])
+def test_migration_rows_are_written_like_transition_rows(running, django_user_model, listening):
+    """One history writer: a user actor is stored as the user, the rows are
+    written in one INSERT, or through ``save()`` when a receiver expects it."""
+    from django.db.models.signals import pre_save
+
+    flow, copy, states = running
+    user = django_user_model.objects.create_user("migrator")
+    saved: list[int] = []
+
+    def receiver(instance: StateHistory, **kwargs: object) -> None:
+        saved.append(instance.state_id)
+
+    if listening:
+        pre_save.connect(receiver, sender=StateHistory)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            migrate_states(flow, copy, actor=user)
+    finally:
+        pre_save.disconnect(receiver, sender=StateHistory)
+    table = connection.ops.quote_name(StateHistory._meta.db_table)
+    inserts = [q for q in ctx.captured_queries if q["sql"].startswith(f"INSERT INTO {table}")]
+    assert len(inserts) == (4 if listening else 1)
+    assert sorted(saved) == (sorted(s.pk for s in states.values()) if listening else [])
+    rows = StateHistory.objects.filter(kind=StateHistory.MIGRATION)
+    assert {(r.actor_id, r.actor_repr) for r in rows} == {(user.pk, "migrator")}
+    assert len({r.created for r in rows}) == 1  # one migration, one instant
+    for state in states.values():
+        state.refresh_from_db()
+        last = state.history.last()
+        assert (last.kind, last.seq, last.to_node.flow) == (StateHistory.MIGRATION, state.version + 1, copy)
+
+
 def test_stale_state_object_conflicts_after_migration(running):
     flow, copy, states = running
     stale = State.objects.get(pk=states["C"].pk)

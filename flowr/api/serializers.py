@@ -383,9 +383,20 @@ def resolve_subject(kind: str, pk: Any) -> Any:
 
 
 class AdvanceSerializer(StrictSerializer):
+    """``expected_node`` and ``expected_version`` are what the caller saw; a
+    State that went round a loop is back at its node but not its version."""
+
     rule = StrictCharField(max_length=255, required=False, allow_null=True, help_text="Label of the chosen rule.")
     expected_node = StrictIntegerField(
-        required=False, allow_null=True, help_text="Node pk the caller saw; refused (409) if the State moved."
+        required=False,
+        allow_null=True,
+        help_text="The State's current_node (a Node id) the caller saw; refused (409) if the State is elsewhere.",
+    )
+    expected_version = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="The State's version the caller saw; refused (409) if the State moved since, even back here.",
     )
 
 

@@ -1,7 +1,7 @@
-"""The database seam: everything that depends on the database vendor.
+"""The database seam: what flowr says to each database, in one place.
 
-Per-vendor statement builders, the PL/pgSQL functions' contract, lock-error
-classification, the one history writer and fast row reads live here.  The
-seam receives model metadata (model classes, ``_meta``, table names) from its
-callers and imports no flowr model, so it creates no import circle.
+Per-vendor statements for transitions and graph writes (SQLite, PostgreSQL,
+MariaDB), the PL/pgSQL functions' contract, lock-error classification, the one
+writer of history rows and fast row reads.  It is given model classes by its
+callers and imports no model (a test checks), so nothing imports in a circle.
 """

@@ -111,15 +111,22 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @document(request=AdvanceSerializer, responses=StateDetailSerializer)
     @action(detail=True, methods=["post"])
     def advance(self, request: Request, pk: str | None = None) -> Response:
-        """Move to the next node; ``rule`` picks a branch, ``expected_node`` guards against races."""
+        """Move to the next node; ``rule`` picks a branch, ``expected_node`` and
+        ``expected_version`` refuse (409) a move from what the caller did not see."""
         state = self.get_object()
         data = self.input(AdvanceSerializer)
-        expected = data.get("expected_node")
-        if expected is not None and expected != state.current_node.node_id:
+        node, version = data.get("expected_node"), data.get("expected_version")
+        at = state.current_node.node_id
+        if (node is not None and node != at) or (version is not None and version != state.version):
+            seen = ", ".join(
+                f"{name} {value}" for name, value in (("node", node), ("version", version)) if value is not None
+            )
             raise ConcurrentTransition(
-                f"State {state.pk} is at node {state.current_node.node_id}, not {expected}; refresh it and try again",
+                f"State {state.pk} is at node {at}, version {state.version}, not {seen}; refresh it and try again",
                 state=state,
             )
+        # next_state() applies only from the version loaded here: a move in
+        # between is refused too
         state.next_state(data.get("rule"), actor=request.user)
         return self.respond(state)
 

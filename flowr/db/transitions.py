@@ -1,0 +1,153 @@
+"""A transition's statements, written once per database from the models' metadata.
+
+A transition is on its users' hot path: built through the ORM, its four
+statements cost five times what the database spends on them.  They are
+written here once per database alias and run on a cursor by
+``flowr.models.states``, which passes the model classes in
+(:class:`TransitionModels`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any
+
+from django.db import connections, models
+from django.db.backends.utils import CursorWrapper
+
+from flowr.db import pgfunctions
+
+
+@dataclass(frozen=True)
+class TransitionModels:
+    """The models a transition reads and writes (given, never imported)."""
+
+    state: type[models.Model]
+    edge: type[models.Model]
+    node: type[models.Model]
+    data: type[models.Model]
+    history: type[models.Model]
+
+
+@dataclass(frozen=True)
+class Statements:
+    load: str  # lock + re-check + the current node's children, in one
+    lock: str | None  # the lock + re-check alone (MariaDB: no FOR UPDATE OF)
+    children: str
+    update: str  # the compare-and-set: target, updated, State, seen node, seen version
+    insert: str
+    data_names: list[str]
+    node_names: list[str]
+    insert_fields: list[models.Field[Any, Any]]
+    insert_adapt: list[bool]  # whether the database needs the field's adaptation (dates)
+    returning: bool
+    # update + insert in one statement, where the database can (PostgreSQL:
+    # a data-modifying WITH); its parameters are update's then insert's
+    move: str | None
+    # PostgreSQL: ``load`` and ``move`` as calls of migration 0002's functions
+    # (same parameters, same rows), used where the functions exist
+    load_call: str | None = None
+    move_call: str | None = None
+
+
+def plain(field: models.Field[Any, Any]) -> bool:
+    """Whether the database takes the field's Python value as it is (text,
+    integers, foreign keys to integer keys): no adaptation to call."""
+    if isinstance(field, models.ForeignKey):
+        return plain(field.target_field)
+    return isinstance(field, (models.CharField, models.TextField, models.IntegerField))
+
+
+def build(tables: TransitionModels, db: str) -> Statements:
+    """The statements of a transition on database ``db``."""
+    connection = connections[db]
+    q = connection.ops.quote_name
+    features = connection.features
+    data_fields, node_fields = tables.data._meta.concrete_fields, tables.node._meta.concrete_fields
+    columns = ", ".join([f"D.{q(f.column)}" for f in data_fields] + [f"N.{q(f.column)}" for f in node_fields])
+    state, edge, node, data = (q(m._meta.db_table) for m in (tables.state, tables.edge, tables.node, tables.data))
+    nowait = " NOWAIT" if features.has_select_for_update_nowait else ""
+    to_data = f"{node} N ON N.{q('id')} = E.{q('target_id')} {{join}} {data} D ON D.{q('node_id')} = N.{q('id')}"
+    # The lock must take the State's row only: where FOR UPDATE cannot say
+    # "OF S" (MariaDB), the lock and the children are two statements.
+    combined = not features.has_select_for_update or features.has_select_for_update_of
+    lock_clause = f" FOR UPDATE OF S{nowait}" if features.has_select_for_update else ""
+    history = tables.history._meta
+    insert_fields = [f for f in history.concrete_fields if not f.primary_key]
+    history_table, history_columns = q(history.db_table), ", ".join(q(f.column) for f in insert_fields)
+    insert = f"INSERT INTO {history_table} ({history_columns}) VALUES ({', '.join(['%s'] * len(insert_fields))})"
+    returning = features.can_return_columns_from_insert
+    if returning:
+        insert += f" RETURNING {q(history.pk.column)}"
+    check = f"SELECT {q('current_node_id')}, {q('version')} FROM {state} WHERE {q('id')} = %s"
+    update = (
+        f"UPDATE {state} SET {q('current_node_id')} = %s, {q('version')} = {q('version')} + 1, "
+        f"{q('updated')} = %s WHERE {q('id')} = %s AND {q('current_node_id')} = %s AND {q('version')} = %s"
+    )
+    move = load_call = move_call = None
+    if connection.vendor == "postgresql":
+        # The history row is inserted only if the compare-and-set matched
+        # (no row: the caller sees ConcurrentTransition); one round trip
+        # fewer on the hot path.
+        casts = [str(f.cast_db_type(connection)) for f in insert_fields]
+        values = ", ".join(f"CAST(%s AS {cast})" for cast in casts)
+        move = (
+            f"WITH moved AS ({update} RETURNING {q('id')}) "
+            f"INSERT INTO {history_table} ({history_columns}) "
+            f"SELECT {values} FROM moved RETURNING {q(history.pk.column)}"
+        )
+        tables_used = [m._meta.db_table for m in (tables.state, tables.edge, tables.node, tables.data, tables.history)]
+        layout = ([f.column for f in fields] for fields in (data_fields, node_fields, insert_fields))
+        if pgfunctions.fits(tables_used, *layout):
+            load_call, move_call = pgfunctions.calls(connection, casts)
+    return Statements(
+        load=(
+            f"SELECT S.{q('current_node_id')}, S.{q('version')}, {columns} FROM {state} S "
+            f"LEFT JOIN {edge} E ON E.{q('source_id')} = %s LEFT JOIN {to_data.format(join='LEFT JOIN')} "
+            f"WHERE S.{q('id')} = %s ORDER BY N.{q('id')}{lock_clause}"
+        ),
+        lock=None if combined else f"{check} FOR UPDATE{nowait}",
+        children=(
+            f"SELECT {columns} FROM {edge} E INNER JOIN {to_data.format(join='INNER JOIN')} "
+            f"WHERE E.{q('source_id')} = %s ORDER BY N.{q('id')}"
+        ),
+        update=update,
+        insert=insert,
+        data_names=[f.attname for f in data_fields],
+        node_names=[f.attname for f in node_fields],
+        insert_fields=insert_fields,
+        insert_adapt=[not plain(f) for f in insert_fields],
+        returning=returning,
+        move=move,
+        load_call=load_call,
+        move_call=move_call,
+    )
+
+
+def cached(tables: TransitionModels) -> Callable[[str], Statements]:
+    """``build`` for these models, cached per database alias."""
+    return cache(partial(build, tables))
+
+
+def load(cursor: CursorWrapper, sql: Statements, node_id: int, state_pk: int) -> tuple[Any, list[Any]]:
+    """Lock the State's row where the database can and re-read it: its
+    ``(current_node_id, version)`` (None: gone) and the rows of the current
+    node's children (data columns, then node columns).  One statement; two
+    on MariaDB.  Lock errors propagate."""
+    if sql.lock is None:
+        cursor.execute(pgfunctions.call_or(cursor, sql.load_call, sql.load), [node_id, state_pk])
+        rows = cursor.fetchall()
+        found = tuple(rows[0][:2]) if rows else None
+        return found, [row[2:] for row in rows if row[2] is not None]  # no child: the flow ends here
+    cursor.execute(sql.lock, [state_pk])
+    found = cursor.fetchone()
+    cursor.execute(sql.children, [node_id])
+    return None if found is None else tuple(found), cursor.fetchall()
+
+
+def insert(cursor: CursorWrapper, sql: Statements, values: list[Any]) -> Any:
+    """Run the precompiled history INSERT; the new row's pk."""
+    cursor.execute(sql.insert, values)
+    return cursor.fetchone()[0] if sql.returning else cursor.lastrowid
