@@ -160,6 +160,29 @@ def lock(
     )
 
 
+def root_for_start(flow: Flow, using: str) -> FlowNodeData:
+    """The flow's root data, read with the graph row's lock held, so that a
+    start and the flow's edits serialize (``State.start``).
+
+    The lock costs no statement of its own where the read can lock the
+    graph row alone (PostgreSQL: ``FOR UPDATE OF``) or where the writing
+    transaction holds the whole database (SQLite); MariaDB, which cannot
+    say ``OF``, locks the graph row with one statement first (locking the
+    joined data row too would hold up transitions' foreign-key checks).
+    """
+    m = _models()
+    features = connections[using].features
+    query = m.flow_data.objects.using(using).select_related("node")
+    if features.has_select_for_update:
+        if features.has_select_for_update_of:
+            query = query.select_related("node__graph").select_for_update(of=("node__graph",))
+        else:
+            list(m.graph.objects.using(using).select_for_update().filter(pk=flow.state_graph_id).values_list("pk"))
+    data = query.get(node__graph_id=flow.state_graph_id, node__graph__root=F("node_id"))
+    data._flow_cache = flow
+    return data
+
+
 def _refuse_if_frozen(locked: Locked) -> None:
     if not locked.in_use:
         return

@@ -33,8 +33,8 @@ from django.db import IntegrityError, OperationalError, connections, models, rou
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
+from flowr import edits, signals
 from flowr import rules as rule_registry
-from flowr import signals
 from flowr.db import transitions
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
 from flowr.db.locks import lock_error_kind
@@ -234,10 +234,12 @@ class State(models.Model):
         :raises TransitionRefused: the root rule's ``can_enter`` vetoed
         :raises MissingRule: the root's rule no longer resolves
         """
-        root = flow.root_data
-        rule = root.rule
         db = router.db_for_write(cls)
         with _lock_errors_as_flowr(None), transaction.atomic(using=db):
+            # a start and an edit of the flow serialize: a prune running now
+            # finishes first, one that comes later sees this State (frozen)
+            root = edits.root_for_start(flow, using=db)
+            rule = root.rule
             state = cls(flow=flow, current_node=root)
             if subject is not None:
                 state.subject = subject
