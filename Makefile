@@ -24,6 +24,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check flowr tests extras benchmarks
+	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 	PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run flowr testapp
 
 demo: venv

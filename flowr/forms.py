@@ -27,6 +27,14 @@ def rule_choice(rule: type[Rule]) -> tuple[str, str]:
     return rule.class_label, f"{rule.name} ({rule.class_label})"
 
 
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """``form.fields[name]``, typed as the ChoiceField it is declared as."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is not a ChoiceField")
+    return field
+
+
 def known_rule_choices() -> list[tuple[str, str]]:
     """Every Rule class of the installed apps, as select choices."""
     return [rule_choice(rule) for rule in rule_registry.all_rules()]
@@ -46,7 +54,7 @@ class RuleSetForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["root_rule_label"]
+        field = _choice_field(self, "root_rule_label")
         choices = known_rule_choices()
         current = self.instance.root_rule_label if self.instance.pk else ""
         if current and current not in dict(choices):
@@ -105,7 +113,7 @@ class AddChildForm(forms.Form):
 
     def __init__(self, *args: Any, allowed: list[type[Rule]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["rule"].choices = [(rule.class_label, rule.name) for rule in allowed]
+        _choice_field(self, "rule").choices = [(rule.class_label, rule.name) for rule in allowed]
 
 
 class ConnectForm(forms.Form):
@@ -115,7 +123,7 @@ class ConnectForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = targets
+        _choice_field(self, "target").choices = targets
 
 
 class StartStateForm(forms.Form):
@@ -137,7 +145,7 @@ class AdvanceForm(forms.Form):
 
     def __init__(self, *args: Any, next_nodes: list[FlowNodeData], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["rule"].choices = [(data.rule_label, rule_display(data.rule_label)) for data in next_nodes]
+        _choice_field(self, "rule").choices = [(data.rule_label, rule_display(data.rule_label)) for data in next_nodes]
 
 
 def node_label(data: FlowNodeData) -> str:

@@ -238,8 +238,8 @@ def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int)
     for node in order:
         if node not in below:
             continue
-        parent = backbone_parent.get(node)
-        if parent in attached and parent != removed:
+        kept = backbone_parent.get(node)
+        if kept in attached and kept != removed:
             attached.add(node)
             continue
         moves.append((node, via[node]))

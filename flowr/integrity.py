@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 
@@ -45,7 +45,21 @@ def _state_ids(states: QuerySet[State] | Iterable[State | int] | None) -> Any:
     return [s.pk if isinstance(s, State) else s for s in states]
 
 
-def _summaries(ids: Any) -> QuerySet[State, dict[str, Any]]:
+class _Summary(TypedDict):
+    """A row of :func:`_summaries`."""
+
+    pk: int
+    current_node_id: int
+    version: int
+    node_graph: Any
+    flow_graph: Any
+    rows: int
+    first_seq: Any
+    last_seq: Any
+    last_to: Any
+
+
+def _summaries(ids: Any) -> QuerySet[State, _Summary]:
     """One row per State: its node, graphs, version and history aggregates."""
     last = StateHistory.objects.filter(state=OuterRef("pk")).order_by("-seq")
     query = State.objects.all() if ids is None else State.objects.filter(pk__in=ids)
@@ -62,7 +76,7 @@ def _summaries(ids: Any) -> QuerySet[State, dict[str, Any]]:
     )
 
 
-def _summary_problems(row: dict[str, Any]) -> list[Problem]:
+def _summary_problems(row: _Summary) -> list[Problem]:
     pk = row["pk"]
     if not row["rows"]:
         return [Problem(pk, "no_history", "has no history rows")]

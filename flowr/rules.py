@@ -9,7 +9,7 @@ installed Django app: database content never triggers an import.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from django.apps import apps
 from django.core.signals import setting_changed
@@ -31,7 +31,8 @@ class RuleMeta(type):
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> RuleMeta:
         cls = super().__new__(mcs, name, bases, namespace)
         if bases:  # the base Rule class itself is not a usable rule
-            _registry[f"{cls.__module__}.{cls.__qualname__}"] = cls  # type: ignore[assignment]
+            # every class with bases made by RuleMeta is a Rule subclass (only Rule uses it)
+            _registry[f"{cls.__module__}.{cls.__qualname__}"] = cast("type[Rule]", cls)
         return cls
 
     @property
@@ -97,7 +98,7 @@ class Rule(metaclass=RuleMeta):
         return [c if isinstance(c, str) else getattr(c, "class_label", repr(c)) for c in cls.children]
 
 
-def is_rule_class(obj: object) -> bool:
+def is_rule_class(obj: object) -> TypeGuard[type[Rule]]:
     return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
 
 
@@ -110,7 +111,7 @@ def child_rules(rule: type[Rule]) -> tuple[type[Rule], ...]:
     for child in rule.children:
         resolved = get_rule(child) if isinstance(child, str) else child
         if is_rule_class(resolved):
-            found.setdefault(resolved.class_label, resolved)  # type: ignore[union-attr]
+            found.setdefault(resolved.class_label, resolved)
     return tuple(found.values())
 
 
@@ -155,7 +156,7 @@ def label_of(rule: type[Rule] | str) -> str:
             raise MissingRule(f"No rule is registered under {rule!r}", label=rule)
         return rule
     if is_rule_class(rule):
-        return rule.class_label  # type: ignore[union-attr]
+        return rule.class_label
     raise InvalidRule(f"{rule!r} is not a Rule class", rule=rule)
 
 

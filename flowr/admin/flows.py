@@ -42,23 +42,20 @@ class FlowAdmin(admin.ModelAdmin):
         css = CSS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _node_count=count_of(Node.objects.filter(graph_id=OuterRef("state_graph_id")), "graph_id"),
-                _state_count=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"),
-            )
+        queryset: QuerySet[Flow] = super().get_queryset(request)
+        return queryset.annotate(
+            _node_count=count_of(Node.objects.filter(graph_id=OuterRef("state_graph_id")), "graph_id"),
+            _state_count=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"),
         )
 
     def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["form"] = FlowChangeForm if obj is not None else FlowAddForm
         return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "rule_set"]
-        return ["name", "rule_set", "version", "family", "created", "updated"]
+            return ("name", "rule_set")
+        return ("name", "rule_set", "version", "family", "created", "updated")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
         return [] if obj is None else ["rule_set", "version", "family", "created", "updated"]
@@ -75,11 +72,11 @@ class FlowAdmin(admin.ModelAdmin):
     # list columns
     @admin.display(description="nodes", ordering="_node_count")
     def node_count(self, obj: Flow) -> int:
-        return obj._node_count  # type: ignore[attr-defined, no-any-return]
+        return obj._node_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
     @admin.display(description="running states", ordering="_state_count")
     def running_states(self, obj: Flow) -> int:
-        return obj._state_count  # type: ignore[attr-defined, no-any-return]
+        return obj._state_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
     @admin.display(description="status")
     def badge(self, obj: Flow) -> str:
@@ -104,7 +101,11 @@ class FlowAdmin(admin.ModelAdmin):
             self.message_user(request, "Cloning is not available in this version of flowr.", messages.WARNING)
             return
         for flow in queryset:
-            self._attempt(request, lambda flow=flow: f"Cloned {flow} as {flow.clone()}.")
+
+            def clone(flow: Flow = flow) -> str:
+                return f"Cloned {flow} as {flow.clone()}."
+
+            self._attempt(request, clone)
 
     @admin.action(description="Export selected flows as JSON", permissions=["view"])
     def export_flows(self, request: HttpRequest, queryset: QuerySet[Flow]) -> HttpResponse | None:
@@ -189,7 +190,7 @@ class FlowAdmin(admin.ModelAdmin):
         return True
 
     def _flow(self, request: HttpRequest, object_id: str) -> Flow:
-        flow = self.get_object(request, object_id)  # None for a malformed id, too
+        flow: Flow | None = self.get_object(request, object_id)  # None for a malformed id, too
         if flow is None:
             raise Http404(f"No flow {object_id!r}")
         return flow
@@ -241,10 +242,12 @@ class FlowAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose one of the nodes offered.", messages.ERROR)
             return self._back(flow)
         target._flow_cache = flow
-        self._attempt(
-            request,
-            lambda: (edits.connect_child(data, target), f"Connected {node_label(data)} to {node_label(target)}.")[1],
-        )
+
+        def connect() -> str:
+            edits.connect_child(data, target)
+            return f"Connected {node_label(data)} to {node_label(target)}."
+
+        self._attempt(request, connect)
         return self._back(flow)
 
     def remove_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -66,9 +66,10 @@ class TreeChangeList(ChangeList):
     """
 
     def get_results(self, request: HttpRequest) -> None:
-        admin_ = self.model_admin
-        graph_id = admin_.filtered_graph(request)  # type: ignore[attr-defined]
-        node_of, graph_of = admin_.node_of, admin_.graph_of  # type: ignore[attr-defined]
+        # only TreeAdmin.get_changelist hands out this changelist
+        admin_ = cast("TreeAdmin", self.model_admin)
+        graph_id = admin_.filtered_graph(request)
+        node_of, graph_of = admin_.node_of, admin_.graph_of
         if graph_id is None:
             trees: dict[int, Tree] = {}
             paginator = admin_.get_paginator(request, self.queryset, self.list_per_page)
@@ -119,12 +120,12 @@ class TreeAdmin(ReadOnlyAdmin):
         return int(value) if value.isdigit() else None
 
     @staticmethod
-    def node_of(obj: Any) -> int:
-        return obj.pk if isinstance(obj, Node) else obj.node_id  # type: ignore[no-any-return]
+    def node_of(obj: Node | FlowNodeData) -> int:
+        return obj.pk if isinstance(obj, Node) else obj.node_id
 
     @staticmethod
-    def graph_of(obj: Any) -> int:
-        return obj.graph_id if isinstance(obj, Node) else obj.node.graph_id  # type: ignore[no-any-return]
+    def graph_of(obj: Node | FlowNodeData) -> int:
+        return obj.graph_id if isinstance(obj, Node) else obj.node.graph_id
 
     @staticmethod
     def indent(obj: Any) -> int:
@@ -137,12 +138,12 @@ class FlowNodeDataAdmin(TreeAdmin):
     list_filter = [FlowFilter]
     list_select_related = ["node", "node__graph__flow"]
     ordering = ["node__graph_id", "node_id"]
-    fields = ["node", "rule_text", "flow_name", "edit_screen"]
-    readonly_fields = fields
+    fields = readonly_fields = ("node", "rule_text", "flow_name", "edit_screen")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowNodeData]:
         edges = Edge.objects.filter(source_id=OuterRef("node_id"))
-        return super().get_queryset(request).annotate(_children=count_of(edges, "source_id"))
+        queryset: QuerySet[FlowNodeData] = super().get_queryset(request)
+        return queryset.annotate(_children=count_of(edges, "source_id"))
 
     @admin.display(description="rule (tree order)")
     def tree_rule(self, obj: FlowNodeData) -> str:
@@ -159,7 +160,7 @@ class FlowNodeDataAdmin(TreeAdmin):
 
     @admin.display(description="children")
     def children(self, obj: FlowNodeData) -> int:
-        return obj._children  # type: ignore[attr-defined, no-any-return]
+        return obj._children  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
     @admin.display(description="edit screen")
     def edit_screen(self, obj: FlowNodeData) -> str:
@@ -176,12 +177,12 @@ class NodeAdmin(TreeAdmin):
     list_filter = [NodeFlowFilter]
     list_select_related = ["graph", "flownodedata"]
     ordering = ["graph_id", "id"]
-    fields = ["graph", "depth", "data_text"]
-    readonly_fields = fields
+    fields = readonly_fields = ("graph", "depth", "data_text")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
         edges = Edge.objects.filter(source_id=OuterRef("pk"))
-        return super().get_queryset(request).annotate(_children=count_of(edges, "source_id"))
+        queryset: QuerySet[Node] = super().get_queryset(request)
+        return queryset.annotate(_children=count_of(edges, "source_id"))
 
     def _data_text(self, obj: Node) -> str:
         data = getattr(obj, "flownodedata", None)
@@ -209,23 +210,23 @@ class NodeAdmin(TreeAdmin):
 
     @admin.display(description="children")
     def children_count(self, obj: Node) -> int:
-        return obj._children  # type: ignore[attr-defined, no-any-return]
+        return obj._children  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
 
 @admin.register(DCCGraph)
 class DCCGraphAdmin(ReadOnlyAdmin):
     list_display = ["id", "data_content_type", "root", "node_count", "flow_name"]
     list_select_related = ["data_content_type", "root", "flow"]
-    fields = ["data_content_type", "root", "flow_name"]
-    readonly_fields = fields
+    fields = readonly_fields = ("data_content_type", "root", "flow_name")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DCCGraph]:
         nodes = Node.objects.filter(graph_id=OuterRef("pk"))
-        return super().get_queryset(request).annotate(_node_count=count_of(nodes, "graph_id"))
+        queryset: QuerySet[DCCGraph] = super().get_queryset(request)
+        return queryset.annotate(_node_count=count_of(nodes, "graph_id"))
 
     @admin.display(description="nodes")
     def node_count(self, obj: DCCGraph) -> int:
-        return obj._node_count  # type: ignore[attr-defined, no-any-return]
+        return obj._node_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
     @admin.display(description="flow")
     def flow_name(self, obj: DCCGraph) -> str:

@@ -24,11 +24,8 @@ class RuleSetAdmin(admin.ModelAdmin):
         css = CSS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RuleSet]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_flow_count=count_of(Flow.objects.filter(rule_set=OuterRef("pk")), "rule_set"))
-        )
+        queryset: QuerySet[RuleSet] = super().get_queryset(request)
+        return queryset.annotate(_flow_count=count_of(Flow.objects.filter(rule_set=OuterRef("pk")), "rule_set"))
 
     @admin.display(description="root rule", ordering="root_rule_label")
     def root_rule(self, obj: RuleSet) -> str:
@@ -36,7 +33,7 @@ class RuleSetAdmin(admin.ModelAdmin):
 
     @admin.display(description="flows", ordering="_flow_count")
     def flow_count(self, obj: RuleSet) -> int:
-        return obj._flow_count  # type: ignore[attr-defined, no-any-return]
+        return obj._flow_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
     @admin.display(description="")
     def links(self, obj: RuleSet) -> str:

@@ -20,8 +20,7 @@ from flowr.models import State, StateHistory
 
 class StateHistoryInline(admin.TabularInline):
     model = StateHistory
-    fields = ["seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note")
     ordering = ["seq"]
     extra = 0
     can_delete = False
@@ -49,8 +48,7 @@ class StateAdmin(admin.ModelAdmin):
     list_display_links = ["id"]
     list_filter = ["flow", "flow__rule_set"]
     list_select_related = ["flow", "current_node", "subject_content_type"]
-    fields = ["flow", "current_rule", "subject_text", "version", "created", "updated", "advance"]
-    readonly_fields = fields
+    fields = readonly_fields = ("flow", "current_rule", "subject_text", "version", "created", "updated", "advance")
     inlines = [StateHistoryInline]
 
     class Media:
@@ -148,5 +146,13 @@ class StateHistoryAdmin(ReadOnlyAdmin):
     list_display = ["state", "seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created"]
     list_filter = ["kind"]
     list_select_related = ["state"]
-    fields = ["state", "seq", "kind", "from_rule_label", "to_rule_label", "actor_repr", "note", "created"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "state",
+        "seq",
+        "kind",
+        "from_rule_label",
+        "to_rule_label",
+        "actor_repr",
+        "note",
+        "created",
+    )

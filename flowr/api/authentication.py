@@ -6,11 +6,10 @@ HTTP basic authentication, in that order.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import (
@@ -25,7 +24,7 @@ from rest_framework.request import Request
 class CsrfSessionAuthentication(SessionAuthentication):
     """Session authentication whose CSRF refusal has its own code, ``csrf_failed``."""
 
-    def enforce_csrf(self, request: Request | HttpRequest) -> None:
+    def enforce_csrf(self, request: Request) -> None:
         try:
             super().enforce_csrf(request)
         except exceptions.PermissionDenied as exc:
@@ -59,6 +58,6 @@ def authenticators() -> list[BaseAuthentication]:
 
 def authenticate_header(request: Request) -> str:
     """The ``WWW-Authenticate`` of a 401: token when available, else basic."""
-    if token_auth_available():
-        return TokenAuthentication().authenticate_header(request)
-    return BasicAuthentication().authenticate_header(request)
+    scheme = TokenAuthentication() if token_auth_available() else BasicAuthentication()
+    # both always name a scheme; the stubs type them as the base method, which may not
+    return cast(str, scheme.authenticate_header(request))

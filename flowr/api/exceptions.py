@@ -64,10 +64,13 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
 
 def _api_response(exc: exceptions.APIException) -> Response:
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = f"{int(exc.wait)}"
+    # APIView.handle_exception sets auth_header on 401s; Throttled has wait
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait:
+        headers["Retry-After"] = f"{int(wait)}"
     code = getattr(exc.detail, "code", None) or exc.default_code
     return Response({"detail": str(exc.detail), "code": str(code)}, status=exc.status_code, headers=headers)
 

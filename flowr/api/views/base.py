@@ -7,27 +7,41 @@ handling are set here, on flowr's own views, so that a project's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
-from rest_framework.metadata import SimpleMetadata
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.filters import BaseFilterBackend
+from rest_framework.metadata import BaseMetadata, SimpleMetadata
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.pagination import BasePagination
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
+from rest_framework.versioning import BaseVersioning
+from rest_framework.views import APIView
 
 from flowr.api import authentication
 from flowr.api.exceptions import flowr_exception_handler
 from flowr.api.pagination import FlowrPagination
 from flowr.api.permissions import edit_permission_classes, state_permission_classes
 from flowr.api.renderers import DotRenderer, MermaidRenderer
+
+if TYPE_CHECKING:
+    from rest_framework.generics import BaseFilterProtocol
+
+    # the mixins are typed as what they are mixed into, so their super() calls check
+    _APIViewBase = APIView
+    _ViewSetBase = viewsets.GenericViewSet
+else:
+    _APIViewBase = _ViewSetBase = object
 
 
 def document(**kwargs: Any) -> Callable[[Any], Any]:
@@ -48,7 +62,9 @@ class FlowrNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, except for diagrams: ``?format=`` picks the
     language (default ``dot``) and an unknown one is bad input, not a 404."""
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
         view = request.parser_context.get("view") if request.parser_context else None
         if getattr(view, "action", None) != "diagram":
             return super().select_renderer(request, renderers, format_suffix)
@@ -60,17 +76,17 @@ class FlowrNegotiation(DefaultContentNegotiation):
         raise ValidationError({"format": [f"Choose one of {choices}, not {wanted!r}."]})
 
 
-class FlowrAPIMixin:
+class FlowrAPIMixin(_APIViewBase):
     """Policies of every flowr API view."""
 
-    renderer_classes: ClassVar[list[Any]] = [JSONRenderer, BrowsableAPIRenderer]
-    parser_classes: ClassVar[list[Any]] = [JSONParser]
-    content_negotiation_class = FlowrNegotiation
-    metadata_class = SimpleMetadata
-    versioning_class = None
-    pagination_class = FlowrPagination
-    filter_backends: ClassVar[list[Any]] = []
-    schema = AutoSchema()
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableAPIRenderer]
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    content_negotiation_class: type[BaseContentNegotiation] = FlowrNegotiation
+    metadata_class: str | type[BaseMetadata] | None = SimpleMetadata
+    versioning_class: type[BaseVersioning] | None = None
+    pagination_class: type[BasePagination] | None = FlowrPagination
+    filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol[Any]]] = []
+    schema: ViewInspector | None = AutoSchema()
 
     #: which permission setting applies: "edit" or "state"
     permission_kind: ClassVar[str] = "edit"
@@ -92,13 +108,13 @@ class FlowrAPIMixin:
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return flowr_exception_handler
 
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         # refusals are JSON even where the success is text (diagrams, schema)
         renderer = getattr(request, "accepted_renderer", None)
         if getattr(response, "exception", False) and not isinstance(renderer, (JSONRenderer, BrowsableAPIRenderer)):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def required_permissions(self, request: Request) -> list[str]:
         """The model permissions of the current action (``app_label.codename``)."""
@@ -136,16 +152,13 @@ class FlowrViewSet(FlowrAPIMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(serializer.data)
 
 
-class DiagramMixin:
+class DiagramMixin(_ViewSetBase):
     """Serves the ``diagram`` action as DOT or Mermaid text."""
 
-    request: Request
-    action: str | None
-
-    def get_renderers(self) -> list[Any]:
+    def get_renderers(self) -> list[BaseRenderer]:
         if self.action == "diagram":
             return [DotRenderer(), MermaidRenderer()]
-        return super().get_renderers()  # type: ignore[misc]
+        return super().get_renderers()
 
     def diagram_format(self) -> str:
         return str(self.request.accepted_renderer.format)

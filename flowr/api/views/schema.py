@@ -7,7 +7,7 @@ nothing is loaded from a CDN.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -38,7 +38,7 @@ def only_flowr_endpoints(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> lis
     ]
 
 
-SCHEMA_SETTINGS = {
+SCHEMA_SETTINGS: dict[str, Any] = {
     "TITLE": "django-flowr API",
     "DESCRIPTION": 'Rules, rule sets, flows and their graphs, running States. Errors are {"detail": str, "code": str}.',
     "VERSION": __version__,
@@ -58,13 +58,13 @@ class SchemaView(FlowrPermissionless, SpectacularAPIView):
     """The OpenAPI 3 schema of flowr's API (YAML; JSON with ``?format=json``)."""
 
     renderer_classes = SpectacularAPIView.renderer_classes
-    custom_settings: ClassVar[dict[str, Any]] = SCHEMA_SETTINGS  # type: ignore[misc]
+    custom_settings = SCHEMA_SETTINGS
 
 
 class RootView(FlowrPermissionless, APIView):
     """django-flowr's REST API."""
 
-    schema = None  # type: ignore[assignment]
+    schema = None
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         namespace = request.resolver_match.namespace if request.resolver_match else ""
