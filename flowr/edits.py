@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -75,12 +75,15 @@ class Locked:
     has_child_rule: bool = False  # the node has a child of the rule asked about
 
 
+D = TypeVar("D")
+
+
 @dataclass(frozen=True)
-class Added:
+class Added(Generic[D]):
     """A node added under another: the new node and its data object."""
 
     node: Node
-    data: BaseNodeData
+    data: D
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ def lock(
     m = _models()
     reads = _reads(node_id, target_id, child_label)
     query = m.graph.objects.select_for_update()
+    values: dict[str, Any]
     if not connections[query.db].features.has_select_for_update:
         graph = query.annotate(**reads).get(pk=graph_id)
         values = {name: getattr(graph, name) for name in reads}
@@ -149,7 +153,7 @@ def lock(
             delattr(graph, name)
     else:
         graph = query.get(pk=graph_id)
-        values = m.graph.objects.filter(pk=graph_id).values(**reads).get()
+        values = dict(m.graph.objects.filter(pk=graph_id).values(**reads).get())
     return Locked(
         graph=graph,
         in_use=bool(values["in_use"]),
@@ -225,7 +229,7 @@ def create_graph(
         root = m.node(graph=graph)
         root.save(force_insert=True)
         root._graph_cache = graph
-        root._data_cache = data_class.objects.create(node=root, **root_kwargs)
+        root._data_cache = data_class._default_manager.create(node=root, **root_kwargs)
         graph.root = root
         graph.save(update_fields=["root"])
         # depth first, in the given order, like 0.2 -- but without recursion
@@ -266,7 +270,7 @@ def _insert_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) ->
             child.pk = cursor.fetchone()[0]
         child._state.adding, child._state.db = False, db
     child._graph_cache = graph
-    data = graph.data_class.objects.create(node=child, **data_kwargs)
+    data = graph.data_class._default_manager.create(node=child, **data_kwargs)
     child._data_cache = data
     return child
 
@@ -274,7 +278,7 @@ def _insert_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) ->
 # -- adding and connecting ------------------------------------------------------------------
 
 
-def add_child(parent: Node, data_kwargs: dict[str, Any]) -> Added:
+def add_child(parent: Node, data_kwargs: dict[str, Any]) -> Added[BaseNodeData]:
     """A new node (and its data object) under ``parent`` (0.2's
     ``Node.add_child``: no rule is checked; a frozen flow refuses)."""
     with transaction.atomic():
@@ -282,10 +286,10 @@ def add_child(parent: Node, data_kwargs: dict[str, Any]) -> Added:
         if not locked.node_exists:
             raise _gone(parent)
         child = _insert_child(locked.graph, parent, data_kwargs)
-        return Added(child, child._data_cache)
+        return Added(child, cast("BaseNodeData", child._data_cache))
 
 
-def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added:
+def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added[FlowNodeData]:
     """A new node of ``rule`` under the flow node ``parent``, as the policy
     allows it (four statements on SQLite and PostgreSQL, five on MariaDB)."""
     label = resolve(rule).class_label
@@ -301,7 +305,7 @@ def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added:
         if refusal is not None:
             raise refusal
         child = _insert_child(locked.graph, node, {"rule_label": label})
-        data = child._data_cache
+        data = cast("FlowNodeData", child._data_cache)
         flow = getattr(parent, "_flow_cache", None)
         if flow is not None:
             data._flow_cache = flow
@@ -370,7 +374,7 @@ def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, i
     rows = list(
         _models().edge.objects.filter(graph_id=graph.pk).values_list("pk", "source_id", "target_id", "backbone")
     )
-    index = EdgeIndex(graph.root_id, [(s, t) for _, s, t, _ in rows])
+    index = EdgeIndex(graph.root_id or 0, [(s, t) for _, s, t, _ in rows])
     backbone_parent = {t: s for _, s, t, b in rows if b}
     return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
 
@@ -435,7 +439,7 @@ def remove(node: Node) -> Removed:
         refusal = policy.removal_refusal(node, node.pk == graph.root_id, index.cut(node.pk))
         if refusal is not None:
             raise refusal
-        data = graph.data_class.objects.get(node_id=node.pk)
+        data = graph.data_class._default_manager.get(node_id=node.pk)
         moves = rehome_plan(index, backbone_parent, node.pk)
         _rehome(graph, moves, backbone_parent, edges)
         _delete(graph, [node.pk], [data])
@@ -451,12 +455,14 @@ def prune(node: Node) -> Pruned:
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
         index = EdgeIndex(
-            graph.root_id, list(m.edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id"))
+            graph.root_id or 0, list(m.edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id"))
         )
         if node.pk not in index.nodes:
             raise _gone(node)
         ids = index.prune_set(node.pk)
-        found = {d.node_id: d for d in graph.data_class.objects.filter(node__graph_id=graph.pk, node_id__in=ids)}
+        found = {
+            d.node_id: d for d in graph.data_class._default_manager.filter(node__graph_id=graph.pk, node_id__in=ids)
+        }
         data = [found[i] for i in ids if i in found]
         _delete(graph, ids, data)
         return Pruned(data)
@@ -513,7 +519,7 @@ def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: It
             if set(kwargs) != {"rule"}:
                 raise TypeError(f"each node's kwargs must be exactly {{'rule': ...}}, not {kwargs!r}")
             added = add_child_rule(parent, kwargs["rule"]).data
-            stack.append((added, iter(grandchildren)))  # type: ignore[arg-type]
+            stack.append((added, iter(grandchildren)))
     return flow
 
 
@@ -535,7 +541,7 @@ def _data_rows(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     connection = connections[router.db_for_write(data_class)]
     fields = [f for f in data_class._meta.concrete_fields if not f.primary_key]
-    columns = [f.column for f in fields]
+    columns = [f.column or f.attname for f in fields]
     rows = []
     for node_pk, values in zip(node_pks, data, strict=True):
         obj = data_class(node_id=node_pk, **values)
@@ -593,11 +599,12 @@ def bulk_copy_graph(source: DCCGraph) -> tuple[DCCGraph, dict[int, int]]:
     skip = {"id", "node"}
     fields = [f.attname for f in data_class._meta.concrete_fields if not f.primary_key and f.name not in skip]
     values = {
-        row["node_id"]: row for row in data_class.objects.filter(node__graph_id=source.pk).values("node_id", *fields)
+        row["node_id"]: row
+        for row in data_class._default_manager.filter(node__graph_id=source.pk).values("node_id", *fields)
     }
     edges = _models().edge.objects.filter(graph_id=source.pk).order_by("pk")
     rows = list(edges.values_list("source_id", "target_id", "backbone"))
-    tree = tree_order(source.root_id, [(s, t) for s, t, backbone in rows if backbone])
+    tree = tree_order(source.root_id or 0, [(s, t) for s, t, backbone in rows if backbone])
     nodes = tree.order  # parents before children, children in creation order
     index = {pk: i for i, pk in enumerate(nodes)}
     parents: list[int | None] = [None if pk == tree.root else index[tree.parent[pk]] for pk in nodes]

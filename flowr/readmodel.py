@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from django.db.models import F, Func, IntegerField, OuterRef, Subquery
+from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Subquery
 
 from flowr import policy
 from flowr.db.reads import driver_rows
@@ -54,7 +54,7 @@ class FlowGraph:
     _options: dict[tuple[str, tuple[str | None, ...]], policy.ChildOptions] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.root = self.flow.state_graph.root_id if self.flow.state_graph_id else 0
+        self.root = (self.flow.state_graph.root_id or 0) if self.flow.state_graph_id else 0
         self.index = EdgeIndex(self.root, [(s, t) for s, t, _ in self.edges])
         self.tree = tree_order(self.root, [(s, t) for s, t, backbone in self.edges if backbone])
         labels = self.labels  # in tree order here, not sorted by the database
@@ -68,7 +68,7 @@ class FlowGraph:
     def load(cls, flow: Flow) -> FlowGraph:
         """Load ``flow``'s graph: two queries, three when ``flow`` comes
         without its graph and rule set (``select_related``) loaded."""
-        fields = [Flow._meta.get_field(name) for name in ("state_graph", "rule_set")]
+        fields = [cast("ForeignKey[Any, Any]", Flow._meta.get_field(name)) for name in ("state_graph", "rule_set")]
         if flow.state_graph_id and not all(f.is_cached(flow) for f in fields):
             found = Flow.objects.select_related("state_graph", "rule_set").get(pk=flow.pk)
             for f in fields:

@@ -128,8 +128,12 @@ def _graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, 
     )
     labels = {node: label for node, label, _ in rows}
     root = rows[0][2]
-    edges = Edge.objects.using(db).filter(graph_id=graph_id).order_by("pk")
-    edges = list(edges.values_list("source_id", "target_id", "backbone"))
+    edges = list(
+        Edge.objects.using(db)
+        .filter(graph_id=graph_id)
+        .order_by("pk")
+        .values_list("source_id", "target_id", "backbone")
+    )
     order = tree_order(root, [(s, t) for s, t, b in edges if b]).position
     children: dict[int, list[int]] = {}
     for source, target, _ in edges:

@@ -72,14 +72,14 @@ class StrictSerializer(serializers.Serializer):
 class RuleRefSerializer(serializers.Serializer):
     """A rule named by its label (``module.ClassName``) and class name."""
 
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
 
 
 class RuleSerializer(serializers.Serializer):
     """A Rule class the project defines."""
 
-    label = serializers.CharField(source="class_label")
+    label = serializers.CharField(source="class_label")  # type: ignore[assignment]  # as above
     name = serializers.CharField()
     children = serializers.SerializerMethodField()
     multiple_paths = serializers.BooleanField()
@@ -219,7 +219,7 @@ class NodeDataSerializer(serializers.Serializer):
 class GraphRuleSerializer(serializers.Serializer):
     """A rule used by the flow's nodes."""
 
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
     missing_rule = serializers.BooleanField(help_text="No Rule class has this label (any more).")
     multiple_paths = serializers.BooleanField()

@@ -11,7 +11,7 @@ precompiled statements of :mod:`flowr.db.transitions` otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -68,7 +68,10 @@ class HistoryWriter(Generic[M]):
     def __init__(self, model: type[M]) -> None:
         self.model = model
         # build() caches these related objects on the rows it makes
-        self.related = {name: model._meta.get_field(name) for name in ("state", "from_node", "to_node", "actor")}
+        self.related: dict[str, models.ForeignKey[Any, Any]] = {
+            name: cast("models.ForeignKey[Any, Any]", model._meta.get_field(name))
+            for name in ("state", "from_node", "to_node", "actor")
+        }
 
     def build(
         self,
@@ -123,7 +126,7 @@ class HistoryWriter(Generic[M]):
         row._state = ModelState()
         for name, obj in related.items():
             if obj is not None:
-                self.related[name].set_cached_value(row, obj)
+                self.related[name].set_cached_value(row, cast(models.Model, obj))
         return row
 
     def write(

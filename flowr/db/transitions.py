@@ -60,13 +60,19 @@ def plain(field: models.Field[Any, Any]) -> bool:
     return isinstance(field, (models.CharField, models.TextField, models.IntegerField))
 
 
+def _column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column (the stubs allow None: a field without one)."""
+    assert field.column is not None
+    return field.column
+
+
 def build(tables: TransitionModels, db: str) -> Statements:
     """The statements of a transition on database ``db``."""
     connection = connections[db]
     q = connection.ops.quote_name
     features = connection.features
     data_fields, node_fields = tables.data._meta.concrete_fields, tables.node._meta.concrete_fields
-    columns = ", ".join([f"D.{q(f.column)}" for f in data_fields] + [f"N.{q(f.column)}" for f in node_fields])
+    columns = ", ".join([f"D.{q(_column(f))}" for f in data_fields] + [f"N.{q(_column(f))}" for f in node_fields])
     state, edge, node, data = (q(m._meta.db_table) for m in (tables.state, tables.edge, tables.node, tables.data))
     nowait = " NOWAIT" if features.has_select_for_update_nowait else ""
     to_data = f"{node} N ON N.{q('id')} = E.{q('target_id')} {{join}} {data} D ON D.{q('node_id')} = N.{q('id')}"
@@ -76,11 +82,11 @@ def build(tables: TransitionModels, db: str) -> Statements:
     lock_clause = f" FOR UPDATE OF S{nowait}" if features.has_select_for_update else ""
     history = tables.history._meta
     insert_fields = [f for f in history.concrete_fields if not f.primary_key]
-    history_table, history_columns = q(history.db_table), ", ".join(q(f.column) for f in insert_fields)
+    history_table, history_columns = q(history.db_table), ", ".join(q(_column(f)) for f in insert_fields)
     insert = f"INSERT INTO {history_table} ({history_columns}) VALUES ({', '.join(['%s'] * len(insert_fields))})"
     returning = features.can_return_columns_from_insert
     if returning:
-        insert += f" RETURNING {q(history.pk.column)}"
+        insert += f" RETURNING {q(_column(history.pk))}"
     check = f"SELECT {q('current_node_id')}, {q('version')} FROM {state} WHERE {q('id')} = %s"
     update = (
         f"UPDATE {state} SET {q('current_node_id')} = %s, {q('version')} = {q('version')} + 1, "
@@ -96,10 +102,10 @@ def build(tables: TransitionModels, db: str) -> Statements:
         move = (
             f"WITH moved AS ({update} RETURNING {q('id')}) "
             f"INSERT INTO {history_table} ({history_columns}) "
-            f"SELECT {values} FROM moved RETURNING {q(history.pk.column)}"
+            f"SELECT {values} FROM moved RETURNING {q(_column(history.pk))}"
         )
         tables_used = [m._meta.db_table for m in (tables.state, tables.edge, tables.node, tables.data, tables.history)]
-        layout = ([f.column for f in fields] for fields in (data_fields, node_fields, insert_fields))
+        layout = ([_column(f) for f in fields] for fields in (data_fields, node_fields, insert_fields))
         if pgfunctions.fits(tables_used, *layout):
             load_call, move_call = pgfunctions.calls(connection, casts)
     return Statements(

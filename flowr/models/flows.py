@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.db import models, transaction
 from django.db.models import F
@@ -131,7 +131,7 @@ class Flow(models.Model):
         nodes = graph.load_nodes()
         result = []
         for node in nodes:
-            data = node._data_cache
+            data = cast(FlowNodeData, node._data_cache)
             data._flow_cache = self
             result.append(data)
         return result
@@ -172,6 +172,7 @@ class FlowNodeData(BaseNodeData):
     """The data of one node of a flow: which rule the node stands for."""
 
     rule_label = models.CharField(max_length=255)
+    _flow_cache: Flow  # set by whoever loaded it with its flow (not a field)
 
     class Meta:
         verbose_name = "flow node"
@@ -253,7 +254,7 @@ class FlowNodeData(BaseNodeData):
     # -- 0.2 edits ---------------------------------------------------------
     def add_child_rule(self, rule: type[Rule] | str) -> FlowNodeData:
         """Add a new node with ``rule`` as a child of this one."""
-        return edits.add_child_rule(self, rule).data  # type: ignore[return-value]
+        return edits.add_child_rule(self, rule).data
 
     def connect_child(self, flow_node_data: FlowNodeData) -> None:
         """Add an edge from this node to an existing node of the same flow."""

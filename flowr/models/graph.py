@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, router
@@ -171,7 +171,7 @@ class DCCGraph(models.Model):
     def edge_index(self) -> EdgeIndex:
         """The graph's adjacency, loaded in one query."""
         return EdgeIndex(
-            self.root_id, list(Edge.objects.filter(graph_id=self.pk).values_list("source_id", "target_id"))
+            self.root_id or 0, list(Edge.objects.filter(graph_id=self.pk).values_list("source_id", "target_id"))
         )
 
     def find_nodes(self, **data_filters: Any) -> models.QuerySet[Node]:
@@ -180,7 +180,8 @@ class DCCGraph(models.Model):
         0.2 searched every graph; this is scoped to this one.
         """
         data_class = self.data_class
-        prefix = data_class._meta.get_field("node").related_query_name()
+        link = cast("models.OneToOneField[Any, Any]", data_class._meta.get_field("node"))
+        prefix = link.related_query_name()
         lookups = {f"{prefix}__{key}": value for key, value in data_filters.items()}
         return Node.objects.filter(graph_id=self.pk, **lookups)
 
@@ -196,7 +197,7 @@ class DCCGraph(models.Model):
         if with_data:
             data_class = self.data_class
             link = data_class._meta.get_field("node")
-            rows = _instances(data_class.objects.filter(node__graph_id=self.pk).order_by())
+            rows = _instances(data_class._default_manager.filter(node__graph_id=self.pk).order_by())
             by_node = {data.node_id: data for data in rows}
             for node in nodes:
                 data = by_node.get(node.pk)
@@ -243,6 +244,9 @@ class Node(models.Model):
     """
 
     graph = models.ForeignKey(DCCGraph, on_delete=models.CASCADE, related_name="nodes")
+    # set by graph loads and edits (not fields): the node's data object and graph
+    _data_cache: BaseNodeData | None
+    _graph_cache: DCCGraph
     children = models.ManyToManyField(
         "self",
         through="flowr.Edge",
@@ -269,10 +273,10 @@ class Node(models.Model):
         cached = getattr(self, "_data_cache", None)
         if cached is None:
             data_class = self._get_graph().data_class
-            cached = data_class.objects.get(node_id=self.pk)
+            cached = data_class._default_manager.get(node_id=self.pk)
             cached.node = self
             self._data_cache = cached
-        return cached
+        return cast(BaseNodeData, cached)
 
     def is_root(self) -> bool:
         """Whether this is its graph's root: no query when the graph is cached."""

@@ -62,7 +62,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     fallback_permissions = [CHANGE]
 
     def get_queryset(self) -> QuerySet[State]:
-        states = State.objects.select_related("flow", "current_node", "subject_content_type")
+        states: QuerySet[State] = State.objects.select_related("flow", "current_node", "subject_content_type")
         if self.action == "list":
             states = self.filter(states)
         return states
