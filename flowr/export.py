@@ -38,6 +38,7 @@ from flowr.graphwalk import backbone_root, tree_order
 
 if TYPE_CHECKING:
     from flowr.models import Flow, FlowNodeData, RuleSet, State
+    from flowr.readmodel import FlowGraph
 
 FORMAT = 1
 Problem = dict[str, str]
@@ -357,13 +358,25 @@ def mermaid_escape(text: str) -> str:
     return "".join(out)
 
 
-def _node_label(data: FlowNodeData) -> str:
-    found = rule_registry.get_rule(data.rule_label)
-    return found.name if found else f"{rule_registry.short_name(data.rule_label)} (missing rule)"
+def _diagram(flow: Flow) -> tuple[FlowGraph, dict[int, str], list[tuple[int, int, bool]]]:
+    """The flow's read model, each node's local id (``n1``... in tree order)
+    and the edges in that order (two or three queries)."""
+    from flowr.readmodel import FlowGraph
+
+    graph = FlowGraph.load(flow)
+    ids = {pk: f"n{i}" for i, pk in enumerate(graph.labels, start=1)}
+    order = {pk: i for i, pk in enumerate(graph.labels)}
+    edges = sorted(((s, t, bool(b)) for s, t, b in graph.edges), key=lambda e: (order.get(e[0], 0), order.get(e[1], 0)))
+    return graph, ids, edges
 
 
-def _branches(data: FlowNodeData) -> bool:
-    found = rule_registry.get_rule(data.rule_label)
+def _node_label(graph: FlowGraph, label: str) -> str:
+    found = graph.rule(label)
+    return found.name if found else f"{rule_registry.short_name(label)} (missing rule)"
+
+
+def _branches(graph: FlowGraph, label: str) -> bool:
+    found = graph.rule(label)
     return bool(found and found.multiple_paths)
 
 
@@ -393,8 +406,7 @@ def _flow_title(flow: Flow) -> str:
 
 def flow_to_dot(flow: Flow, state: State | None = None) -> str:
     """The flow as Graphviz DOT; ``state`` highlights its node and path."""
-    data, edges = _load(flow)
-    ids = {d.node_id: f"n{i}" for i, d in enumerate(data, start=1)}
+    graph, ids, edges = _diagram(flow)
     current, visited, walked = _state_marks(flow, state, ids)
     title = dot_escape(_flow_title(flow))
     lines = [
@@ -402,12 +414,12 @@ def flow_to_dot(flow: Flow, state: State | None = None) -> str:
         f'  graph [label="{title}", labelloc=t];',
         '  node [shape=box, style=rounded, fontname="Helvetica"];',
     ]
-    for d in data:
-        local = ids[d.node_id]
-        attrs = [f'label="{dot_escape(_node_label(d))}"']
-        if _branches(d):
+    for pk, label in graph.labels.items():
+        local = ids[pk]
+        attrs = [f'label="{dot_escape(_node_label(graph, label))}"']
+        if _branches(graph, label):
             attrs.append("shape=diamond")
-        if d is data[0]:  # the root comes first in tree order
+        if pk == graph.root:
             attrs.append("peripheries=2")
         if local == current:
             attrs.append(f'style="rounded,filled,bold", fillcolor="{CURRENT_FILL}"')
@@ -427,19 +439,18 @@ def flow_to_dot(flow: Flow, state: State | None = None) -> str:
 
 def flow_to_mermaid(flow: Flow, state: State | None = None) -> str:
     """The flow as a Mermaid flowchart; ``state`` highlights its node and path."""
-    data, edges = _load(flow)
-    ids = {d.node_id: f"n{i}" for i, d in enumerate(data, start=1)}
+    graph, ids, edges = _diagram(flow)
     current, visited, walked = _state_marks(flow, state, ids)
     lines = ["---", f"title: {json.dumps(_flow_title(flow))}", "---", "flowchart TD"]
-    for d in data:
-        label = mermaid_escape(_node_label(d))
-        if d is data[0]:  # the root comes first in tree order
+    for pk, rule_label in graph.labels.items():
+        label = mermaid_escape(_node_label(graph, rule_label))
+        if pk == graph.root:
             shape = f'(["{label}"])'
-        elif _branches(d):
+        elif _branches(graph, rule_label):
             shape = f'{{"{label}"}}'
         else:
             shape = f'("{label}")'
-        lines.append(f"  {ids[d.node_id]}{shape}")
+        lines.append(f"  {ids[pk]}{shape}")
     on_path = []
     for number, (source, target, backbone) in enumerate(edges):
         pair = (ids[source], ids[target])
