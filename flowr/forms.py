@@ -141,6 +141,9 @@ class AdvanceForm(forms.Form):
     """
 
     expected_node = forms.IntegerField(widget=forms.HiddenInput)
+    # the compare-and-set token: a State that went round a loop is back at
+    # the node the user saw, with another version
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
     rule = forms.ChoiceField(label="Next rule", required=False, widget=forms.RadioSelect)
 
     def __init__(self, *args: Any, next_nodes: list[FlowNodeData], **kwargs: Any) -> None:

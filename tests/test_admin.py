@@ -267,7 +267,7 @@ def post_urls(flow: Flow, nodes: dict[str, FlowNodeData], state: State) -> list[
         (admin("flowr_flow_clone", flow.pk), {}),
         (
             admin("flowr_state_advance", state.pk),
-            {"expected_node": state.current_node.node_id, "rule": S.E.class_label},
+            {"expected_node": state.current_node.node_id, "expected_version": state.version, "rule": S.E.class_label},
         ),
         (admin("flowr_state_add"), {"flow": flow.pk}),
         (admin("flowr_flow_changelist"), {"action": "clone_flows", "_selected_action": [flow.pk]}),

@@ -256,7 +256,7 @@ def test_advance_without_a_choice_where_there_is_one_way(admin_client: Client, a
     page = admin_client.get(admin("flowr_state_advance", state.pk)).content.decode()
     assert "Next: <strong>" in page and 'type="radio"' not in page
     url = admin("flowr_state_advance", state.pk)
-    found = post(admin_client, url, {"expected_node": nodes["A"].node_id})
+    found = post(admin_client, url, {"expected_node": nodes["A"].node_id, "expected_version": state.version})
     assert found[0][0] == "success" and "from A to C" in found[0][1]
     state.refresh_from_db()
     assert state.current_node_id == nodes["C"].pk
@@ -264,14 +264,16 @@ def test_advance_without_a_choice_where_there_is_one_way(admin_client: Client, a
 
 def test_advance_with_a_choice(admin_client: Client, running: State) -> None:
     url = admin("flowr_state_advance", running.pk)
-    at_c = running.current_node.node_id
+    at_c, seen = running.current_node.node_id, running.version
     page = admin_client.get(url).content.decode()
     assert page.count('type="radio"') == 2 and "branches here" in page
-    assert refused(post(admin_client, url, {"expected_node": at_c}), "choose the next rule")
-    assert refused(post(admin_client, url, {"expected_node": at_c, "rule": S.A.class_label}), "Choose one")
+    assert f'name="expected_version" value="{seen}"' in page
+    assert refused(post(admin_client, url, {"expected_node": at_c, "expected_version": seen}), "choose the next rule")
+    wrong_rule = {"expected_node": at_c, "expected_version": seen, "rule": S.A.class_label}
+    assert refused(post(admin_client, url, wrong_rule), "Choose one")
     running.refresh_from_db()
     assert running.current_node.node_id == at_c and running.history.count() == 2
-    found = post(admin_client, url, {"expected_node": at_c, "rule": S.E.class_label})
+    found = post(admin_client, url, {"expected_node": at_c, "expected_version": seen, "rule": S.E.class_label})
     assert found[0][0] == "success" and "from C to E" in found[0][1]
     running.refresh_from_db()
     assert running.current_node.rule is S.E and running.history.count() == 3
@@ -279,14 +281,16 @@ def test_advance_with_a_choice(admin_client: Client, running: State) -> None:
 
 def test_advance_refusals_change_nothing(admin_client: Client, running: State) -> None:
     url = admin("flowr_state_advance", running.pk)
-    at_c = running.current_node.node_id
+    at_c, seen = running.current_node.node_id, running.version
     # the page was looked at before the State moved: refused
-    stale = post(admin_client, url, {"expected_node": at_c + 1000, "rule": S.E.class_label})
+    stale = post(admin_client, url, {"expected_node": at_c + 1000, "expected_version": seen, "rule": S.E.class_label})
     assert refused(stale, "moved meanwhile")
     running.next_state(S.D)
     at_d = running.current_node.node_id
     assert "end of its flow" in admin_client.get(url).content.decode()
-    assert refused(post(admin_client, url, {"expected_node": at_d}), "No next state")
+    assert refused(
+        post(admin_client, url, {"expected_node": at_d, "expected_version": running.version}), "No next state"
+    )
     assert refused(post(admin_client, url, {}), "Choose one")
     running.refresh_from_db()
     assert running.current_node.node_id == at_d and running.history.count() == 3
@@ -301,8 +305,9 @@ def test_advance_expects_the_node_id_the_graph_shows(admin_client: Client) -> No
     assert data.pk != data.node_id
     url = admin("flowr_state_advance", state.pk)
     assert f'value="{data.node_id}"' in admin_client.get(url).content.decode()
-    assert refused(post(admin_client, url, {"expected_node": data.pk, "rule": S.E.class_label}), "moved meanwhile")
-    found = post(admin_client, url, {"expected_node": data.node_id, "rule": S.E.class_label})
+    seen = {"expected_version": state.version, "rule": S.E.class_label}
+    assert refused(post(admin_client, url, {"expected_node": data.pk, **seen}), "moved meanwhile")
+    found = post(admin_client, url, {"expected_node": data.node_id, **seen})
     assert found[0][0] == "success"
     state.refresh_from_db()
     assert state.current_node.rule is S.E and state.version == 2
@@ -364,3 +369,21 @@ def test_a_flow_frozen_after_the_form_was_checked_is_not_renamed(
     found = post(admin_client, admin("flowr_flow_change", flow.pk), {"name": "renamed"})
     assert refused(found, "is frozen"), found
     assert Flow.objects.filter(pk=flow.pk).values().get() == before
+
+
+def test_advance_refuses_a_page_seen_before_the_state_went_round_a_loop(admin_client: Client) -> None:
+    """Back at the node the page showed, but not the same visit: the version tells."""
+    from tests.testapp.rules import cycle_flow
+
+    flow, _ = cycle_flow("admin loop")
+    state = State.start(flow)
+    url = admin("flowr_state_advance", state.pk)
+    seen = {"expected_node": state.current_node.node_id, "expected_version": state.version}
+    for _ in range(3):  # Cycle1 -> Cycle2 -> Cycle3 -> Cycle1
+        state.next_state()
+    assert state.current_node.node_id == seen["expected_node"]
+    assert refused(post(admin_client, url, seen), "moved meanwhile")
+    state.refresh_from_db()
+    assert state.version == seen["expected_version"] + 3
+    found = post(admin_client, url, {**seen, "expected_version": state.version})
+    assert found[0][0] == "success"

@@ -107,11 +107,13 @@ class StateAdmin(admin.ModelAdmin):
         change_url = admin_url("flowr_state_change", state.pk)
         next_nodes = state.current_node.children_data()
         at = state.current_node.node_id  # the Node id, as the graph API and the editor name it
-        form = AdvanceForm(request.POST or None, next_nodes=next_nodes, initial={"expected_node": at})
+        form = AdvanceForm(
+            request.POST or None, next_nodes=next_nodes, initial={"expected_node": at, "expected_version": state.version}
+        )
         if request.method == "POST":
             if not form.is_valid():
                 self.message_user(request, "Choose one of the rules offered; nothing was done.", messages.ERROR)
-            elif form.cleaned_data["expected_node"] != at:
+            elif (form.cleaned_data["expected_node"], form.cleaned_data["expected_version"]) != (at, state.version):
                 self.message_user(
                     request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
                 )
