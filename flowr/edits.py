@@ -18,7 +18,7 @@ registry, so there is no import circle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -232,18 +232,25 @@ def create_graph(
         root._data_cache = data_class._default_manager.create(node=root, **root_kwargs)
         graph.root = root
         graph.save(update_fields=["root"])
-        # depth first, in the given order, like 0.2 -- but without recursion
-        stack: list[tuple[Node, Any]] = [(root, iter(children))]
-        while stack:
-            parent, pending = stack[-1]
-            item = next(pending, None)
-            if item is None:
-                stack.pop()
-                continue
-            kwargs, grandchildren = item
-            child = _insert_child(graph, parent, kwargs)
-            stack.append((child, iter(grandchildren)))
+        _nested(root, children, lambda parent, kwargs: _insert_child(graph, parent, kwargs))
     return graph
+
+
+T = TypeVar("T")
+
+
+def _nested(root: T, children: Iterable[Any], add: Callable[[T, dict[str, Any]], T]) -> None:
+    """Add 0.2's nested ``(kwargs, children)`` pairs under ``root``: depth
+    first, in the given order, like 0.2 -- but without recursion."""
+    stack: list[tuple[T, Any]] = [(root, iter(children))]
+    while stack:
+        parent, pending = stack[-1]
+        item = next(pending, None)
+        if item is None:
+            stack.pop()
+            continue
+        kwargs, grandchildren = item
+        stack.append((add(parent, kwargs), iter(grandchildren)))
 
 
 @cache
@@ -508,18 +515,13 @@ def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: It
     """``Flow.factory_from_rules``: every node added as the policy allows."""
     with transaction.atomic(using=router.db_for_write(cls)):
         flow = cls.factory(name, rule_set)
-        stack: list[tuple[FlowNodeData, Any]] = [(flow.root_data, iter(children))]
-        while stack:  # depth first, in the given order, without recursion
-            parent, pending = stack[-1]
-            item = next(pending, None)
-            if item is None:
-                stack.pop()
-                continue
-            kwargs, grandchildren = item
+
+        def add(parent: FlowNodeData, kwargs: dict[str, Any]) -> FlowNodeData:
             if set(kwargs) != {"rule"}:
                 raise TypeError(f"each node's kwargs must be exactly {{'rule': ...}}, not {kwargs!r}")
-            added = add_child_rule(parent, kwargs["rule"]).data
-            stack.append((added, iter(grandchildren)))
+            return add_child_rule(parent, kwargs["rule"]).data
+
+        _nested(flow.root_data, children, add)
     return flow
 
 

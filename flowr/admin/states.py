@@ -108,7 +108,9 @@ class StateAdmin(admin.ModelAdmin):
         next_nodes = state.current_node.children_data()
         at = state.current_node.node_id  # the Node id, as the graph API and the editor name it
         form = AdvanceForm(
-            request.POST or None, next_nodes=next_nodes, initial={"expected_node": at, "expected_version": state.version}
+            request.POST or None,
+            next_nodes=next_nodes,
+            initial={"expected_node": at, "expected_version": state.version},
         )
         if request.method == "POST":
             if not form.is_valid():
