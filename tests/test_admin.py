@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from flowr import sample_rules as S
 from flowr.models import Edge, Flow, FlowNodeData, Node, RuleSet, State, StateHistory
+from flowr.readmodel import FlowGraph
 from tests.testapp.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -377,3 +379,83 @@ def test_node_changelists_filtered_by_a_flow_show_its_tree_indented(
     assert page.status_code == 200
     assert [(node(obj), obj._depth) for obj in page.context["cl"].result_list] == expected[2:4]
     assert page.context["cl"].result_count == 5
+
+
+# -- big flows --------------------------------------------------------------------------------
+def big_flow(size: int) -> Flow:
+    """``size`` nodes: a Wide -> Leaf -> Wide ... chain, every 10th Wide with a
+    Chain child too; each Wide has room for a Leaf2 and (most) a Chain, and
+    hundreds of Chain nodes to connect to."""
+    from flowr import edits
+    from tests.testapp.rules import Chain, Leaf, Wide
+
+    parents: list[int | None] = [None]
+    labels = [Wide.class_label]
+    spine = wides = 0
+    while len(labels) < size:
+        if labels[spine] == Wide.class_label:
+            wides += 1
+            if wides % 10 == 1 and len(labels) + 1 < size:
+                parents.append(spine)
+                labels.append(Chain.class_label)
+        parents.append(spine)
+        labels.append(Leaf.class_label if labels[spine] == Wide.class_label else Wide.class_label)
+        spine = len(labels) - 1
+    graph, _ = edits.bulk_create_graph(FlowNodeData, parents, [{"rule_label": label} for label in labels])
+    return Flow.objects.create(name="big", rule_set=RuleSet.factory("wide", Wide), state_graph=graph)
+
+
+def test_the_flow_page_of_10k_nodes_is_paged_and_small(
+    admin_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    flow = big_flow(10_000)
+    url = admin("flowr_flow_change", flow.pk)
+    admin_client.get(url)  # warm caches (content types, sessions)
+    with django_assert_max_num_queries(16):
+        response = admin_client.get(url)
+    html = response.content.decode()
+    assert len(response.content) < 2_000_000, len(response.content)
+    assert html.count('class="flowr-node"') == 200  # one page of the tree
+    assert "Nodes 1–200 of 10000" in html
+    assert "connect…" in html  # hundreds of targets: the node's own page offers them
+    assert html.count("<option") < 200 * 4  # add-child selects only: a few rules each
+    with django_assert_max_num_queries(16):
+        last = admin_client.get(url, {"tree_page": 50}).content.decode()
+    assert last.count('class="flowr-node"') == 200 and "Nodes 9801–10000 of 10000" in last
+    assert admin_client.get(url, {"tree_page": "²"}).status_code == 200  # a bad page number is page 1
+
+
+def test_a_rows_connect_page_lists_what_the_policy_allows(admin_client: Client) -> None:
+    from tests.testapp.rules import Chain
+
+    flow = big_flow(2000)
+    graph = FlowGraph.load(flow)
+    node = next(
+        pk for pk in graph.labels if len(graph.children(pk)) == 1 and graph.rule(graph.labels[pk]).multiple_paths
+    )
+    targets = graph.connect_targets(node)
+    assert len(targets) > 25 and {graph.labels[t] for t in targets} == {Chain.class_label}
+    html = admin_client.get(admin("flowr_flow_connect_choose", flow.pk, node)).content.decode()
+    offered = [int(v) for v in re.findall(r'<option value="(\d+)"', html)]
+    assert offered == targets
+    assert f'action="{admin("flowr_flow_connect", flow.pk, node)}"' in html
+
+
+def test_a_connect_page_says_why_nothing_can_be_connected(admin_client: Client, running: State) -> None:
+    flow = running.flow
+    data = running.current_node
+    html = admin_client.get(admin("flowr_flow_connect_choose", flow.pk, data.node_id)).content.decode()
+    assert "is frozen" in html and "<select" not in html
+    fresh = Flow.factory("fresh", RuleSet.factory("leaf", S.B))  # B has no child rules
+    root = fresh.root_data
+    html = admin_client.get(admin("flowr_flow_connect_choose", fresh.pk, root.node_id)).content.decode()
+    assert "has no child rules" in html and "<select" not in html
+
+
+def test_a_connect_page_needs_the_change_permission(client: Client, ae: tuple[Flow, dict[str, FlowNodeData]]) -> None:
+    flow, nodes = ae
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_flow"))
+    client.force_login(viewer)
+    response = client.get(admin("flowr_flow_connect_choose", flow.pk, nodes["D"].node_id))
+    assert response.status_code == 403

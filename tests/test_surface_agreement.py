@@ -116,7 +116,7 @@ def test_every_surface_gives_the_policys_answer(spec: list[tuple[list[Any], bool
         document = graph.as_json()
         columns = document["node_columns"]
         rows = {row[columns.index("node")]: row for row in document["nodes"]}
-        tree = {row.node_id: row for row in build_tree(flow, editable=True)}
+        tree = {row.node_id: row for row in build_tree(flow, editable=True).rows}
         exported = export_flow(flow)
         assert validate_document(exported) == [], "a flow built through the model imports again"
         position = {data.node_id: i for i, data in enumerate(export_order(flow)[0])}  # the document's node order

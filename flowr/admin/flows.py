@@ -25,7 +25,7 @@ from flowr import rules as rule_registry
 from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
 from flowr.admin.tree import build_tree
 from flowr.exceptions import FlowrError
-from flowr.forms import FlowAddForm, FlowChangeForm, node_label, node_text
+from flowr.forms import ConnectForm, FlowAddForm, FlowChangeForm, node_label, node_text
 from flowr.models import Flow, FlowNodeData, Node, State
 from flowr.readmodel import FlowGraph
 
@@ -146,7 +146,7 @@ class FlowAdmin(admin.ModelAdmin):
                 .order_by("version", "pk")
             )
             extra.update(
-                flowr_tree=build_tree(flow, editable=may_edit and not states),
+                flowr_tree=build_tree(flow, editable=may_edit and not states, page=request.GET.get("tree_page")),
                 flowr_frozen=bool(states),
                 flowr_state_count=states,
                 flowr_may_edit=may_edit,
@@ -167,6 +167,7 @@ class FlowAdmin(admin.ModelAdmin):
         return [
             path(f"{node}/add-child/", wrap(self.add_child_view, True), name="flowr_flow_add_child"),
             path(f"{node}/connect/", wrap(self.connect_view, True), name="flowr_flow_connect"),
+            path(f"{node}/connect/choose/", wrap(self.connect_choose_view), name="flowr_flow_connect_choose"),
             path(f"{node}/remove/", wrap(self.remove_view), name="flowr_flow_remove"),
             path(f"{node}/prune/", wrap(self.prune_view), name="flowr_flow_prune"),
             path("<path:object_id>/clone/", wrap(self.clone_view, True), name="flowr_flow_clone"),
@@ -249,6 +250,31 @@ class FlowAdmin(admin.ModelAdmin):
 
         self._attempt(request, connect)
         return self._back(flow)
+
+    def connect_choose_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        """The nodes ``node`` may be connected to (as the read model lists
+        them), for rows with too many to offer inline; posts to connect."""
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        if not self.has_change_permission(request, flow):
+            raise PermissionDenied
+        graph = FlowGraph.load(flow)
+        targets = [(t, node_text(t, graph.labels[t])) for t in graph.connect_targets(data.node_id)]
+        frozen = policy.frozen_refusal(flow, sum(graph.state_counts.values()))
+        why = str(frozen) if frozen is not None else "" if targets else graph.child_options(data.node_id).reason
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": flow,
+            "title": f"Connect {node_label(data)} to…",
+            "node": node_label(data),
+            "form": ConnectForm(targets=targets) if targets and frozen is None else None,
+            "refusal": why,
+            "action_url": admin_url("flowr_flow_connect", flow.pk, data.node_id),
+            "back_url": admin_url("flowr_flow_change", flow.pk),
+        }
+        return TemplateResponse(request, "flowr/admin/connect_node.html", context)
 
     def remove_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
         flow, data = self._flow_and_node(request, object_id, node_id)

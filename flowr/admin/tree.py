@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.paginator import Page, Paginator
+
 from flowr import policy
 from flowr.forms import AddChildForm, ConnectForm, node_text
 from flowr.models import Flow
@@ -27,6 +29,7 @@ class TreeRow:
     full_reason: str = ""
     add_form: AddChildForm | None = None
     connect_form: ConnectForm | None = None
+    connect_page: bool = False  # too many targets for a select here: the node's connect page offers them
 
     @property
     def indent(self) -> int:
@@ -49,29 +52,47 @@ def _problem(graph: FlowGraph, label: str) -> str:
     )
 
 
-def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
-    """The flow's nodes in tree order with what can be done at each (two or
-    three queries, whatever the flow's size)."""
+#: Rows per page of a flow's tree: a page's size stays bounded at any flow size.
+PAGE_SIZE = 200
+#: Up to this many connect targets a row offers them in a select; past it, a
+#: link to the node's own connect page (a select per row of every node grows
+#: with the square of the flow's size).
+INLINE_TARGETS = 25
+
+
+@dataclass
+class Tree:
+    """One page of a flow's tree."""
+
+    rows: list[TreeRow]
+    page: Page[int]
+
+
+def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
+    """The page ``page`` of the flow's nodes in tree order, with what can be
+    done at each (two or three queries whatever the flow's size)."""
     graph = FlowGraph.load(flow)
     labels = graph.labels
-    text = {pk: node_text(pk, label) for pk, label in labels.items()}
+    shown = Paginator(list(labels), PAGE_SIZE).get_page(page)
     links: dict[int, list[int]] = {}
     for source, target, backbone in graph.edges:
         if not backbone:
             links.setdefault(source, []).append(target)
     rows = []
-    for pk, label in labels.items():
+    for pk in shown.object_list:
+        label = labels[pk]
         rule = graph.rule(label)
         row = TreeRow(
             node_id=pk,
-            label=text[pk],
+            label=node_text(pk, label),
             depth=graph.tree.depth.get(pk, 1),
             missing=rule is None,
             state_count=graph.state_counts.get(pk, 0),
             problem=_problem(graph, label),
         )
         for target in links.get(pk, ()):
-            row.links.append((text[target], "loop" if graph.tree.contains(target, pk) else "join"))
+            kind = "loop" if graph.tree.contains(target, pk) else "join"
+            row.links.append((node_text(target, labels[target]), kind))
         options = graph.child_options(pk)
         if rule is not None:
             existing = set(graph.child_labels(pk))
@@ -81,7 +102,9 @@ def build_tree(flow: Flow, editable: bool) -> list[TreeRow]:
         if editable and options.allowed:
             row.add_form = AddChildForm(allowed=list(options.allowed), auto_id=f"id_n{pk}_%s")
             targets = graph.connect_targets(pk)
-            if targets:
-                row.connect_form = ConnectForm(targets=[(t, text[t]) for t in targets], auto_id=f"id_c{pk}_%s")
+            if 0 < len(targets) <= INLINE_TARGETS:
+                choices = [(t, node_text(t, labels[t])) for t in targets]
+                row.connect_form = ConnectForm(targets=choices, auto_id=f"id_c{pk}_%s")
+            row.connect_page = len(targets) > INLINE_TARGETS
         rows.append(row)
-    return rows
+    return Tree(rows, shown)
