@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-SECTIONS = ("transitions", "graphs", "states")
+SECTIONS = ("transitions", "graphs", "states", "scale")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def setup_django() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = setup_django()
-    from benchmarks import database, graphs, machine, states, transitions
+    from benchmarks import database, graphs, machine, scale, states, transitions
 
     sections = args.only or list(SECTIONS)
     started = time.perf_counter()
@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.update(found)
         if "states" in sections:
             section, found = states.run(count=1000 if args.quick else 10_000, listed=10_000)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
+        if "scale" in sections:
+            section, found = scale.run(scale.QUICK_SIZES if args.quick else scale.SIZES)
             print(section.render() + "\n", flush=True)
             results.update(found)
     finally:

@@ -83,6 +83,44 @@ def test_import_unreadable_file(tmp_path, content, message):
         run("flowr_import", str(target))
 
 
+def _bad_bytes(sample: Flow) -> dict[str, tuple[bytes, str]]:
+    text = json.dumps(export_flow(sample))
+    nul_name = text.replace(f'"name": "{sample.name}"', '"name": "a\\u0000b"', 1)
+    surrogate_id = text.replace('"id": "n2"', '"id": "\\ud800"', 1)
+    return {
+        "utf16-bom": (text.encode("utf-16"), "UTF-16"),
+        "utf16-no-bom": (text.encode("utf-16-le"), "UTF-16"),
+        "latin1": (text.replace("}", ', "x": "\u00e9"}', 1).encode("latin-1"), "not UTF-8"),
+        "deep": (b"[" * 3000 + b"]" * 3000, "nested deeper"),
+        "deep-500": (b"[" * 500 + b"]" * 500, "nested deeper"),
+        "nan": (b'{"format": NaN}', "NaN"),
+        "nul-name": (nul_name.encode(), "NUL"),
+        "surrogate-id": (surrogate_id.encode(), "surrogate"),
+        "empty": (b"", "is not JSON"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["utf16-bom", "utf16-no-bom", "latin1", "deep", "deep-500", "nan", "nul-name", "surrogate-id", "empty"],
+)
+def test_import_refuses_bad_text(sample, tmp_path, case):
+    raw, message = _bad_bytes(sample)[case]
+    target = tmp_path / "bad.json"
+    target.write_bytes(raw)
+    before = (Flow.objects.count(), Node.objects.count())
+    with pytest.raises(CommandError, match=message):
+        run("flowr_import", str(target))
+    assert (Flow.objects.count(), Node.objects.count()) == before
+
+
+def test_import_accepts_a_utf8_bom(sample, tmp_path):
+    target = tmp_path / "bom.json"
+    target.write_bytes(b"\xef\xbb\xbf" + json.dumps(export_flow(sample)).encode())
+    run("flowr_import", str(target), "--name", "bom")
+    assert Flow.objects.filter(name="bom").exists()
+
+
 def test_import_from_stdin(sample, monkeypatch):
     monkeypatch.setattr("sys.stdin", StringIO(json.dumps(export_flow(sample))))
     run("flowr_import", "-", "--name", "stdin")

@@ -237,7 +237,7 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         value = request.POST.get("target", "")
         target = None
-        if value.isdigit():
+        if value.isascii() and value.isdigit() and len(value) <= 18:  # "²".isdigit() too, and int() fails on it
             target = FlowNodeData.objects.select_related("node").filter(node_id=int(value)).first()
         if target is None:
             self.message_user(request, "Choose one of the nodes offered.", messages.ERROR)

@@ -5,7 +5,8 @@ status says what kind of refusal it is: 409 when the object is in a state
 that forbids the edit (a frozen flow, a flow in use, a State that moved under
 the caller), 400 for every other rule violation.  DRF's own errors keep their
 codes (``not_authenticated``, ``permission_denied``, ``not_found``,
-``method_not_allowed``...); validation errors use ``invalid`` and add the
+``method_not_allowed``...), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is
+``413 too_large``; validation errors use ``invalid`` and add the
 per-field ``errors`` and ``error_codes``.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from flowr import exceptions as flowr_exceptions
+from flowr.api.parsers import RequestTooLarge
 from flowr.exceptions import FlowrError
 
 #: Status of each flowr refusal that is not a plain 400 (subclasses inherit).
@@ -99,6 +101,8 @@ def flowr_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         response = _api_response(exceptions.NotFound())
     elif isinstance(exc, DjangoPermissionDenied):
         response = _api_response(exceptions.PermissionDenied())
+    elif isinstance(exc, RequestDataTooBig):  # Django's own check, should a body be read before the parser
+        response = _api_response(RequestTooLarge())
     else:
         return None
     set_rollback()

@@ -19,7 +19,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.metadata import BaseMetadata, SimpleMetadata
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from flowr.api import authentication
 from flowr.api.exceptions import flowr_exception_handler
 from flowr.api.pagination import FlowrPagination
+from flowr.api.parsers import FlowrJSONParser
 from flowr.api.permissions import edit_permission_classes, state_permission_classes
 from flowr.api.renderers import DotRenderer, MermaidRenderer
 
@@ -80,7 +81,7 @@ class FlowrAPIMixin(_APIViewBase):
     """Policies of every flowr API view."""
 
     renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableAPIRenderer]
-    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    parser_classes: Sequence[type[BaseParser]] = [FlowrJSONParser]
     content_negotiation_class: type[BaseContentNegotiation] = FlowrNegotiation
     metadata_class: str | type[BaseMetadata] | None = SimpleMetadata
     versioning_class: type[BaseVersioning] | None = None

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import export
+from flowr.api import params as query
 from flowr.api.serializers import (
     AdvanceSerializer,
     StateCreateSerializer,
@@ -35,15 +36,6 @@ FILTERS = [
     OpenApiParameter("subject_type", str, description='Only States of subjects of this model ("app_label.model").'),
     OpenApiParameter("subject_id", str, description="With subject_type: only States of this subject."),
 ]
-
-
-def _integer(params: Any, name: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise serializers.ValidationError({name: ["A valid integer is required."]}, code="invalid")
-    return int(value)
 
 
 class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, FlowrViewSet):
@@ -69,15 +61,16 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def filter(self, states: QuerySet[State]) -> QuerySet[State]:
         params = self.request.query_params
-        flow = _integer(params, "flow")
+        flow = query.integer(params, "flow")
         if flow is not None:
             states = states.filter(flow_id=flow)
-        node = _integer(params, "node")
+        node = query.integer(params, "node")
         if node is not None:
             states = states.filter(current_node__node_id=node)
-        if params.get("rule") is not None:
-            states = states.filter(current_node__rule_label=params["rule"])
-        kind, subject = params.get("subject_type"), params.get("subject_id")
+        rule = query.text(params, "rule")
+        if rule is not None:
+            states = states.filter(current_node__rule_label=rule)
+        kind, subject = query.text(params, "subject_type"), query.text(params, "subject_id")
         if subject is not None and kind is None:
             raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
         if kind is not None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowr.export import ImportErrors, import_flow
+from flowr.export import ImportErrors, JSONInputError, import_flow, parse_json
 
 
 class Command(BaseCommand):
@@ -25,14 +24,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             if options["file"] == "-":
-                document = json.load(sys.stdin)
+                raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
             else:
-                with open(options["file"], encoding="utf-8") as handle:
-                    document = json.load(handle)
+                with open(options["file"], "rb") as handle:
+                    raw = handle.read()
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}")
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{options['file']} is not JSON: {exc}")
+        try:  # the API's parser: UTF-8 only, no deep nesting, no NUL or lone surrogates
+            document = parse_json(raw)
+        except JSONInputError as exc:
+            raise CommandError(f"{options['file']} is not JSON flowr reads: {exc}")
         try:
             flow = import_flow(document, name=options["name"], rule_set=options["rule_set"])
         except ImportErrors as exc:
