@@ -387,3 +387,12 @@ def test_advance_refuses_a_page_seen_before_the_state_went_round_a_loop(admin_cl
     assert state.version == seen["expected_version"] + 3
     found = post(admin_client, url, {**seen, "expected_version": state.version})
     assert found[0][0] == "success"
+
+
+@pytest.mark.parametrize("target", ["²", "-1", "1.5", "", "9" * 30, "1\x00"])
+def test_connect_with_a_bad_target_is_a_message(admin_client: Client, ae: tuple[Flow, Nodes], target: str) -> None:
+    flow, nodes = ae
+    before = snapshot(flow)
+    found = post(admin_client, admin("flowr_flow_connect", flow.pk, nodes["D"].node_id), {"target": target})
+    assert refused(found, "Choose one of the nodes offered")
+    assert snapshot(flow) == before
