@@ -45,8 +45,19 @@ def test_user_without_permissions_gets_403(client_for, flow, template):
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
 
 
-@pytest.mark.parametrize("who", ["staff", "editor", "admin"])
-def test_staff_or_model_permissions_edit_flows(client_for, rule_set, who):
+def test_staff_without_permissions_edits_nothing(client_for, flow, rule_set):
+    staff = client_for("staff")
+    before = snapshot()
+    root = flow.state_graph.root_id
+    assert staff.post(f"{API}/flows/", {"name": "x", "rule_set": rule_set.pk}, format="json").status_code == 403
+    assert staff.post(f"{API}/flows/{flow.pk}/clone/", format="json").status_code == 403
+    assert staff.post(f"{API}/nodes/{root}/prune/", format="json").status_code == 403
+    assert staff.delete(f"{API}/flows/{flow.pk}/").status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("who", ["editor", "admin"])
+def test_model_permissions_edit_flows(client_for, rule_set, who):
     client = client_for(who)
     response = client.post(f"{API}/flows/", {"name": "x", "rule_set": rule_set.pk}, format="json")
     assert response.status_code == 201
