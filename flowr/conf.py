@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "API_EDIT_PERMISSION_CLASSES": None,
     # DRF permission classes (dotted paths) for reading/advancing States
     "API_STATE_PERMISSION_CLASSES": None,
+    # models ("app_label.model") whose objects may be a State's subject in the
+    # API (start, filter); naming one also needs its view permission. Empty: none.
+    "SUBJECT_MODELS": [],
     # page size of the API's lists
     "API_PAGE_SIZE": 50,
 }
