@@ -15,10 +15,17 @@ DEFAULTS: dict[str, Any] = {
     # modules imported from every installed app at start-up so that their
     # Rule classes are registered (like admin.py for the admin)
     "RULE_MODULES": ["rules"],
+    # DRF authentication classes (dotted paths) of the API; None: session
+    # (with CSRF) + token (when rest_framework.authtoken is installed).
+    # Basic authentication only when listed here.
+    "API_AUTHENTICATION_CLASSES": None,
     # DRF permission classes (dotted paths) for the editing endpoints
     "API_EDIT_PERMISSION_CLASSES": None,
     # DRF permission classes (dotted paths) for reading/advancing States
     "API_STATE_PERMISSION_CLASSES": None,
+    # models ("app_label.model") whose objects may be a State's subject in the
+    # API (start, filter); naming one also needs its view permission. Empty: none.
+    "SUBJECT_MODELS": [],
     # page size of the API's lists
     "API_PAGE_SIZE": 50,
 }

@@ -5,6 +5,12 @@ dotted label (``module.ClassName``).  Labels are resolved through a registry
 that the :class:`RuleMeta` metaclass fills as classes are defined.  A label is
 resolved only to a registered Rule subclass whose module belongs to an
 installed Django app: database content never triggers an import.
+
+A class that sets ``abstract = True`` in its own body (not inherited) is a
+base for other rules, never a rule itself: it is registered, but no
+resolution (:func:`get_rule`, :func:`resolve`, :func:`label_of`,
+:func:`child_rules`, :func:`all_rules`) ever returns it, so no surface
+offers or accepts it as a root or child rule.
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ class Rule(metaclass=RuleMeta):
     * ``multiple_paths`` -- a node with this rule may have several children
       (one per allowed rule): the State chooses which one to take.
     * ``has_edit_screen`` -- :meth:`edit_screen` renders a custom screen.
+    * ``abstract`` -- ``True`` in a class's own body makes it a base for other
+      rules, never offered nor accepted as a rule (subclasses are not abstract
+      unless they say so too).
     """
 
     children: list[type[Rule] | str] = []
@@ -98,8 +107,14 @@ class Rule(metaclass=RuleMeta):
         return [c if isinstance(c, str) else getattr(c, "class_label", repr(c)) for c in cls.children]
 
 
+def is_abstract(cls: type) -> bool:
+    """True when ``cls`` sets ``abstract = True`` in its own body (inheriting it does not count)."""
+    return cls.__dict__.get("abstract") is True
+
+
 def is_rule_class(obj: object) -> TypeGuard[type[Rule]]:
-    return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
+    """A Rule subclass usable as a rule: not :class:`Rule` itself, not abstract."""
+    return isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule and not is_abstract(obj)
 
 
 def child_rules(rule: type[Rule]) -> tuple[type[Rule], ...]:
@@ -144,37 +159,39 @@ def get_rule(label: str) -> type[Rule] | None:
     an installed app resolve; nothing is imported.
     """
     cls = _registry.get(label)
-    if cls is None or not _in_installed_app(cls):
+    if cls is None or is_abstract(cls) or not _in_installed_app(cls):
         return None
     return cls
 
 
 def label_of(rule: type[Rule] | str) -> str:
-    """The label of a Rule class or of a label string (validated)."""
+    """The label of a Rule class or of a label string (validated, as :func:`resolve`)."""
     if isinstance(rule, str):
-        if get_rule(rule) is None:
-            raise MissingRule(f"No rule is registered under {rule!r}", label=rule)
+        resolve(rule)
         return rule
-    if is_rule_class(rule):
-        return rule.class_label
-    raise InvalidRule(f"{rule!r} is not a Rule class", rule=rule)
+    return resolve(rule).class_label
 
 
 def resolve(rule: type[Rule] | str) -> type[Rule]:
-    """A Rule class from a class or a label; raises MissingRule/InvalidRule."""
+    """A Rule class from a class or a label; raises MissingRule/InvalidRule (abstract rules too)."""
     if isinstance(rule, str):
         found = get_rule(rule)
         if found is None:
+            registered = _registry.get(rule)
+            if registered is not None and is_abstract(registered) and _in_installed_app(registered):
+                raise InvalidRule(f"{rule!r} is an abstract rule, a base for other rules", rule=registered)
             raise MissingRule(f"No rule is registered under {rule!r}", label=rule)
         return found
     if is_rule_class(rule):
         return rule
+    if isinstance(rule, type) and issubclass(rule, Rule) and is_abstract(rule):
+        raise InvalidRule(f"{rule.class_label!r} is an abstract rule, a base for other rules", rule=rule)
     raise InvalidRule(f"{rule!r} is not a Rule class", rule=rule)
 
 
 def all_rules() -> list[type[Rule]]:
-    """Every resolvable Rule class, sorted by label."""
-    return [cls for label, cls in sorted(_registry.items()) if _in_installed_app(cls)]
+    """Every resolvable Rule class (abstract ones left out), sorted by label."""
+    return [cls for label, cls in sorted(_registry.items()) if not is_abstract(cls) and _in_installed_app(cls)]
 
 
 def rules_reachable_from(root: type[Rule]) -> list[type[Rule]]:

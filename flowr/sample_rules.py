@@ -27,7 +27,9 @@ done_leave: list[str] = []
 
 
 class LocalRule(Rule):
-    """Records every enter and leave in the module's lists."""
+    """Records every enter and leave in the module's lists (a base, not a rule)."""
+
+    abstract = True
 
     @classmethod
     def on_enter(cls, state: Any) -> None:

@@ -1,4 +1,10 @@
-"""The visual editor's pages (staff only): flow editor, rule graph, edit screens.
+"""The visual editor's pages: flow editor, rule graph, edit screens.
+
+They live in the admin, so they need a staff user, but being staff is never
+enough: each page needs the model permission the admin would ask for the same
+thing (``flowr.change_flow`` for the editor and a node's edit screen,
+``flowr.view_ruleset`` for the rule graph), through the same answer as the API
+(:func:`flowr.api.permissions.user_may`).
 
 The pages are thin: they render the admin's base template with the graph as
 JSON (through ``json_script``) and leave every edit to the REST API
@@ -24,6 +30,7 @@ from django.views.decorators.http import require_http_methods
 
 from flowr import policy
 from flowr import rules as rule_registry
+from flowr.api.permissions import user_may
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.readmodel import FlowGraph
 
@@ -36,19 +43,24 @@ FRAGMENT_HEADER = "X-Flowr-Fragment"
 _PK_PLACEHOLDER = 987654321
 
 
-def staff_required(view: View) -> View:
-    """Anonymous users go to the admin login; logged-in non-staff get 403."""
+def staff_with_permission(perm: str) -> Callable[[View], View]:
+    """Anonymous users go to the admin login; others need to be active staff *and* have ``perm`` (else 403)."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied("The flowr editor is for staff users only.")
-        return view(request, *args, **kwargs)
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            if not (user.is_active and user.is_staff):
+                raise PermissionDenied("The flowr editor is for staff users only.")
+            if not user_may(user, perm):
+                raise PermissionDenied(f"You need the {perm} permission for this page.")
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
 # -- graph payloads ----------------------------------------------------------
@@ -82,7 +94,7 @@ def _admin_url(name: str, *args: Any) -> str | None:
         return None
 
 
-@staff_required
+@staff_with_permission("flowr.change_flow")
 @require_http_methods(["GET", "HEAD"])
 def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
     """The visual editor of one flow (read-only while States use it)."""
@@ -108,7 +120,7 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "flowr/flow_editor.html", context)
 
 
-@staff_required
+@staff_with_permission("flowr.view_ruleset")
 @require_http_methods(["GET", "HEAD"])
 def rule_set_graph(request: HttpRequest, pk: int) -> HttpResponse:
     """The graph of a rule set's rules (which rule may follow which)."""
@@ -124,7 +136,7 @@ def rule_set_graph(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "flowr/rule_set_graph.html", context)
 
 
-@staff_required
+@staff_with_permission("flowr.change_flow")
 @require_http_methods(["GET", "HEAD", "POST"])
 def node_edit_screen(request: HttpRequest, pk: int) -> HttpResponse:
     """A node's custom edit screen: the HTML its rule's ``edit_screen`` makes.

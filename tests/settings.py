@@ -58,6 +58,8 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
+# the models the API accepts as a State's subject
+FLOWR = {"SUBJECT_MODELS": ["testapp.ticket", "testapp.document"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ALLOWED_HOSTS = ["*"]
 

@@ -45,8 +45,19 @@ def test_user_without_permissions_gets_403(client_for, flow, template):
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
 
 
-@pytest.mark.parametrize("who", ["staff", "editor", "admin"])
-def test_staff_or_model_permissions_edit_flows(client_for, rule_set, who):
+def test_staff_without_permissions_edits_nothing(client_for, flow, rule_set):
+    staff = client_for("staff")
+    before = snapshot()
+    root = flow.state_graph.root_id
+    assert staff.post(f"{API}/flows/", {"name": "x", "rule_set": rule_set.pk}, format="json").status_code == 403
+    assert staff.post(f"{API}/flows/{flow.pk}/clone/", format="json").status_code == 403
+    assert staff.post(f"{API}/nodes/{root}/prune/", format="json").status_code == 403
+    assert staff.delete(f"{API}/flows/{flow.pk}/").status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("who", ["editor", "admin"])
+def test_model_permissions_edit_flows(client_for, rule_set, who):
     client = client_for(who)
     response = client.post(f"{API}/flows/", {"name": "x", "rule_set": rule_set.pk}, format="json")
     assert response.status_code == 201
@@ -121,14 +132,45 @@ def test_token_auth_needs_no_csrf(users, rule_set):
     assert response.status_code == 401 and response.json()["code"] == "authentication_failed"
 
 
-def test_basic_auth(users, flow):
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def test_basic_auth_is_refused_by_default(users, flow):
     client = APIClient()
-    good = base64.b64encode(b"runner:pw").decode()
-    client.credentials(HTTP_AUTHORIZATION=f"Basic {good}")
+    client.credentials(HTTP_AUTHORIZATION=_basic("admin", "pw"))
+    response = client.get(f"{API}/flows/")
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Token")
+    # what a cross-origin page could make a browser with cached credentials send
+    before = snapshot()
+    root = flow.state_graph.root_id
+    for url in (f"{API}/flows/{flow.pk}/clone/", f"{API}/nodes/{root}/prune/", f"{API}/states/"):
+        assert client.post(url).status_code == 401
+    assert snapshot() == before
+
+
+def test_basic_auth_when_the_setting_lists_it(users, flow, settings):
+    settings.FLOWR = {
+        "API_AUTHENTICATION_CLASSES": [
+            "flowr.api.authentication.CsrfSessionAuthentication",
+            "rest_framework.authentication.BasicAuthentication",
+        ]
+    }
+    client = APIClient()
+    assert client.get(f"{API}/states/")["WWW-Authenticate"].startswith("Basic")
+    client.credentials(HTTP_AUTHORIZATION=_basic("runner", "pw"))
     assert client.get(f"{API}/states/").status_code == 200
-    bad = base64.b64encode(b"runner:nope").decode()
-    client.credentials(HTTP_AUTHORIZATION=f"Basic {bad}")
+    client.credentials(HTTP_AUTHORIZATION=_basic("runner", "nope"))
     assert client.get(f"{API}/states/").status_code == 401
+    token = Token.objects.create(user=users["runner"])
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")  # not listed: anonymous
+    assert client.get(f"{API}/states/").status_code == 401
+
+
+def test_session_only_answers_403_to_anonymous(flow, settings):
+    settings.FLOWR = {"API_AUTHENTICATION_CLASSES": ["flowr.api.authentication.CsrfSessionAuthentication"]}
+    response = APIClient().get(f"{API}/flows/")
+    assert response.status_code == 403 and response.json()["code"] == "not_authenticated"
 
 
 def test_inactive_user_is_refused(users, flow):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from flowr import sample_rules
 from flowr.models import Flow, FlowNodeData, Node, RuleSet, State
 from flowr.views import rule_set_graph_elements
+from tests.api_fixtures import EDIT_PERMS, make_user
 from tests.graph_document import graph_edges, graph_nodes
 from tests.testapp.rules import Chain
 
@@ -39,8 +40,9 @@ def flow(rule_set):
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+def staff(db):
+    """A staff user with the flow and rule set permissions: staff alone opens no page."""
+    return make_user("staff", *EDIT_PERMS, is_staff=True)
 
 
 @pytest.fixture
@@ -97,9 +99,21 @@ def test_inactive_staff_is_refused(client, django_user_model, flow):
         assert client.get(url).status_code in (302, 403)
 
 
-def test_staff_users_see_the_pages(staff_client, flow):
+def test_staff_users_with_the_permissions_see_the_pages(staff_client, flow):
     for url in page_urls(flow):
         assert staff_client.get(url).status_code == 200
+
+
+def test_staff_without_the_permissions_get_403(client, flow):
+    client.force_login(make_user("bare", is_staff=True))
+    for url in page_urls(flow):
+        assert client.get(url).status_code == 403
+
+
+def test_view_permission_opens_the_rule_graph_only(client, flow):
+    client.force_login(make_user("viewer", "flowr.view_flow", "flowr.view_ruleset", is_staff=True))
+    editor, graph, screen = page_urls(flow)
+    assert [client.get(url).status_code for url in (editor, graph, screen)] == [403, 200, 403]
 
 
 @pytest.mark.parametrize("name", ["flowr:flow_editor", "flowr:rule_set_graph", "flowr:node_edit_screen"])
@@ -325,8 +339,8 @@ def test_rule_set_and_edit_screen_query_counts(staff_client, django_assert_max_n
     # session, user, rule set, the admin's permission checks (user + groups)
     with django_assert_max_num_queries(5):
         staff_client.get(rules_url)
-    # session, user, node data
-    with django_assert_max_num_queries(3):
+    # session, user, the permission check (user + groups), node data
+    with django_assert_max_num_queries(5):
         staff_client.get(screen_url, **FRAGMENT)
     # as a page: + the flow, the admin's permission checks
     with django_assert_max_num_queries(6):

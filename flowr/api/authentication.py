@@ -1,24 +1,29 @@
 """Authentication of flowr's API, independent of the project's DRF settings.
 
-Session (with CSRF), token (``rest_framework.authtoken``, when installed) and
-HTTP basic authentication, in that order.
+The classes come from ``FLOWR["API_AUTHENTICATION_CLASSES"]`` (dotted paths or
+classes, tried in order). The default, ``None``, is session authentication with
+CSRF (:class:`CsrfSessionAuthentication`) and token authentication when
+``rest_framework.authtoken`` is installed. HTTP basic authentication is used only
+when the setting lists it: a browser replays cached basic credentials on any
+request, cross-origin ones included, and basic authentication is not
+CSRF-protected. ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` is not read,
+since DRF's own default there includes basic authentication.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.utils.module_loading import import_string
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import (
-    BaseAuthentication,
-    BasicAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
+
+from flowr.conf import settings as flowr_settings
 
 
 class CsrfSessionAuthentication(SessionAuthentication):
@@ -47,17 +52,28 @@ def token_auth_available() -> bool:
     return apps.is_installed("rest_framework.authtoken")
 
 
+def authentication_classes() -> list[type[BaseAuthentication]]:
+    """The API's authentication classes: the setting's, or session (CSRF) + token."""
+    value: Sequence[str | type[BaseAuthentication]] | str | None = flowr_settings.API_AUTHENTICATION_CLASSES
+    if value is None:
+        return [CsrfSessionAuthentication, *([TokenAuthentication] if token_auth_available() else [])]
+    if isinstance(value, (str, type)):
+        value = [value]
+    return [import_string(item) if isinstance(item, str) else item for item in value]
+
+
 def authenticators() -> list[BaseAuthentication]:
     """Fresh authenticator instances for one request."""
-    found: list[BaseAuthentication] = [CsrfSessionAuthentication()]
-    if token_auth_available():
-        found.append(TokenAuthentication())
-    found.append(BasicAuthentication())
-    return found
+    return [cls() for cls in authentication_classes()]
 
 
-def authenticate_header(request: Request) -> str:
-    """The ``WWW-Authenticate`` of a 401: token when available, else basic."""
-    scheme = TokenAuthentication() if token_auth_available() else BasicAuthentication()
-    # both always name a scheme; the stubs type them as the base method, which may not
-    return cast(str, scheme.authenticate_header(request))
+def authenticate_header(request: Request) -> str | None:
+    """The ``WWW-Authenticate`` of a 401: the first scheme that names one (token by default).
+
+    None when no configured class names one (session only): DRF then answers 403.
+    """
+    for authenticator in authenticators():
+        header: str | None = authenticator.authenticate_header(request)
+        if header:
+            return header
+    return None

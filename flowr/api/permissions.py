@@ -1,11 +1,13 @@
 """Who may do what through the API.
 
-Editing (rules, rule sets, flows, nodes): staff, or the flowr model
-permission the action needs (``flowr.view_flow``, ``flowr.add_flow``,
-``flowr.change_flow``, ``flowr.delete_flow``, likewise for ``ruleset``).
-States: the state permissions only (``flowr.view_state`` to read,
-``flowr.add_state`` to start, ``flowr.change_state`` to advance); being
-staff is not enough, since running machines is not editing them.
+Django's model permissions, asked exactly as the admin asks them: the flowr
+model permission the action needs (``flowr.view_flow`` to read,
+``flowr.add_flow``, ``flowr.change_flow``, ``flowr.delete_flow`` to edit,
+likewise for ``ruleset``; ``flowr.view_state`` to read States,
+``flowr.add_state`` to start, ``flowr.change_state`` to advance). As in the
+admin, "change" implies "view" and a superuser has every permission. Being
+staff is never enough: a staff user without the permission gets the admin's
+answer, 403. The editor's pages (flowr/views.py) ask :func:`user_may` too.
 
 A project replaces either default by naming its own DRF permission classes
 in ``FLOWR["API_EDIT_PERMISSION_CLASSES"]`` / ``FLOWR["API_STATE_PERMISSION_CLASSES"]``
@@ -30,8 +32,14 @@ class PermissionView(Protocol):
     def required_permissions(self, request: Request) -> list[str]: ...
 
 
-def _has(user: Any, perm: str) -> bool:
-    # As in the admin, the "change" permission implies "view".
+def user_may(user: Any, perm: str) -> bool:
+    """Whether ``user`` has the model permission ``perm`` (``app_label.codename``).
+
+    The admin's answer: active users only, a superuser has every permission,
+    and the "change" permission implies "view".
+    """
+    if not (user and user.is_authenticated and user.is_active):
+        return False
     if user.has_perm(perm):
         return True
     app_label, _, codename = perm.partition(".")
@@ -41,19 +49,19 @@ def _has(user: Any, perm: str) -> bool:
 
 
 def has_model_permissions(request: Request, view: PermissionView) -> bool:
-    return all(_has(request.user, perm) for perm in view.required_permissions(request))
+    return all(user_may(request.user, perm) for perm in view.required_permissions(request))
 
 
 class FlowrEditPermission(BasePermission):
-    """Staff, or the flowr model permissions of the action."""
+    """The flowr model permissions of the action (flow, rule set); staff alone is not enough."""
 
-    message = "You need to be staff or have the flowr permissions for this action."
+    message = "You need the flowr permissions for this action."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
-        return bool(user.is_staff) or has_model_permissions(request, view)
+        return has_model_permissions(request, view)
 
 
 class FlowrStatePermission(BasePermission):

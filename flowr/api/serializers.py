@@ -14,6 +14,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flowr import policy
+from flowr.api.permissions import user_may
+from flowr.conf import settings as flowr_settings
 from flowr.models import Flow, Node, RuleSet, State, StateHistory
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
@@ -348,7 +350,9 @@ class StateDetailSerializer(StateSerializer):
 
 class StateCreateSerializer(StrictSerializer):
     flow = StrictPrimaryKeyField(queryset=Flow.objects.all())
-    subject_type = StrictCharField(max_length=201, required=False, help_text='"app_label.model"')
+    subject_type = StrictCharField(
+        max_length=201, required=False, help_text='"app_label.model", one of FLOWR["SUBJECT_MODELS"]'
+    )
     subject_id = StrictCharField(max_length=255, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -356,24 +360,35 @@ class StateCreateSerializer(StrictSerializer):
         if (kind is None) != (pk is None):
             raise serializers.ValidationError("Give subject_type and subject_id together.", code="invalid")
         if kind is not None:
-            attrs["subject"] = resolve_subject(kind, pk)
+            request = self.context.get("request")
+            attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
         return attrs
 
 
-def subject_content_type(kind: str) -> ContentType:
-    """The ContentType of ``"app_label.model"``; a ValidationError if unknown."""
+def subject_content_type(kind: str, user: Any) -> ContentType:
+    """The ContentType of ``"app_label.model"``, a subject model ``user`` may view.
+
+    A subject model is one listed in ``FLOWR["SUBJECT_MODELS"]``; naming one
+    needs its view permission. Any other type -- undeclared, not installed, or
+    not viewable by ``user`` -- gets the same ValidationError, before any
+    object is looked up: the answer never tells whether an object exists.
+    """
     app_label, _, model = kind.lower().partition(".")
+    declared = {label.lower() for label in flowr_settings.SUBJECT_MODELS}
+    refusal = serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+    if f"{app_label}.{model}" not in declared or not user_may(user, f"{app_label}.view_{model}"):
+        raise refusal
     try:
         return ContentType.objects.get_by_natural_key(app_label, model)
     except ContentType.DoesNotExist:
-        raise serializers.ValidationError({"subject_type": [f"Unknown model {kind!r}."]}, code="invalid") from None
+        raise refusal from None
 
 
-def resolve_subject(kind: str, pk: Any) -> Any:
-    content_type = subject_content_type(kind)
+def resolve_subject(kind: str, pk: Any, user: Any) -> Any:
+    content_type = subject_content_type(kind, user)
     model = content_type.model_class()
     if model is None:
-        raise serializers.ValidationError({"subject_type": [f"Unknown model {kind!r}."]}, code="invalid")
+        raise serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
     try:
         return model._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):

@@ -81,7 +81,9 @@ def _hook(rule: type[Rule], event: str, state: Any, default: Any = None) -> Any:
 
 
 class ProbeRule(Rule):
-    """Logs every callback to CallbackLog, then runs the installed hook."""
+    """Logs every callback to CallbackLog, then runs the installed hook (a base, not a rule)."""
+
+    abstract = True
 
     @classmethod
     def on_enter(cls, state: Any) -> None:

@@ -79,4 +79,5 @@ else:
 DEFAULT_FROM_EMAIL = "helpdesk@example.com"
 
 # flowr imports the "rules" module of every installed app (the default).
-FLOWR = {"RULE_MODULES": ["rules"]}
+# helpdesk tickets are the States' subjects (the API accepts no other model)
+FLOWR = {"RULE_MODULES": ["rules"], "SUBJECT_MODELS": ["helpdesk.ticket"]}

@@ -99,7 +99,7 @@ class FlowrAPIMixin(_APIViewBase):
     def get_authenticators(self) -> list[BaseAuthentication]:
         return authentication.authenticators()
 
-    def get_authenticate_header(self, request: Request) -> str:
+    def get_authenticate_header(self, request: Request) -> str | None:  # type: ignore[override]  # DRF allows None
         return authentication.authenticate_header(request)
 
     def get_permissions(self) -> list[BasePermission]:

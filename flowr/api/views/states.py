@@ -74,7 +74,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if subject is not None and kind is None:
             raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
         if kind is not None:
-            states = states.filter(subject_content_type=subject_content_type(kind))
+            states = states.filter(subject_content_type=subject_content_type(kind, self.request.user))
             if subject is not None:
                 states = states.filter(subject_id=subject)
         return states
