@@ -459,3 +459,12 @@ def test_a_connect_page_needs_the_change_permission(client: Client, ae: tuple[Fl
     client.force_login(viewer)
     response = client.get(admin("flowr_flow_connect_choose", flow.pk, nodes["D"].node_id))
     assert response.status_code == 403
+
+
+def test_a_view_only_user_is_not_offered_the_editor(client: Client, ae: tuple[Flow, dict[str, FlowNodeData]]) -> None:
+    flow, _ = ae
+    viewer = User.objects.create_user("viewer2", password="pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_flow"))
+    client.force_login(viewer)
+    html = client.get(admin("flowr_flow_change", flow.pk)).content.decode()
+    assert "open editor" not in html

@@ -150,7 +150,7 @@ class FlowAdmin(admin.ModelAdmin):
                 flowr_frozen=bool(states),
                 flowr_state_count=states,
                 flowr_may_edit=may_edit,
-                flowr_editor_url=reverse_or_none("flowr:flow_editor", flow.pk),
+                flowr_editor_url=reverse_or_none("flowr:flow_editor", flow.pk) if may_edit else None,
                 flowr_can_clone=can_clone() and self.has_add_permission(request),
                 flowr_can_export=export_module() is not None,
                 flowr_family=family if len(family) > 1 else [],

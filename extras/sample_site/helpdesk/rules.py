@@ -43,6 +43,7 @@ class Todo(Rule):
 class TicketRule(Rule):
     """Base of the helpdesk rules: status, log line, optional e-mail."""
 
+    abstract = True  # a base, not a step: never offered as a rule
     status = ""
     email_subject = ""
 
