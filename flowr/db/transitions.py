@@ -153,6 +153,28 @@ def load(cursor: CursorWrapper, sql: Statements, node_id: int, state_pk: int) ->
     return None if found is None else tuple(found), cursor.fetchall()
 
 
+def orm_load(tables: TransitionModels, db: str, sql: Statements, node_id: int, state_pk: int) -> tuple[Any, list[Any]]:
+    """:func:`load` through the ORM (the ``hand_statements`` trick off): the
+    State's row locked and re-read (``select_for_update``, of the State
+    alone where the database can say so), then the children; the same
+    values, in two queries."""
+    features = connections[db].features
+    query = tables.state._default_manager.using(db).filter(pk=state_pk)
+    if features.has_select_for_update:
+        query = query.select_for_update(
+            nowait=features.has_select_for_update_nowait,
+            of=("self",) if features.has_select_for_update_of else (),
+        )
+    found = next(iter(query.values_list("current_node_id", "version")), None)
+    children = (
+        tables.data._default_manager.using(db)
+        .filter(node__in_edges__source_id=node_id)
+        .order_by("node_id")
+        .values_list(*sql.data_names, *(f"node__{name}" for name in sql.node_names))
+    )
+    return found, list(children)
+
+
 def insert(cursor: CursorWrapper, sql: Statements, values: list[Any]) -> Any:
     """Run the precompiled history INSERT; the new row's pk."""
     cursor.execute(sql.insert, values)

@@ -26,6 +26,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from flowr import edits
+from flowr.db import tricks
 from flowr.exceptions import InvalidDataClass
 from flowr.graphwalk import EdgeIndex, Tree, backbone_root, tree_order
 
@@ -44,7 +45,7 @@ def _collector_paused() -> Iterator[None]:
     after.  Only the caller that paused it resumes it, so nested or
     concurrent loads never leave it off.
     """
-    paused = gc.isenabled()
+    paused = tricks.on.pause_collector and gc.isenabled()
     if paused:
         gc.disable()
     try:
@@ -75,7 +76,7 @@ def _rows_as_instances(model: type[M], db: str, names: list[str], rows: Iterable
     set, ``_state`` saying "from this database".  When a ``pre_init`` or
     ``post_init`` receiver listens for the model, ``from_db()`` is used.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if not tricks.on.no_model_init or pre_init.has_listeners(model) or post_init.has_listeners(model):
         return [model.from_db(db, names, values) for values in rows]
     new = model.__new__
     result = []
