@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, reduce
-from operator import or_
+from operator import itemgetter, or_
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.apps import apps
@@ -433,16 +433,28 @@ def remove(node: Node) -> Removed:
     with transaction.atomic():
         locked, rows = _lock_with_edges(node.graph_id)
         graph = locked.graph
-        index, backbone_parent, edges = _index(graph, rows)
-        if node.pk not in index.nodes:
-            raise _gone(node)
-        refusal = policy.removal_refusal(node, node.pk == graph.root_id, index.cut(node.pk))
+        pk, is_root = node.pk, node.pk == graph.root_id
+        leaf = not is_root and pk not in map(itemgetter(2), rows)
+        moves: list[tuple[int, int]] = []
+        if leaf:
+            # a node without children strictly dominates nothing: nothing is
+            # cut off and nothing re-homed (no walk of the whole graph)
+            if pk not in map(itemgetter(3), rows):
+                raise _gone(node)
+            cut = 0
+        else:
+            index, backbone_parent, edges = _index(graph, rows)
+            if pk not in index.nodes:
+                raise _gone(node)
+            cut = index.cut(pk)
+        refusal = policy.removal_refusal(node, is_root, cut)
         if refusal is not None:
             raise refusal
         plan = _delete_plan(graph)
         data = None if plan else graph.data_class._default_manager.get(node_id=node.pk)
-        moves = rehome_plan(index, backbone_parent, node.pk)
-        _rehome(graph, moves, backbone_parent, edges)
+        if not leaf:
+            moves = rehome_plan(index, backbone_parent, pk)
+            _rehome(graph, moves, backbone_parent, edges)
         if plan:
             found = _delete_returning(graph, plan, [node.pk])
             if not found:
@@ -546,7 +558,7 @@ def _delete_plan(graph: DCCGraph) -> _DeletePlan | None:
 
 def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
     """Lock the graph row and read, under the lock, whether States run on
-    it and its edges ``(pk, source, target, backbone)``; refuse a frozen flow.
+    it and its edges ``(1, pk, source, target, backbone)`` (backbone may be 0/1); refuse a frozen flow.
 
     One statement on SQLite (the read is the lock); a lock statement first
     where it can wait.  With the ``hand_statements`` trick off: :func:`lock`
@@ -556,7 +568,7 @@ def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
     if not tricks.on.hand_statements:
         locked = lock_for_edit(graph_id)
         edges = m.edge.objects.filter(graph_id=graph_id).values_list("pk", "source_id", "target_id", "backbone")
-        return locked, list(edges)
+        return locked, [(1, *edge) for edge in edges]
     db = router.db_for_write(m.graph)
     connection = connections[db]
     if connection.features.has_select_for_update:
@@ -573,21 +585,22 @@ def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [*in_use_params, graph_id, graph_id])
-        rows = cursor.fetchall()
-    head = [row for row in rows if row[0] == 0]
+        rows = list(cursor.fetchall())  # a tuple from some drivers (PyMySQL)
+    at = 0 if rows and rows[0][0] == 0 else next((i for i, row in enumerate(rows) if row[0] == 0), None)
+    head = [] if at is None else [rows.pop(at)]  # the rest are the edges
     if not head:
         raise m.graph.DoesNotExist(f"No graph {graph_id}")
     graph = m.graph.from_db(db, names, head[0][1 : 1 + len(names)])
     locked = Locked(graph=graph, in_use=bool(head[0][4]))
     _refuse_if_frozen(locked)
-    return locked, [(pk, s, t, bool(b)) for kind, pk, s, t, b in rows if kind == 1]
+    return locked, rows
 
 
 def _index(graph: DCCGraph, rows: list[Row]) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
     """The graph's adjacency, backbone parents and edge pks."""
-    index = EdgeIndex(graph.root_id or 0, [(s, t) for _, s, t, _ in rows])
-    backbone_parent = {t: s for _, s, t, b in rows if b}
-    return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
+    index = EdgeIndex(graph.root_id or 0, [(s, t) for _, _, s, t, _ in rows])
+    backbone_parent = {t: s for _, _, s, t, b in rows if b}
+    return index, backbone_parent, {(s, t): pk for _, pk, s, t, _ in rows}
 
 
 def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> list[BaseNodeData]:
