@@ -430,7 +430,7 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
 def remove(node: Node) -> Removed:
     """Remove ``node`` and its data, re-homing the creation-tree children it
     had; refused unless every other node stays reachable from the root."""
-    with transaction.atomic():
+    with tricks.collector_paused(), transaction.atomic():
         locked, rows = _lock_with_edges(node.graph_id)
         graph = locked.graph
         pk, is_root = node.pk, node.pk == graph.root_id
@@ -468,12 +468,12 @@ def remove(node: Node) -> Removed:
 
 def prune(node: Node) -> Pruned:
     """Remove ``node`` and everything it reaches without passing the root."""
-    with transaction.atomic():
+    with tricks.collector_paused(), transaction.atomic():
         locked, rows = _lock_with_edges(node.graph_id)
         graph = locked.graph
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
-        index = _index(graph, rows)[0]
+        index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
         if node.pk not in index.nodes:
             raise _gone(node)
         ids = index.prune_set(node.pk)
@@ -598,7 +598,7 @@ def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
 
 def _index(graph: DCCGraph, rows: list[Row]) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
     """The graph's adjacency, backbone parents and edge pks."""
-    index = EdgeIndex(graph.root_id or 0, [(s, t) for _, _, s, t, _ in rows])
+    index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
     backbone_parent = {t: s for _, _, s, t, b in rows if b}
     return index, backbone_parent, {(s, t): pk for _, pk, s, t, _ in rows}
 

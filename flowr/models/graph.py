@@ -12,10 +12,8 @@ it.  Traversals load a graph's edges in one query and walk them in memory
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -35,24 +33,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a big graph is loaded.
-
-    Tens of thousands of new model instances set off full collections of the
-    whole process heap, which on a 10k-node graph cost more than the query
-    does.  Nothing made here is garbage yet; the collector resumes right
-    after.  Only the caller that paused it resumes it, so nested or
-    concurrent loads never leave it off.
-    """
-    paused = tricks.on.pause_collector and gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+#: Pause Python's cyclic garbage collector while a big graph is loaded (see
+#: :func:`flowr.db.tricks.collector_paused`, the ``pause_collector`` trick).
+_collector_paused = tricks.collector_paused
 
 
 def _collector_paused_in(method: Callable[P, R]) -> Callable[P, R]:
