@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-SECTIONS = ("transitions", "graphs", "states", "scale")
+SECTIONS = ("transitions", "graphs", "states", "scale", "tricks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,6 +26,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     parser.add_argument("--sizes", help="graph sizes, comma separated (default 1000,10000,50000; quick: 1000,10000)")
     parser.add_argument("--rounds", type=int, help="interleaved transition rounds")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="TRICK",
+        help="run with this speed trick switched off (repeatable; see flowr/db/tricks.py): "
+        "pg_functions, no_model_init, pause_collector, raw_rows, columnar_document, hand_statements",
+    )
+    parser.add_argument("--tricks", action="store_true", help="only the tricks' gains (same as --only tricks)")
     return parser.parse_args(argv)
 
 
@@ -47,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = setup_django()
     from benchmarks import database, graphs, machine, scale, states, transitions
+    from benchmarks import tricks as trick_gains
+    from flowr.db import tricks
 
-    sections = args.only or list(SECTIONS)
+    for name in args.without:
+        tricks.set_enabled(name, False)
+    sections = ["tricks"] if args.tricks else args.only or list(SECTIONS)
     started = time.perf_counter()
-    results: dict[str, Any] = {"quick": args.quick}
+    results: dict[str, Any] = {"quick": args.quick, "without": sorted(args.without)}
     try:
         database.create()
         info = machine.describe()
@@ -80,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             results.update(found)
         if "scale" in sections:
             section, found = scale.run(scale.QUICK_SIZES if args.quick else scale.SIZES)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
+        if "tricks" in sections:
+            section, found = trick_gains.run(rounds=5 if args.quick else 9, quick=args.quick)
             print(section.render() + "\n", flush=True)
             results.update(found)
     finally:

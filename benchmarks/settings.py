@@ -9,7 +9,7 @@ import os
 import tempfile
 
 FLOWR_BENCH_DB = os.environ.get("FLOWR_BENCH_DB", "sqlite")
-DB_NAME = "flowr_bench"
+DB_NAME = os.environ.get("FLOWR_BENCH_DB_NAME", "flowr_bench")
 
 if FLOWR_BENCH_DB == "postgres":
     DATABASES = {

@@ -20,23 +20,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
+from operator import itemgetter, or_
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.deletion import Collector
+from django.db.models.deletion import PROTECT, SET_NULL, Collector, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from flowr import policy
 from flowr.db import graph as sql
+from flowr.db import tricks
+from flowr.db.transitions import plain
 from flowr.exceptions import CannotRemove, ConcurrentEdit, DifferentGraphs, FlowrError
 from flowr.graphwalk import EdgeIndex, rehome_plan, tree_order
 from flowr.rules import Rule, resolve
 
 if TYPE_CHECKING:
+    from django.db.models.fields.reverse_related import ForeignObjectRel
+    from django.db.models.options import Options
+
     from flowr.models import BaseNodeData, DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet, State
 
 
@@ -268,7 +274,11 @@ def _insert_child(graph: DCCGraph, parent: Node, data_kwargs: dict[str, Any]) ->
     child = m.node(graph=graph)
     db = router.db_for_write(m.node, instance=parent)
     statement = _insert_child_statement(db)
-    if statement is None or any(s.has_listeners(x) for s in (pre_save, post_save) for x in (m.node, m.edge)):
+    if (
+        statement is None
+        or not tricks.on.hand_statements
+        or any(s.has_listeners(x) for s in (pre_save, post_save) for x in (m.node, m.edge))
+    ):
         child.save(force_insert=True)
         m.edge.objects.create(graph=graph, source=parent, target=child, backbone=True)
     else:
@@ -376,16 +386,6 @@ def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
 # -- removing ------------------------------------------------------------------------------
 
 
-def _load(graph: DCCGraph) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
-    """The graph's adjacency, backbone parents and edge pks (one query)."""
-    rows = list(
-        _models().edge.objects.filter(graph_id=graph.pk).values_list("pk", "source_id", "target_id", "backbone")
-    )
-    index = EdgeIndex(graph.root_id or 0, [(s, t) for _, s, t, _ in rows])
-    backbone_parent = {t: s for _, s, t, b in rows if b}
-    return index, backbone_parent, {(s, t): pk for pk, s, t, _ in rows}
-
-
 def _rehome(
     graph: DCCGraph, moves: list[tuple[int, int]], backbone_parent: dict[int, int], edges: dict[tuple[int, int], int]
 ) -> None:
@@ -437,42 +437,217 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
 def remove(node: Node) -> Removed:
     """Remove ``node`` and its data, re-homing the creation-tree children it
     had; refused unless every other node stays reachable from the root."""
-    with transaction.atomic():
-        locked = lock_for_edit(node.graph_id)
+    with tricks.collector_paused(), transaction.atomic():
+        locked, rows = _lock_with_edges(node.graph_id)
         graph = locked.graph
-        index, backbone_parent, edges = _load(graph)
-        if node.pk not in index.nodes:
-            raise _gone(node)
-        refusal = policy.removal_refusal(node, node.pk == graph.root_id, index.cut(node.pk))
+        pk, is_root = node.pk, node.pk == graph.root_id
+        leaf = not is_root and pk not in map(itemgetter(2), rows)
+        moves: list[tuple[int, int]] = []
+        if leaf:
+            # a node without children strictly dominates nothing: nothing is
+            # cut off and nothing re-homed (no walk of the whole graph)
+            if pk not in map(itemgetter(3), rows):
+                raise _gone(node)
+            cut = 0
+        else:
+            index, backbone_parent, edges = _index(graph, rows)
+            if pk not in index.nodes:
+                raise _gone(node)
+            cut = index.cut(pk)
+        refusal = policy.removal_refusal(node, is_root, cut)
         if refusal is not None:
             raise refusal
-        data = graph.data_class._default_manager.get(node_id=node.pk)
-        moves = rehome_plan(index, backbone_parent, node.pk)
-        _rehome(graph, moves, backbone_parent, edges)
+        plan = _delete_plan(graph)
+        data = None if plan else graph.data_class._default_manager.get(node_id=node.pk)
+        if not leaf:
+            moves = rehome_plan(index, backbone_parent, pk)
+            _rehome(graph, moves, backbone_parent, edges)
+        if plan:
+            found = _delete_returning(graph, plan, [node.pk])
+            if not found:
+                raise graph.data_class.DoesNotExist(f"{node} has no data object")
+            _delete(graph, [node.pk], [])
+            return Removed(found[0], moves)
+        assert data is not None
         _delete(graph, [node.pk], [data])
         return Removed(data, moves)
 
 
 def prune(node: Node) -> Pruned:
     """Remove ``node`` and everything it reaches without passing the root."""
-    m = _models()
-    with transaction.atomic():
-        locked = lock_for_edit(node.graph_id)
+    with tricks.collector_paused(), transaction.atomic():
+        locked, rows = _lock_with_edges(node.graph_id)
         graph = locked.graph
         if node.pk == graph.root_id:
             raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
-        index = EdgeIndex(
-            graph.root_id or 0, list(m.edge.objects.filter(graph_id=graph.pk).values_list("source_id", "target_id"))
-        )
+        index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
         if node.pk not in index.nodes:
             raise _gone(node)
         ids = index.prune_set(node.pk)
+        plan = _delete_plan(graph)
+        if plan:
+            data = _delete_returning(graph, plan, ids)
+            _delete(graph, ids, [])
+            return Pruned(data)
         found = {
             d.node_id: d for d in graph.data_class._default_manager.filter(node__graph_id=graph.pk, node_id__in=ids)
         }
         data = [found[i] for i in ids if i in found]
         _delete(graph, ids, data)
         return Pruned(data)
+
+
+# The remove/prune path in few statements (the ``hand_statements`` trick):
+# the graph, whether it is in use and its edges in one read (the lock itself
+# on SQLite); what points at the data rows through SET_NULL foreign keys set
+# to null in one UPDATE per model (history rows of States migrated to
+# another version of the flow); the data rows deleted with ``DELETE ...
+# RETURNING`` (sparing rows a PROTECT foreign key points at: none can, since
+# a flow with States is frozen, but if one did the collector is asked and
+# raises ProtectedError as before); then edges and nodes by graph and pk.
+# The ORM's way (the collector) whenever it could differ: a delete receiver,
+# other kinds of foreign keys to the data class, columns that need converting.
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _DeletePlan:
+    columns: list[str]  # the data class's columns, returned by the DELETE
+    attnames: list[str]
+    pk_at: int  # where the pk is in them
+    protected_by: list[tuple[str, str, str]]  # (table, column, the data column it points at)
+    set_null: list[tuple[type[models.Model], list[str]]]  # model, its fields pointing at the data
+
+
+@cache
+def _delete_plan_of(data_class: type[BaseNodeData], db: str) -> _DeletePlan | None:
+    meta = data_class._meta
+    if meta.parents or meta.private_fields or not connections[db].features.can_return_columns_from_insert:
+        return None
+    fields = list(meta.concrete_fields)
+    if not all(plain(f) or isinstance(f, models.AutoField) for f in fields):
+        return None
+    protected_by: list[tuple[str, str, str]] = []
+    set_null: dict[type[models.Model], list[str]] = {}
+    candidates = get_candidate_relations_to_delete(cast("Options[models.Model]", meta))
+    for rel in cast("list[ForeignObjectRel]", candidates):  # what the collector visits, hidden ones too
+        field = rel.field
+        related = rel.related_model
+        if rel.many_to_many or related is data_class or field.target_field != meta.pk:
+            return None
+        if rel.on_delete is PROTECT:
+            protected_by.append((related._meta.db_table, cast(str, field.column), cast(str, meta.pk.column)))
+        elif rel.on_delete is SET_NULL:
+            set_null.setdefault(related, []).append(field.name)
+        else:
+            return None
+    return _DeletePlan(
+        [cast(str, f.column) for f in fields],
+        [f.attname for f in fields],
+        fields.index(meta.pk),
+        protected_by,
+        list(set_null.items()),
+    )
+
+
+def _delete_plan(graph: DCCGraph) -> _DeletePlan | None:
+    """How to delete the graph's data rows in few statements, or None: the
+    collector's way (the trick is off, or a delete receiver listens)."""
+    if not tricks.on.hand_statements:
+        return None
+    m = _models()
+    data_class = graph.data_class
+    if any(s.has_listeners(x) for s in (pre_delete, post_delete) for x in (data_class, m.node, m.edge)):
+        return None
+    return _delete_plan_of(data_class, router.db_for_write(m.node))
+
+
+def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
+    """Lock the graph row and read, under the lock, whether States run on
+    it and its edges ``(1, pk, source, target, backbone)`` (backbone may be 0/1); refuse a frozen flow.
+
+    One statement on SQLite (the read is the lock); a lock statement first
+    where it can wait.  With the ``hand_statements`` trick off: :func:`lock`
+    and an edge query.
+    """
+    m = _models()
+    if not tricks.on.hand_statements:
+        locked = lock_for_edit(graph_id)
+        edges = m.edge.objects.filter(graph_id=graph_id).values_list("pk", "source_id", "target_id", "backbone")
+        return locked, [(1, *edge) for edge in edges]
+    db = router.db_for_write(m.graph)
+    connection = connections[db]
+    if connection.features.has_select_for_update:
+        list(m.graph.objects.using(db).select_for_update().filter(pk=graph_id).values_list("pk"))
+    in_use = m.state.objects.using(db).filter(flow__state_graph_id=graph_id).values("pk")
+    in_use_sql, in_use_params = in_use.query.get_compiler(db).as_sql()
+    names = [f.attname for f in m.graph._meta.concrete_fields]
+    statement = sql.graph_with_edges_statement(
+        connection,
+        m.graph._meta.db_table,
+        [cast(str, f.column) for f in m.graph._meta.concrete_fields],
+        m.edge._meta.db_table,
+        in_use_sql,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*in_use_params, graph_id, graph_id])
+        rows = list(cursor.fetchall())  # a tuple from some drivers (PyMySQL)
+    at = 0 if rows and rows[0][0] == 0 else next((i for i, row in enumerate(rows) if row[0] == 0), None)
+    head = [] if at is None else [rows.pop(at)]  # the rest are the edges
+    if not head:
+        raise m.graph.DoesNotExist(f"No graph {graph_id}")
+    graph = m.graph.from_db(db, names, head[0][1 : 1 + len(names)])
+    locked = Locked(graph=graph, in_use=bool(head[0][4]))
+    _refuse_if_frozen(locked)
+    return locked, rows
+
+
+def _index(graph: DCCGraph, rows: list[Row]) -> tuple[EdgeIndex, dict[int, int], dict[tuple[int, int], int]]:
+    """The graph's adjacency, backbone parents and edge pks."""
+    index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
+    backbone_parent = {t: s for _, _, s, t, b in rows if b}
+    return index, backbone_parent, {(s, t): pk for _, pk, s, t, _ in rows}
+
+
+def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> list[BaseNodeData]:
+    """Delete the data rows of the nodes ``ids`` (see :class:`_DeletePlan`);
+    the data objects, in the order of ``ids``, with their pks."""
+    m = _models()
+    data_class = graph.data_class
+    db = router.db_for_write(m.node)
+    connection = connections[db]
+    by_node: dict[int, BaseNodeData] = {}
+    node_at = plan.attnames.index("node_id")
+    for start in range(0, len(ids), 2000):  # bounded parameter lists (the history UPDATE repeats them)
+        chunk = ids[start : start + 2000]
+        data_pks = data_class._default_manager.using(db).filter(node_id__in=chunk).values("pk")
+        for model, names in plan.set_null:
+            rows = model._default_manager.using(db)
+            if len(names) == 1:
+                rows.filter(**{f"{names[0]}__in": data_pks}).update(**{names[0]: None})
+            else:
+                rows.filter(reduce(or_, (Q(**{f"{n}__in": data_pks}) for n in names))).update(
+                    **{n: Case(When(**{f"{n}__in": data_pks}, then=Value(None)), default=F(n)) for n in names}
+                )
+        statement = sql.delete_returning_statement(
+            connection, data_class._meta.db_table, "node_id", len(chunk), plan.columns, plan.protected_by
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, chunk)
+            deleted = cursor.fetchall()
+        if len(deleted) < len(chunk) and plan.protected_by:
+            spared = list(
+                data_class._default_manager.using(db)
+                .filter(node_id__in=chunk)
+                .exclude(pk__in=[row[plan.pk_at] for row in deleted])
+            )
+            if spared:  # the collector says what protects them (ProtectedError)
+                Collector(using=db, origin=spared[0]).collect(spared)
+                raise ConcurrentEdit(f"The data of nodes {[d.node_id for d in spared]} could not be deleted.")
+        for row in deleted:
+            by_node[row[node_at]] = data_class.from_db(db, plan.attnames, row)
+    return [by_node[i] for i in ids if i in by_node]
 
 
 # -- flows ---------------------------------------------------------------------------------
@@ -534,8 +709,13 @@ def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: It
 
 
 def _insert_many(model: type[Any], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    connection = connections[router.db_for_write(model)]
-    sql.insert_many(connection, model._meta.db_table, columns, rows)
+    """One ``executemany()``; with the ``hand_statements`` trick off,
+    ``bulk_create`` (the columns are then the fields' attnames)."""
+    db = router.db_for_write(model)
+    if not tricks.on.hand_statements:
+        model._default_manager.using(db).bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        return
+    sql.insert_many(connections[db], model._meta.db_table, columns, rows)
 
 
 def _data_rows(
@@ -582,8 +762,12 @@ def bulk_create_graph(
         # keys grow in insertion order on every supported database, so the
         # n-th smallest pk of the graph is the n-th node inserted.
         pks = list(m.node.objects.filter(graph_id=graph.pk).order_by("pk").values_list("pk", flat=True))
-        columns, rows = _data_rows(data_class, pks, data)
-        _insert_many(data_class, columns, rows)
+        if tricks.on.hand_statements:
+            columns, rows = _data_rows(data_class, pks, data)
+            _insert_many(data_class, columns, rows)
+        else:
+            objects = [data_class(node_id=pk, **values) for pk, values in zip(pks, data, strict=True)]
+            data_class._default_manager.using(router.db_for_write(data_class)).bulk_create(objects)
         edges = [(graph.pk, pks[p], pks[i], True) for i, p in enumerate(parents) if p is not None]
         edges += [(graph.pk, pks[s], pks[t], False) for s, t in links]
         _insert_many(m.edge, ["graph_id", "source_id", "target_id", "backbone"], edges)

@@ -46,3 +46,55 @@ def insert_many(
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def graph_with_edges_statement(
+    connection: BaseDatabaseWrapper,
+    graph_table: str,
+    graph_columns: Sequence[str],
+    edge_table: str,
+    in_use_sql: str,
+) -> str:
+    """The graph row, whether States run on it and all its edges, in one
+    statement (remove and prune read them under the graph lock; on SQLite it
+    is the lock statement itself).
+
+    Rows ``(0, *graph_columns[:3], in_use)`` -- the graph, first -- then
+    ``(1, pk, source, target, backbone)`` per edge.  ``graph_columns`` are
+    three (padded with NULL when fewer).  Parameters: ``in_use_sql``'s, the
+    graph pk, the graph pk.
+    """
+    q = connection.ops.quote_name
+    columns = [f"G.{q(c)}" for c in graph_columns[:3]]
+    columns += ["NULL"] * (3 - len(columns))
+    edge_columns = ", ".join(f"E.{q(c)}" for c in ("id", "source_id", "target_id", "backbone"))
+    return (
+        f"SELECT 0, {', '.join(columns)}, EXISTS ({in_use_sql}) FROM {q(graph_table)} G WHERE G.{q('id')} = %s "
+        f"UNION ALL SELECT 1, {edge_columns} FROM {q(edge_table)} E WHERE E.{q('graph_id')} = %s"
+    )
+
+
+def delete_returning_statement(
+    connection: BaseDatabaseWrapper,
+    table: str,
+    key_column: str,
+    count: int,
+    returning: Sequence[str],
+    protected_by: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """``DELETE FROM table WHERE key_column IN (count parameters)``, sparing
+    the rows some row points at through a ``PROTECT`` foreign key
+    (``protected_by``: (table, its column, the column it points at)), and
+    returning ``returning`` of the rows deleted.  Only where the database
+    can return rows (``DELETE ... RETURNING``: SQLite 3.35, PostgreSQL,
+    MariaDB 10.0.5)."""
+    q = connection.ops.quote_name
+    target = q(table)
+    spare = "".join(
+        f" AND NOT EXISTS (SELECT 1 FROM {q(other)} WHERE {q(other)}.{q(column)} = {target}.{q(to)})"
+        for other, column, to in protected_by
+    )
+    return (
+        f"DELETE FROM {target} WHERE {q(key_column)} IN ({', '.join(['%s'] * count)}){spare} "
+        f"RETURNING {', '.join(q(c) for c in returning)}"
+    )

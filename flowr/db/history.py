@@ -20,7 +20,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
 from django.utils import timezone
 
-from flowr.db import pgfunctions
+from flowr.db import pgfunctions, tricks
 from flowr.db.transitions import Statements, insert
 
 M = TypeVar("M", bound=models.Model)
@@ -115,7 +115,7 @@ class HistoryWriter(Generic[M]):
             "note": note,
             "created": created or timezone.now(),
         }
-        if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        if not tricks.on.no_model_init or pre_init.has_listeners(model) or post_init.has_listeners(model):
             init = {k: v for k, v in values.items() if not k.endswith("_id")}
             init.update({k: v for k, v in related.items() if v is not None})
             if state_obj is None:
@@ -142,10 +142,29 @@ class HistoryWriter(Generic[M]):
 
         One statement where the database can (PostgreSQL: a function or a
         data-modifying WITH), else two; through ``save()`` when a receiver
-        expects the row's.  ``prepared`` gives values already made ready
-        for the database.
+        expects the row's, or the ``hand_statements`` trick is off (then the
+        compare-and-set is an ORM ``update()`` setting ``updated`` to the
+        row's ``created``, as a transition passes them).  ``prepared`` gives
+        values already made ready for the database.
         """
         db = cursor.db.alias
+        if not tricks.on.hand_statements:  # the ORM's way: update(), save()
+            if update is not None:
+                target, _, state_pk, seen_node, seen_version = update
+                state_model = self.related["state"].related_model
+                moved = (
+                    state_model._default_manager.using(db)
+                    .filter(pk=state_pk, current_node_id=seen_node, version=seen_version)
+                    .update(
+                        current_node_id=target,
+                        version=models.F("version") + 1,
+                        updated=row.serializable_value("created"),
+                    )
+                )
+                if moved != 1:
+                    return False
+            row.save(force_insert=True, using=db)
+            return True
         if has_save_receivers(self.model):
             if update is not None:
                 cursor.execute(sql.update, update)

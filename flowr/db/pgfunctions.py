@@ -22,6 +22,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import CursorWrapper
 
+from flowr.db import tricks
+
 V1_LOAD_NAME, LOAD_NAME, MOVE_NAME = "flowr_load_v1", "flowr_load_v2", "flowr_move_v1"
 LOAD_ARGS = ("bigint", "bigint")  # the current node, the State
 # the compare-and-set's five (target, updated, State, seen node, seen
@@ -212,8 +214,9 @@ def available(connection: BaseDatabaseWrapper) -> bool:
 
 
 def call_or(cursor: CursorWrapper, call: str | None, statement: str) -> str:
-    """The function call where there is one and the functions exist, else the statement."""
-    return call if call is not None and available(cursor.db) else statement
+    """The function call where there is one and the functions exist (and the
+    ``pg_functions`` trick is on), else the statement."""
+    return call if call is not None and tricks.on.pg_functions and available(cursor.db) else statement
 
 
 def forget(connection: BaseDatabaseWrapper) -> None:

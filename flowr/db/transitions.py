@@ -50,6 +50,13 @@ class Statements:
     # (same parameters, same rows), used where the functions exist
     load_call: str | None = None
     move_call: str | None = None
+    # MariaDB: the lock and the children in one round trip, a UNION ALL whose
+    # last SELECT, of the State's row alone, locks (the locking clause is that
+    # SELECT's: the children's rows are not locked, a test checks);
+    # parameters: current node, State; rows (1, NULL, NULL, children's
+    # columns...) and (0, node, version, NULLs...); children sorted here
+    union_load: str | None = None
+    child_order: int = 0  # where a child row's node pk is (the sort key)
 
 
 def plain(field: models.Field[Any, Any]) -> bool:
@@ -92,7 +99,16 @@ def build(tables: TransitionModels, db: str) -> Statements:
         f"UPDATE {state} SET {q('current_node_id')} = %s, {q('version')} = {q('version')} + 1, "
         f"{q('updated')} = %s WHERE {q('id')} = %s AND {q('current_node_id')} = %s AND {q('version')} = %s"
     )
-    move = load_call = move_call = None
+    move = load_call = move_call = union_load = None
+    child_columns = len(data_fields) + len(node_fields)
+    if not combined and connection.vendor == "mysql" and features.has_select_for_update:
+        nulls = ", ".join(["NULL"] * child_columns)
+        union_load = (
+            f"(SELECT 1, NULL, NULL, {columns} FROM {edge} E INNER JOIN {to_data.format(join='INNER JOIN')} "
+            f"WHERE E.{q('source_id')} = %s) UNION ALL "
+            f"SELECT 0, {q('current_node_id')}, {q('version')}, {nulls} FROM {state} "
+            f"WHERE {q('id')} = %s FOR UPDATE{nowait}"
+        )
     if connection.vendor == "postgresql":
         # The history row is inserted only if the compare-and-set matched
         # (no row: the caller sees ConcurrentTransition); one round trip
@@ -129,6 +145,8 @@ def build(tables: TransitionModels, db: str) -> Statements:
         move=move,
         load_call=load_call,
         move_call=move_call,
+        union_load=union_load,
+        child_order=len(data_fields) + [f.primary_key for f in node_fields].index(True),
     )
 
 
@@ -140,17 +158,50 @@ def cached(tables: TransitionModels) -> Callable[[str], Statements]:
 def load(cursor: CursorWrapper, sql: Statements, node_id: int, state_pk: int) -> tuple[Any, list[Any]]:
     """Lock the State's row where the database can and re-read it: its
     ``(current_node_id, version)`` (None: gone) and the rows of the current
-    node's children (data columns, then node columns).  One statement; two
-    on MariaDB.  Lock errors propagate."""
+    node's children (data columns, then node columns).  One statement (on
+    MariaDB a UNION ALL of the lock and the children).  Lock errors propagate."""
     if sql.lock is None:
         cursor.execute(pgfunctions.call_or(cursor, sql.load_call, sql.load), [node_id, state_pk])
         rows = cursor.fetchall()
         found = tuple(rows[0][:2]) if rows else None
         return found, [row[2:] for row in rows if row[2] is not None]  # no child: the flow ends here
+    if sql.union_load is not None:
+        cursor.execute(sql.union_load, [node_id, state_pk])
+        found, children = None, []
+        for row in cursor.fetchall():
+            if row[0] == 0:
+                found = tuple(row[1:3])
+            else:
+                children.append(row[3:])
+        order = sql.child_order
+        children.sort(key=lambda row: row[order])  # a UNION's parts cannot be ordered alone
+        return found, children
     cursor.execute(sql.lock, [state_pk])
     found = cursor.fetchone()
     cursor.execute(sql.children, [node_id])
     return None if found is None else tuple(found), cursor.fetchall()
+
+
+def orm_load(tables: TransitionModels, db: str, sql: Statements, node_id: int, state_pk: int) -> tuple[Any, list[Any]]:
+    """:func:`load` through the ORM (the ``hand_statements`` trick off): the
+    State's row locked and re-read (``select_for_update``, of the State
+    alone where the database can say so), then the children; the same
+    values, in two queries."""
+    features = connections[db].features
+    query = tables.state._default_manager.using(db).filter(pk=state_pk)
+    if features.has_select_for_update:
+        query = query.select_for_update(
+            nowait=features.has_select_for_update_nowait,
+            of=("self",) if features.has_select_for_update_of else (),
+        )
+    found = next(iter(query.values_list("current_node_id", "version")), None)
+    children = (
+        tables.data._default_manager.using(db)
+        .filter(node__in_edges__source_id=node_id)
+        .order_by("node_id")
+        .values_list(*sql.data_names, *(f"node__{name}" for name in sql.node_names))
+    )
+    return found, list(children)
 
 
 def insert(cursor: CursorWrapper, sql: Statements, values: list[Any]) -> Any:

@@ -12,10 +12,8 @@ it.  Traversals load a graph's edges in one query and walk them in memory
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -26,6 +24,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from flowr import edits
+from flowr.db import tricks
 from flowr.exceptions import InvalidDataClass
 from flowr.graphwalk import EdgeIndex, Tree, backbone_root, tree_order
 
@@ -34,24 +33,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a big graph is loaded.
-
-    Tens of thousands of new model instances set off full collections of the
-    whole process heap, which on a 10k-node graph cost more than the query
-    does.  Nothing made here is garbage yet; the collector resumes right
-    after.  Only the caller that paused it resumes it, so nested or
-    concurrent loads never leave it off.
-    """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+#: Pause Python's cyclic garbage collector while a big graph is loaded (see
+#: :func:`flowr.db.tricks.collector_paused`, the ``pause_collector`` trick).
+_collector_paused = tricks.collector_paused
 
 
 def _collector_paused_in(method: Callable[P, R]) -> Callable[P, R]:
@@ -75,7 +59,7 @@ def _rows_as_instances(model: type[M], db: str, names: list[str], rows: Iterable
     set, ``_state`` saying "from this database".  When a ``pre_init`` or
     ``post_init`` receiver listens for the model, ``from_db()`` is used.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if not tricks.on.no_model_init or pre_init.has_listeners(model) or post_init.has_listeners(model):
         return [model.from_db(db, names, values) for values in rows]
     new = model.__new__
     result = []

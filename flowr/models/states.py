@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from flowr import edits, signals
 from flowr import rules as rule_registry
-from flowr.db import transitions
+from flowr.db import transitions, tricks
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
 from flowr.db.locks import lock_error_kind
 from flowr.db.locks import lock_errors_as_flowr as _lock_errors_as_flowr
@@ -325,7 +325,10 @@ class State(models.Model):
         return the children of ``current`` (one statement; two on MariaDB)."""
         sql = _statements(db)
         try:
-            found, rows = transitions.load(cursor, sql, current.node_id, self.pk)
+            if tricks.on.hand_statements:
+                found, rows = transitions.load(cursor, sql, current.node_id, self.pk)
+            else:
+                found, rows = transitions.orm_load(_TABLES, db, sql, current.node_id, self.pk)
         except OperationalError as exc:
             if lock_error_kind(exc) is None:
                 raise
@@ -481,4 +484,5 @@ class StateHistory(models.Model):
 
 _UPDATED = State._meta.get_field("updated")
 _HISTORY: HistoryWriter[StateHistory] = HistoryWriter(StateHistory)
-_statements = transitions.cached(transitions.TransitionModels(State, Edge, Node, FlowNodeData, StateHistory))
+_TABLES = transitions.TransitionModels(State, Edge, Node, FlowNodeData, StateHistory)
+_statements = transitions.cached(_TABLES)
