@@ -112,9 +112,9 @@ def test_no_model_init(monkeypatch):
     made: list[Any] = []
     original = Node.from_db.__func__  # type: ignore[attr-defined]
 
-    def spy(cls: Any, db: Any, names: Any, values: Any) -> Any:
+    def spy(cls: Any, db: Any, names: Any, values: Any, **kwargs: Any) -> Any:  # Django 6.1 passes fetch_mode
         made.append(values)
-        return original(cls, db, names, values)
+        return original(cls, db, names, values, **kwargs)
 
     monkeypatch.setattr(Node, "from_db", classmethod(spy))
     fresh = Node.objects.get(pk=root.pk)
