@@ -160,6 +160,16 @@ def child_options(parent_label: str, child_labels: Sequence[str | None]) -> Chil
     return ChildOptions(allowed, limit, None)
 
 
+def unused_child_rules(parent_label: str, child_labels: Sequence[str | None]) -> tuple[type[Rule], ...]:
+    """The allowed child rules a node of ``parent_label`` has no child of yet
+    (whether or not it is full)."""
+    parent = get_rule(parent_label)
+    if parent is None:
+        return ()
+    existing = set(child_labels)
+    return tuple(r for r in child_rules(parent) if r.class_label not in existing)
+
+
 @dataclass(frozen=True)
 class ChildProblem:
     """One child of a stored node that its rules no longer allow."""

@@ -95,8 +95,7 @@ def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
             row.links.append((node_text(target, labels[target]), kind))
         options = graph.child_options(pk)
         if rule is not None:
-            existing = set(graph.child_labels(pk))
-            row.unused_rules = [r.name for r in policy.child_rules(rule) if r.class_label not in existing]
+            row.unused_rules = [r.name for r in policy.unused_child_rules(label, graph.child_labels(pk))]
             if not options.allowed:
                 row.full_reason = options.reason or ""
         if editable and options.allowed:
