@@ -1,15 +1,29 @@
 // The flow editor page: wires the graph, the side panel, the problems list
 // and the toolbar to flowr's REST API.  The server is the only source of
-// truth: after every edit (or refusal) the graph is reloaded from it.
+// truth: after every edit (or refusal) the graph is reloaded from it.  Each
+// edit carries the graph document's revision; when another edit got there
+// first and conflicts (409 concurrent_edit) the graph is reloaded and the
+// server's message shown.
 
 import { ApiClient, csrfToken, expandGraph } from "./api.js";
 import { h, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { NodePanel } from "./panel.js";
 import { renderProblems } from "./problems.js";
 
+function nodeName(data, pk) {
+  return interpolate(gettext("%(rule)s #%(node)s"), { rule: data ? data.rule_name : "?", node: pk }, true);
+}
+
 // How many node names a prune confirmation lists before summarising.
 const LISTED = 15;
+
+// A translated sentence whose %(count)s is shown in <strong id=...>.
+function withCount(format, count, id) {
+  const [before, after = ""] = format.split("%(count)s");
+  return [before, h("strong", { id }, String(count)), after];
+}
 
 class Editor {
   constructor(root) {
@@ -25,28 +39,31 @@ class Editor {
       onBackground: () => this.tapBackground(),
     });
     this.selected = null;
+    this.detail = null; // the selected node's detail (GET nodes/<id>/)
     this.mode = null;
     this.busy = false;
     this.bindToolbar();
-    document.addEventListener("keydown", (evt) => {
-      if (evt.key === "Escape" && this.mode) this.cancelMode();
+    document.addEventListener("keydown", (evt) => this.keydown(evt));
+    this.ready = this.apply(payload, { keepView: false }).then(() => {
+      root.dataset.ready = "true";
     });
-    this.apply(payload, { keepView: false });
-    root.dataset.ready = "true";
   }
 
   // -- state from the server ---------------------------------------------
-  apply(payload, { keepView }) {
+  // view: { keepView, focus } (focus: a node to bring into view, e.g. a new one)
+  async apply(payload, { keepView, focus = null }) {
     this.flow = payload.flow;
+    this.api.revision = typeof this.flow.revision === "number" ? this.flow.revision : null;
     this.nodes = new Map(payload.elements.nodes.map((n) => [n.data.node, n.data]));
-    this.graph.setElements(payload.elements, { keepView });
+    const anchor = this.nodes.has(this.selected) ? this.selected : null;
+    await this.graph.setElements(payload.elements, { keepView, anchor, focus });
     this.showFlow();
     renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id, true));
     this.selectNode(this.nodes.has(this.selected) ? this.selected : null);
   }
 
-  async reload() {
-    this.apply(expandGraph(await this.api.flowGraph(this.config.flow_id)), { keepView: true });
+  async reload(focus = null) {
+    await this.apply(expandGraph(await this.api.flowGraph(this.config.flow_id)), { keepView: true, focus });
   }
 
   get readOnly() {
@@ -54,7 +71,10 @@ class Editor {
   }
 
   get readOnlyReason() {
-    return `Read-only: ${this.flow.state_count} running state(s) use this flow. Clone it to edit a new version.`;
+    return interpolate(ngettext(
+      "Read-only: %(count)s running state uses this flow. Clone it to edit a new version.",
+      "Read-only: %(count)s running states use this flow. Clone it to edit a new version.",
+      this.flow.state_count), { count: this.flow.state_count }, true);
   }
 
   showFlow() {
@@ -70,6 +90,53 @@ class Editor {
       el.disabled = this.readOnly;
     }
     this.root.classList.toggle("flowr-readonly", this.readOnly);
+    this.showUndo();
+  }
+
+  // The undo / redo buttons say what they would do; disabled when nothing.
+  showUndo() {
+    for (const [kind, label, edit] of [
+      ["undo", gettext("Undo"), this.flow.undo], ["redo", gettext("Redo"), this.flow.redo],
+    ]) {
+      const button = document.getElementById(`flowr-${kind}`);
+      if (!button) continue;
+      const what = edit ? edit.description : null;
+      button.disabled = !what || this.readOnly;
+      const text = what
+        ? interpolate(gettext("%(action)s: %(description)s"), { action: label, description: what }, true)
+        : label;
+      button.title = what ? text : interpolate(gettext("Nothing to %(action)s"), { action: label.toLowerCase() }, true);
+      button.querySelector(".flowr-undo-what").textContent = what || "";
+      button.dataset.seq = edit ? String(edit.seq) : "";
+      button.setAttribute("aria-label", text);
+    }
+  }
+
+  undo() {
+    if (this.flow.undo && !this.readOnly) this.run(() => this.api.undo(this.config.flow_id));
+  }
+
+  redo() {
+    if (this.flow.redo && !this.readOnly) this.run(() => this.api.redo(this.config.flow_id));
+  }
+
+  keydown(evt) {
+    if (evt.key === "Escape" && this.mode) {
+      this.cancelMode();
+      return;
+    }
+    if (!(evt.ctrlKey || evt.metaKey) || evt.altKey) return;
+    const key = evt.key.toLowerCase();
+    // typing in a field keeps the browser's own undo
+    const target = evt.target;
+    if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+    if (key === "z" && !evt.shiftKey) {
+      evt.preventDefault();
+      this.undo();
+    } else if ((key === "z" && evt.shiftKey) || key === "y") {
+      evt.preventDefault();
+      this.redo();
+    }
   }
 
   // -- selection -----------------------------------------------------------
@@ -86,17 +153,36 @@ class Editor {
     const ele = this.graph.node(id);
     this.graph.select(ele);
     if (reveal) this.graph.reveal(ele);
+    this.detail = null;
     this.panel.render(data, {
       readOnly: this.readOnly,
       readOnlyReason: this.readOnlyReason,
       nodeData: (child) => this.nodes.get(child),
       onSelect: (child) => this.selectNode(child, true),
-      onAddChild: (label) => this.run(() => this.api.addChild(id, label)),
+      onAddChild: (label) => this.run(() => this.api.addChild(id, label), { focusNew: true }),
       onConnect: () => this.startConnect(),
       onRemove: () => this.confirmRemove(),
       onPrune: () => this.startPrune(),
+      onDisconnect: (child) => this.confirmDisconnect(child),
+      onInsert: (child, label) => this.run(() => this.api.insert(id, child, label), { focusNew: true }),
+      onChangeRule: (label) => this.run(() => this.api.changeRule(id, label)),
     });
+    if (!this.readOnly) this.loadDetail(id);
     if (data.has_edit_screen) this.loadEditScreen(id);
+  }
+
+  // What only the node endpoint tells (links, insert and rule options).
+  async loadDetail(id) {
+    let detail;
+    try {
+      detail = await this.api.node(id);
+    } catch (err) {
+      if (this.selected === id) this.panel.detailFailed(err.detail);
+      return;
+    }
+    if (this.selected !== id) return;
+    this.detail = detail;
+    this.panel.renderDetail(detail);
   }
 
   tapNode(ele) {
@@ -127,7 +213,19 @@ class Editor {
     return h("p", { class: "flowr-mode-buttons" },
       onConfirm ? h("button", { type: "button", id: "flowr-confirm", class: "button flowr-danger", onclick: onConfirm }, confirmText) : null,
       " ",
-      h("button", { type: "button", id: "flowr-cancel", class: "button", onclick: () => this.cancelMode() }, "Cancel"));
+      h("button", { type: "button", id: "flowr-cancel", class: "button", onclick: () => this.cancelMode() }, gettext("Cancel")));
+  }
+
+  confirmDisconnect(child) {
+    const source = this.nodes.get(this.selected);
+    const edge = this.graph.cy.getElementById(`e${source.node}_${child}`);
+    this.cancelMode();
+    this.mode = { kind: "disconnect" };
+    if (edge.length) this.graph.markDoomed(edge);
+    this.panel.showMode("disconnect",
+      h("p", {}, interpolate(gettext("Delete the link from %(parent)s to %(child)s? Both nodes stay in the flow."),
+        { parent: nodeName(source, source.node), child: nodeName(this.nodes.get(child), child) }, true)),
+      this.modeButtons(gettext("Delete the link"), () => this.run(() => this.api.disconnect(source.node, child))));
   }
 
   startConnect() {
@@ -142,8 +240,10 @@ class Editor {
     this.graph.markCandidates(this.graph.node(source.node), candidates);
     const names = source.allowed_child_rules.map((r) => r.name).join(", ");
     this.panel.showMode("connect",
-      h("p", {}, `Click a green node to connect ${source.rule_name} #${source.node} to it (allowed rules: ${names}). `,
-        h("strong", { id: "flowr-candidate-count" }, String(candidates.length)), " node(s) can be picked; dimmed ones cannot."),
+      h("p", {}, interpolate(gettext("Click a green node to connect %(node)s to it (allowed rules: %(rules)s)."),
+        { node: nodeName(source, source.node), rules: names }, true), " ",
+      ...withCount(ngettext("%(count)s node can be picked; dimmed ones cannot.",
+        "%(count)s nodes can be picked; dimmed ones cannot.", candidates.length), candidates.length, "flowr-candidate-count")),
       h("p", { id: "flowr-connect-note", class: "flowr-reason", hidden: true }),
       this.modeButtons());
   }
@@ -153,7 +253,8 @@ class Editor {
     const source = this.nodes.get(this.mode.source);
     if (!this.mode.candidates.has(id)) {
       const note = document.getElementById("flowr-connect-note");
-      note.textContent = `${ele.data("rule_name")} #${id} cannot be picked: its rule may not follow ${source.rule_name} here.`;
+      note.textContent = interpolate(gettext("%(node)s cannot be picked: its rule may not follow %(rule)s here."),
+        { node: nodeName(ele.data(), id), rule: source.rule_name }, true);
       note.hidden = false;
       return;
     }
@@ -166,8 +267,8 @@ class Editor {
     this.mode = { kind: "remove" };
     this.graph.markDoomed(this.graph.node(data.node));
     this.panel.showMode("remove",
-      h("p", {}, `Remove ${data.rule_name} #${data.node}? Its children stay in the flow.`),
-      this.modeButtons("Remove this node", () => this.run(() => this.api.removeNode(data.node))));
+      h("p", {}, interpolate(gettext("Remove %(node)s? Its children stay in the flow."), { node: nodeName(data, data.node) }, true)),
+      this.modeButtons(gettext("Remove this node"), () => this.run(() => this.api.removeNode(data.node))));
   }
 
   async startPrune() {
@@ -181,32 +282,51 @@ class Editor {
     }
     if (this.selected !== id) return;
     this.cancelMode();
+    const chosen = this.nodes.get(id);
     const doomed = this.graph.cy.collection(detail.prune_list.map((pk) => this.graph.node(pk)).filter(Boolean));
+    const above = new Map((detail.prune_above || []).map((row) => [row.node, row]));
     this.mode = { kind: "prune", ids: detail.prune_list };
     this.graph.markDoomed(doomed);
-    const listed = detail.prune_list.slice(0, LISTED).map((pk) => {
+    for (const pk of above.keys()) {
+      const ele = this.graph.node(pk);
+      if (ele) ele.addClass("above");
+    }
+    // the nodes above the chosen one first: they are the surprise
+    const order = [...above.keys(), ...detail.prune_list.filter((pk) => !above.has(pk))];
+    const listed = order.slice(0, Math.max(LISTED, above.size)).map((pk) => {
       const data = this.nodes.get(pk);
-      return h("li", { dataset: { node: pk } }, `${data ? data.rule_name : "?"} #${pk}`);
+      const row = above.get(pk);
+      if (row) {
+        return h("li", { class: "flowr-above", dataset: { node: pk } },
+          interpolate(gettext("also removes %(node)s, above %(chosen)s, because %(because)s"),
+            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.rule_name, because: row.because }, true));
+      }
+      return h("li", { dataset: { node: pk } }, nodeName(data, pk));
     });
-    if (detail.prune_list.length > LISTED) listed.push(h("li", {}, `\u2026 and ${detail.prune_list.length - LISTED} more`));
     const count = detail.prune_list.length;
+    if (order.length > listed.length) {
+      listed.push(h("li", {}, interpolate(gettext("\u2026 and %(count)s more"), { count: order.length - listed.length }, true)));
+    }
     this.panel.showMode("prune",
-      h("p", {}, "Prune removes ", h("strong", { id: "flowr-prune-count" }, String(count)),
-        " node(s), highlighted in red:"),
+      h("p", {}, ...withCount(ngettext("Prune removes %(count)s node, highlighted in red:",
+        "Prune removes %(count)s nodes, highlighted in red:", count), count, "flowr-prune-count")),
       h("ul", { class: "flowr-prune-list" }, listed),
-      this.modeButtons(`Prune ${count} node(s)`, () => this.run(() => this.api.prune(id))));
+      this.modeButtons(interpolate(ngettext("Prune %(count)s node", "Prune %(count)s nodes", count), { count }, true),
+        () => this.run(() => this.api.prune(id))));
   }
 
   // -- talking to the server ------------------------------------------------
-  async run(action) {
+  // Send an edit, then reload.  With focusNew the answer is a new node's
+  // detail, and that node is brought into view.
+  async run(action, { focusNew = false } = {}) {
     if (this.busy) return;
     this.busy = true;
     this.root.classList.add("flowr-busy");
     this.hideBanner();
     try {
-      await action();
+      const answer = await action();
       this.mode = null;
-      await this.reload();
+      await this.reload(focusNew && answer ? answer.node : null);
     } catch (err) {
       await this.fail(err);
     } finally {
@@ -217,38 +337,48 @@ class Editor {
 
   // Show the refusal, then show the graph as the server has it.
   async fail(err) {
-    this.showBanner(err);
     this.mode = null;
     try {
       await this.reload();
+      this.showBanner(err);
     } catch (again) {
       this.showBanner(err, again);
     }
   }
 
+  // The server's message (never "null"), its code when it names a rule.
   showBanner(err, reloadErr = null) {
-    const text = err.detail || err.message || String(err);
+    const message = err.detail || err.message || gettext("Something went wrong.");
+    const conflict = err.code === "concurrent_edit";
+    const text = conflict
+      ? interpolate(gettext("Not applied: %(message)s The graph now shows the flow as it is."), { message }, true)
+      : interpolate(gettext("The server refused: %(message)s"), { message }, true);
+    const code = typeof err.shownCode === "string" ? err.shownCode : null;
     this.banner.replaceChildren(
-      h("span", { id: "flowr-banner-text" }, `The server refused: ${text}`),
-      err.code ? h("code", { class: "flowr-banner-code" }, err.code) : null,
-      reloadErr ? h("span", {}, ` (reloading the graph failed too: ${reloadErr.message})`) : null,
-      h("button", { type: "button", class: "flowr-banner-close", "aria-label": "Dismiss", onclick: () => this.hideBanner() }, "\u00d7"),
+      h("span", { id: "flowr-banner-text" }, text),
+      code ? h("code", { class: "flowr-banner-code" }, code) : null,
+      reloadErr ? h("span", {}, interpolate(gettext(" (reloading the graph failed too: %(message)s)"),
+        { message: reloadErr.detail || reloadErr.message }, true)) : null,
+      h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"),
+        onclick: () => this.hideBanner() }, "\u00d7"),
     );
+    this.banner.dataset.code = err.code || "";
     this.banner.hidden = false;
   }
 
   hideBanner() {
     this.banner.hidden = true;
     this.banner.replaceChildren();
+    delete this.banner.dataset.code;
   }
 
   async loadEditScreen(id) {
     const box = this.panel.editScreen;
-    box.replaceChildren(h("p", { class: "flowr-hint" }, "Loading\u2026"));
+    box.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Loading\u2026")));
     const url = this.config.edit_screen_url.replace("{id}", id);
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html", "X-Flowr-Fragment": "1" } });
-      if (!response.ok) throw new Error(`the edit screen could not be loaded (${response.status})`);
+      if (!response.ok) throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }, true));
       const html = await response.text();
       // HTML made by the rule's code (database values escaped server-side)
       if (this.selected === id) box.innerHTML = html;
@@ -264,6 +394,8 @@ class Editor {
     on("flowr-zoom-in", () => this.graph.zoomBy(1.25));
     on("flowr-zoom-out", () => this.graph.zoomBy(0.8));
     on("flowr-relayout", () => this.graph.layout(true));
+    on("flowr-undo", () => this.undo());
+    on("flowr-redo", () => this.redo());
     on("flowr-clone", () => this.clone());
     document.getElementById("flowr-rename").addEventListener("submit", (evt) => {
       evt.preventDefault();

@@ -2,6 +2,15 @@
 // edits allowed on it.  Buttons that cannot act are disabled and say why.
 
 import { h } from "./dom.js";
+import { gettext, interpolate } from "./i18n.js";
+
+function nodeName(data, pk) {
+  return interpolate(gettext("%(rule)s #%(node)s"), { rule: data ? data.rule_name : "?", node: pk }, true);
+}
+
+function ruleOption(rule) {
+  return h("option", { value: rule.label }, interpolate(gettext("%(name)s (%(label)s)"), rule, true));
+}
 
 function badge(text, kind) {
   return h("span", { class: `flowr-badge flowr-badge-${kind}` }, text);
@@ -29,16 +38,73 @@ function describe(data) {
   ];
 }
 
-function childrenList(data, ctx) {
+// The children; with the node's detail (links), each link gets its
+// "Delete link" button, disabled with the reason when refused.
+function childrenList(data, ctx, links = null) {
   if (!data.children.length) {
-    return h("p", { class: "flowr-children flowr-empty" }, "No children: the flow ends here.");
+    return h("p", { class: "flowr-children flowr-empty" }, gettext("No children: the flow ends here."));
   }
+  const byChild = new Map((links || []).map((link) => [link.child, link]));
   return h("ul", { class: "flowr-children" }, data.children.map((id) => {
-    const child = ctx.nodeData(id);
-    const name = child ? child.rule_name : "?";
-    return h("li", {}, h("button", { type: "button", class: "flowr-link", dataset: { node: id }, onclick: () => ctx.onSelect(id) },
-      `${name} #${id}`));
+    const link = byChild.get(id);
+    const tools = link && !ctx.readOnly ? [
+      " ",
+      h("button", { type: "button", class: "button flowr-small flowr-disconnect", dataset: { child: id },
+        disabled: !link.can_disconnect, title: link.can_disconnect ? gettext("Delete this link") : link.reason,
+        onclick: () => ctx.onDisconnect(id) }, gettext("Delete link")),
+      link.can_disconnect ? null : h("span", { class: "flowr-reason", dataset: { reasonFor: `disconnect-${id}` } },
+        link.reason || ""),
+    ] : [];
+    return h("li", { dataset: { child: id, kind: link ? (link.backbone ? "backbone" : "link") : "" } },
+      h("button", { type: "button", class: "flowr-link", dataset: { node: id }, onclick: () => ctx.onSelect(id) },
+        nodeName(ctx.nodeData(id), id)),
+      ...tools);
   }));
+}
+
+// Insert a node between this node and a child: choose the child, then a
+// rule allowed there (the detail's insert_options).
+function insertForm(detail, ctx) {
+  const options = (detail.insert_options || []).filter((o) => o.rules.length);
+  if (!options.length) {
+    return [h("p", { class: "flowr-label" }, gettext("Insert between")),
+      reason(detail.children.length ? gettext("No rule may go between this node and any of its children.")
+        : gettext("No children to insert before."), "insert")];
+  }
+  const childSelect = h("select", { id: "flowr-insert-child", name: "child", "aria-label": gettext("Insert before child") },
+    options.map((o) => h("option", { value: String(o.child) }, nodeName(ctx.nodeData(o.child), o.child))));
+  const ruleSelect = h("select", { id: "flowr-insert-rule", name: "rule", "aria-label": gettext("Rule of the inserted node") });
+  const fillRules = () => {
+    const option = options.find((o) => String(o.child) === childSelect.value) || options[0];
+    ruleSelect.replaceChildren(...option.rules.map(ruleOption));
+  };
+  childSelect.addEventListener("change", fillRules);
+  fillRules();
+  const form = h("form", { class: "flowr-insert", onsubmit: (evt) => {
+    evt.preventDefault();
+    if (ruleSelect.value) ctx.onInsert(Number(childSelect.value), ruleSelect.value);
+  } },
+  h("label", { for: "flowr-insert-child" }, gettext("Insert before")), " ", childSelect, " ",
+  h("label", { for: "flowr-insert-rule" }, gettext("a")), " ", ruleSelect, " ",
+  h("button", { type: "submit", id: "flowr-insert", class: "button" }, gettext("Insert")));
+  return [form];
+}
+
+// Change this node's rule among the detail's rule_options.
+function ruleForm(detail, ctx) {
+  const rules = detail.rule_options || [];
+  if (!rules.length) {
+    return [h("p", { class: "flowr-label" }, gettext("Change rule")),
+      reason(detail.rule_reason || gettext("No other rule fits here."), "rule")];
+  }
+  const select = h("select", { id: "flowr-rule-new", name: "rule", "aria-label": gettext("New rule") },
+    rules.map(ruleOption));
+  return [h("form", { class: "flowr-change-rule", onsubmit: (evt) => {
+    evt.preventDefault();
+    if (select.value) ctx.onChangeRule(select.value);
+  } },
+  h("label", { for: "flowr-rule-new" }, gettext("Change rule to")), " ", select, " ",
+  h("button", { type: "submit", id: "flowr-change-rule", class: "button" }, gettext("Change")))];
 }
 
 function addChildForm(data, ctx) {
@@ -51,31 +117,33 @@ function addChildForm(data, ctx) {
     evt.preventDefault();
     if (select.value) ctx.onAddChild(select.value);
   } },
-  h("label", { for: "flowr-add-rule" }, "Add child"), " ", select, " ",
-  h("button", { type: "submit", id: "flowr-add-child", class: "button", disabled: !rules.length }, "Add"));
+  h("label", { for: "flowr-add-rule" }, gettext("Add child")), " ", select, " ",
+  h("button", { type: "submit", id: "flowr-add-child", class: "button", disabled: !rules.length }, gettext("Add")));
   return [form, reason(rules.length ? null : data.full_reason, "add-child")];
 }
 
-function actions(data, ctx) {
+function actions(data, ctx, panel) {
   if (ctx.readOnly) {
     return [h("p", { class: "flowr-readonly-note" }, ctx.readOnlyReason)];
   }
   const canConnect = data.allowed_child_rules.length > 0;
   return [
-    h("h3", {}, "Edit"),
+    h("h3", {}, gettext("Edit")),
     ...addChildForm(data, ctx),
+    panel.insertBox,
+    panel.ruleBox,
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-connect", class: "button", disabled: !canConnect, onclick: ctx.onConnect },
-        "Connect to\u2026"),
+        gettext("Connect to\u2026")),
       reason(canConnect ? null : data.full_reason, "connect")),
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-remove", class: "button", disabled: !data.can_remove, onclick: ctx.onRemove },
-        "Remove"),
+        gettext("Remove")),
       reason(data.can_remove ? null : data.cannot_remove_reason, "remove")),
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-prune", class: "button", disabled: data.is_root, onclick: ctx.onPrune },
-        "Prune\u2026"),
-      reason(data.is_root ? "The root cannot be pruned." : null, "prune")),
+        gettext("Prune\u2026")),
+      reason(data.is_root ? gettext("The root cannot be pruned.") : null, "prune")),
   ];
 }
 
@@ -88,25 +156,56 @@ export class NodePanel {
   }
 
   clear() {
-    this.container.replaceChildren(h("p", { class: "flowr-hint" }, "Select a node to see and edit it."));
+    this.data = null;
+    this.container.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Select a node to see and edit it.")));
   }
 
   // ctx: readOnly, readOnlyReason, nodeData(id), onSelect(id), onAddChild(label),
-  // onConnect(), onRemove(), onPrune()
+  // onConnect(), onRemove(), onPrune(), onDisconnect(child), onInsert(child, label),
+  // onChangeRule(label).  What needs the node's detail (links, insert and
+  // rule options) is filled in by renderDetail once it has come.
   render(data, ctx) {
+    this.data = data;
+    this.ctx = ctx;
     this.hideMode();
     this.editScreen.replaceChildren();
     this.editScreen.hidden = !data.has_edit_screen;
+    this.children = childrenList(data, ctx);
+    this.insertBox = h("div", { class: "flowr-action flowr-insert-box", dataset: { loading: "true" } });
+    this.ruleBox = h("div", { class: "flowr-action flowr-rule-box", dataset: { loading: "true" } });
     this.container.replaceChildren(
       h("div", { class: "flowr-node", dataset: { node: data.node } },
         ...describe(data),
         this.mode,
-        h("h3", {}, "Children"),
-        childrenList(data, ctx),
-        ...actions(data, ctx),
-        data.has_edit_screen ? h("h3", {}, "Edit screen") : null,
+        h("h3", {}, gettext("Children")),
+        this.children,
+        ...actions(data, ctx, this),
+        data.has_edit_screen ? h("h3", {}, gettext("Edit screen")) : null,
         this.editScreen),
     );
+  }
+
+  // The selected node's detail (GET nodes/<id>/) has come.
+  renderDetail(detail) {
+    if (!this.data || detail.node !== this.data.node) return;
+    const children = childrenList(this.data, this.ctx, detail.links || []);
+    this.children.replaceWith(children);
+    this.children = children;
+    if (detail.insert_options) {
+      this.insertBox.replaceChildren(...insertForm(detail, this.ctx).filter(Boolean));
+    }
+    if (detail.rule_options) {
+      this.ruleBox.replaceChildren(...ruleForm(detail, this.ctx).filter(Boolean));
+    }
+    delete this.insertBox.dataset.loading;
+    delete this.ruleBox.dataset.loading;
+    this.container.querySelector(".flowr-node").dataset.detail = "loaded";
+  }
+
+  detailFailed(message) {
+    this.insertBox.replaceChildren(h("p", { class: "errornote" }, message));
+    delete this.insertBox.dataset.loading;
+    delete this.ruleBox.dataset.loading;
   }
 
   // A prompt for the current mode (connect, prune, remove) with its buttons.
