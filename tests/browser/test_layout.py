@@ -251,3 +251,54 @@ def test_500_nodes_lay_out_within_a_second(page):
     print(f"\n500-node layout (ELK layered + routing applied, headless Chromium): "
           f"{', '.join(f'{t:.0f}' for t in times)} ms (best {best:.0f}, median {statistics.median(times):.0f})")
     assert best <= 1000, f"500 nodes took {best:.0f} ms to lay out"
+
+
+def chain_flow(length: int) -> Flow:
+    flow = Flow.factory("Chain", RuleSet.factory("Chain", Chain))
+    node = flow.root_data
+    for _ in range(length - 1):
+        node = node.add_child_rule(Chain)
+    return flow
+
+
+IN_VIEW = """id => {
+    const cy = window.flowrEditor.graph.cy;
+    const box = cy.getElementById(id).renderedBoundingBox();
+    return box.x1 >= 0 && box.y1 >= 0 && box.x2 <= cy.width() && box.y2 <= cy.height();
+}"""
+
+
+def test_each_new_node_comes_into_view_and_the_others_stay_put(page):
+    """The issue: after each add the zoom stayed at 1.5x and new nodes landed
+    outside the canvas, where clicks missed them."""
+    flow = chain_flow(3)
+    open_editor(page, flow)
+    assert page.evaluate("() => window.flowrEditor.graph.cy.zoom()") == pytest.approx(1.5)
+    last = FlowNodeData.objects.filter(node__graph=flow.state_graph).order_by("node_id").last()
+    assert last is not None
+    zooms = []
+    for size in range(4, 16):
+        before = {n["id"]: (n["x"], n["y"]) for n in geometry(page)["nodes"]}
+        select_node(page, last.node_id)
+        page.click("#flowr-add-child")
+        wait_graph_size(page, size)
+        wait_idle(page)
+        new = FlowNodeData.objects.filter(node__graph=flow.state_graph).order_by("node_id").last()
+        assert new is not None and new.node_id != last.node_id
+        # the new node is on screen, whole, without any "Fit" or scrolling
+        assert page.evaluate(IN_VIEW, f"n{new.node_id}"), f"node {size} is out of view"
+        after = {n["id"]: (n["x"], n["y"]) for n in geometry(page)["nodes"]}
+        assert {k: after[k] for k in before} == before  # no existing node moved
+        zooms.append(page.evaluate("() => window.flowrEditor.graph.cy.zoom()"))
+        last = new
+    # the zoom follows the growing graph down from 1.5x
+    assert zooms[-1] < 1.0 and zooms == sorted(zooms, reverse=True)
+    # and a plain click at the new node's place selects it
+    x, y = page.evaluate("""id => {
+        const cy = window.flowrEditor.graph.cy;
+        const p = cy.getElementById(id).renderedPosition();
+        const box = cy.container().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", f"n{last.node_id}")
+    page.mouse.click(x, y)
+    page.wait_for_selector(f".flowr-node[data-node='{last.node_id}']")

@@ -129,7 +129,9 @@ export class ApiClient {
   }
 
   removeNode(nodeId) {
-    return this.revision === null ? this.request("DELETE", `nodes/${nodeId}/`) : this.edit("DELETE", `nodes/${nodeId}/`);
+    // a DELETE carries its revision in the query
+    const query = this.revision === null ? "" : `?revision=${encodeURIComponent(this.revision)}`;
+    return this.request("DELETE", `nodes/${nodeId}/${query}`);
   }
 
   prune(nodeId) {
