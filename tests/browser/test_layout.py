@@ -126,7 +126,7 @@ def geometry(page: Any) -> dict[str, Any]:
 
 
 def segments(points: list[list[float]]) -> list[tuple[tuple[float, float], tuple[float, float]]]:
-    return [((a[0], a[1]), (b[0], b[1])) for a, b in zip(points, points[1:]) if a != b]
+    return [((a[0], a[1]), (b[0], b[1])) for a, b in zip(points, points[1:], strict=False) if a != b]
 
 
 def crosses_box(seg: Any, box: tuple[float, float, float, float]) -> bool:
