@@ -91,6 +91,7 @@ class Editor {
     }
     this.root.classList.toggle("flowr-readonly", this.readOnly);
     this.showUndo();
+    this.graph.moved();
   }
 
   // The undo / redo buttons say what they would do; disabled when nothing.
@@ -354,22 +355,26 @@ class Editor {
       ? interpolate(gettext("Not applied: %(message)s The graph now shows the flow as it is."), { message }, true)
       : interpolate(gettext("The server refused: %(message)s"), { message }, true);
     const code = typeof err.shownCode === "string" ? err.shownCode : null;
-    this.banner.replaceChildren(
+    // (replaceChildren would write a null out as the text "null": filtered)
+    this.banner.replaceChildren(...[
       h("span", { id: "flowr-banner-text" }, text),
       code ? h("code", { class: "flowr-banner-code" }, code) : null,
       reloadErr ? h("span", {}, interpolate(gettext(" (reloading the graph failed too: %(message)s)"),
         { message: reloadErr.detail || reloadErr.message }, true)) : null,
       h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"),
         onclick: () => this.hideBanner() }, "\u00d7"),
-    );
+    ].filter(Boolean));
     this.banner.dataset.code = err.code || "";
     this.banner.hidden = false;
+    this.graph.moved();
   }
 
   hideBanner() {
+    if (this.banner.hidden) return;
     this.banner.hidden = true;
     this.banner.replaceChildren();
     delete this.banner.dataset.code;
+    this.graph.moved();
   }
 
   async loadEditScreen(id) {

@@ -235,6 +235,12 @@ export class GraphView {
     if (target) this.cy.viewport(target);
   }
 
+  // The canvas moved on the page (a banner came or went): cytoscape caches
+  // where its container is, and clicks would land off their nodes.
+  moved() {
+    this.cy.resize();
+  }
+
   zoomBy(factor) {
     const cy = this.cy;
     cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
