@@ -7,7 +7,8 @@
 // (ApiClient.revision, set by the editor on each load), so that the server
 // can refuse an edit that conflicts with another one (409 concurrent_edit).
 
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, interpolate } from "./dom.js";
+
 
 // Codes that add nothing to the server's message (the status says as much):
 // the banner shows only the codes that name a rule of flowr.
@@ -33,7 +34,7 @@ export class ApiError extends Error {
 }
 
 function statusMessage(status) {
-  return status ? interpolate(gettext("The server answered %(status)s."), { status }, true)
+  return status ? interpolate(gettext("The server answered %(status)s."), { status })
     : gettext("The server could not be reached.");
 }
 
@@ -74,8 +75,8 @@ export class ApiClient {
     try {
       response = await fetch(this.base + path, init);
     } catch (err) {
-      throw new ApiError(0, interpolate(gettext("The server could not be reached (%(error)s)."),
-        { error: err.message }, true), "network_error");
+      const text = interpolate(gettext("The server could not be reached (%(reason)s)."), { reason: err.message });
+      throw new ApiError(0, text, "network_error");
     }
     const text = await response.text();
     let data = null;

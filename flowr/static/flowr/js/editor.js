@@ -6,14 +6,14 @@
 // server's message shown.
 
 import { ApiClient, csrfToken, expandGraph } from "./api.js";
-import { h, readJson } from "./dom.js";
+import { gettext, h, interpolate, ngettext, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
-import { gettext, interpolate, ngettext } from "./i18n.js";
 import { NodePanel } from "./panel.js";
 import { renderProblems } from "./problems.js";
 
-function nodeName(data, pk) {
-  return interpolate(gettext("%(rule)s #%(node)s"), { rule: data ? data.rule_name : "?", node: pk }, true);
+// "<verbose name> #<node>", how the editor names a node to people.
+function nodeName(data, id) {
+  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
 }
 
 // How many node names a prune confirmation lists before summarising.
@@ -58,7 +58,7 @@ class Editor {
     const anchor = this.nodes.has(this.selected) ? this.selected : null;
     await this.graph.setElements(payload.elements, { keepView, anchor, focus });
     this.showFlow();
-    renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id, true));
+    renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id));
     this.selectNode(this.nodes.has(this.selected) ? this.selected : null);
   }
 
@@ -74,7 +74,7 @@ class Editor {
     return interpolate(ngettext(
       "Read-only: %(count)s running state uses this flow. Clone it to edit a new version.",
       "Read-only: %(count)s running states use this flow. Clone it to edit a new version.",
-      this.flow.state_count), { count: this.flow.state_count }, true);
+      this.flow.state_count), { count: this.flow.state_count });
   }
 
   showFlow() {
@@ -104,9 +104,9 @@ class Editor {
       const what = edit ? edit.description : null;
       button.disabled = !what || this.readOnly;
       const text = what
-        ? interpolate(gettext("%(action)s: %(description)s"), { action: label, description: what }, true)
+        ? interpolate(gettext("%(action)s: %(description)s"), { action: label, description: what })
         : label;
-      button.title = what ? text : interpolate(gettext("Nothing to %(action)s"), { action: label.toLowerCase() }, true);
+      button.title = what ? text : interpolate(gettext("Nothing to %(action)s"), { action: label.toLowerCase() });
       button.querySelector(".flowr-undo-what").textContent = what || "";
       button.dataset.seq = edit ? String(edit.seq) : "";
       button.setAttribute("aria-label", text);
@@ -159,7 +159,7 @@ class Editor {
       readOnly: this.readOnly,
       readOnlyReason: this.readOnlyReason,
       nodeData: (child) => this.nodes.get(child),
-      onSelect: (child) => this.selectNode(child, true),
+      onSelect: (child) => this.selectNode(child),
       onAddChild: (label) => this.run(() => this.api.addChild(id, label), { focusNew: true }),
       onConnect: () => this.startConnect(),
       onRemove: () => this.confirmRemove(),
@@ -225,7 +225,7 @@ class Editor {
     if (edge.length) this.graph.markDoomed(edge);
     this.panel.showMode("disconnect",
       h("p", {}, interpolate(gettext("Delete the link from %(parent)s to %(child)s? Both nodes stay in the flow."),
-        { parent: nodeName(source, source.node), child: nodeName(this.nodes.get(child), child) }, true)),
+        { parent: nodeName(source, source.node), child: nodeName(this.nodes.get(child), child) })),
       this.modeButtons(gettext("Delete the link"), () => this.run(() => this.api.disconnect(source.node, child))));
   }
 
@@ -242,7 +242,7 @@ class Editor {
     const names = source.allowed_child_rules.map((r) => r.name).join(", ");
     this.panel.showMode("connect",
       h("p", {}, interpolate(gettext("Click a green node to connect %(node)s to it (allowed rules: %(rules)s)."),
-        { node: nodeName(source, source.node), rules: names }, true), " ",
+        { node: nodeName(source, source.node), rules: names }), " ",
       ...withCount(ngettext("%(count)s node can be picked; dimmed ones cannot.",
         "%(count)s nodes can be picked; dimmed ones cannot.", candidates.length), candidates.length, "flowr-candidate-count")),
       h("p", { id: "flowr-connect-note", class: "flowr-reason", hidden: true }),
@@ -255,7 +255,7 @@ class Editor {
     if (!this.mode.candidates.has(id)) {
       const note = document.getElementById("flowr-connect-note");
       note.textContent = interpolate(gettext("%(node)s cannot be picked: its rule may not follow %(rule)s here."),
-        { node: nodeName(ele.data(), id), rule: source.rule_name }, true);
+        { node: nodeName(ele.data(), id), rule: source.rule_name });
       note.hidden = false;
       return;
     }
@@ -268,7 +268,7 @@ class Editor {
     this.mode = { kind: "remove" };
     this.graph.markDoomed(this.graph.node(data.node));
     this.panel.showMode("remove",
-      h("p", {}, interpolate(gettext("Remove %(node)s? Its children stay in the flow."), { node: nodeName(data, data.node) }, true)),
+      h("p", {}, interpolate(gettext("Remove %(node)s? Its children stay in the flow."), { node: nodeName(data, data.node) })),
       this.modeButtons(gettext("Remove this node"), () => this.run(() => this.api.removeNode(data.node))));
   }
 
@@ -300,19 +300,19 @@ class Editor {
       if (row) {
         return h("li", { class: "flowr-above", dataset: { node: pk } },
           interpolate(gettext("also removes %(node)s, above %(chosen)s, because %(because)s"),
-            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.rule_name, because: row.because }, true));
+            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.rule_name, because: row.because }));
       }
       return h("li", { dataset: { node: pk } }, nodeName(data, pk));
     });
     const count = detail.prune_list.length;
     if (order.length > listed.length) {
-      listed.push(h("li", {}, interpolate(gettext("\u2026 and %(count)s more"), { count: order.length - listed.length }, true)));
+      listed.push(h("li", {}, interpolate(gettext("\u2026 and %(count)s more"), { count: order.length - listed.length })));
     }
     this.panel.showMode("prune",
       h("p", {}, ...withCount(ngettext("Prune removes %(count)s node, highlighted in red:",
         "Prune removes %(count)s nodes, highlighted in red:", count), count, "flowr-prune-count")),
       h("ul", { class: "flowr-prune-list" }, listed),
-      this.modeButtons(interpolate(ngettext("Prune %(count)s node", "Prune %(count)s nodes", count), { count }, true),
+      this.modeButtons(interpolate(ngettext("Prune %(count)s node", "Prune %(count)s nodes", count), { count }),
         () => this.run(() => this.api.prune(id))));
   }
 
@@ -352,15 +352,17 @@ class Editor {
     const message = err.detail || err.message || gettext("Something went wrong.");
     const conflict = err.code === "concurrent_edit";
     const text = conflict
-      ? interpolate(gettext("Not applied: %(message)s The graph now shows the flow as it is."), { message }, true)
-      : interpolate(gettext("The server refused: %(message)s"), { message }, true);
+      ? interpolate(gettext("Not applied: %(reason)s The graph now shows the flow as it is."), { reason: message })
+      : interpolate(gettext("The server refused: %(reason)s"), { reason: message });
     const code = typeof err.shownCode === "string" ? err.shownCode : null;
     // (replaceChildren would write a null out as the text "null": filtered)
     this.banner.replaceChildren(...[
       h("span", { id: "flowr-banner-text" }, text),
       code ? h("code", { class: "flowr-banner-code" }, code) : null,
-      reloadErr ? h("span", {}, interpolate(gettext(" (reloading the graph failed too: %(message)s)"),
-        { message: reloadErr.detail || reloadErr.message }, true)) : null,
+      reloadErr
+        ? h("span", {}, " ", interpolate(gettext("(reloading the graph failed too: %(reason)s)"),
+          { reason: reloadErr.detail || reloadErr.message }))
+        : null,
       h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"),
         onclick: () => this.hideBanner() }, "\u00d7"),
     ].filter(Boolean));
@@ -383,7 +385,7 @@ class Editor {
     const url = this.config.edit_screen_url.replace("{id}", id);
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html", "X-Flowr-Fragment": "1" } });
-      if (!response.ok) throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }, true));
+      if (!response.ok) throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }));
       const html = await response.text();
       // HTML made by the rule's code (database values escaped server-side)
       if (this.selected === id) box.innerHTML = html;

@@ -1,15 +1,15 @@
 // The side panel of the flow editor: what the selected node is, and the
 // edits allowed on it.  Buttons that cannot act are disabled and say why.
 
-import { h } from "./dom.js";
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, h, interpolate } from "./dom.js";
 
-function nodeName(data, pk) {
-  return interpolate(gettext("%(rule)s #%(node)s"), { rule: data ? data.rule_name : "?", node: pk }, true);
+// "<verbose name> #<node>", how the editor names a node to people.
+function nodeName(data, id) {
+  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
 }
 
 function ruleOption(rule) {
-  return h("option", { value: rule.label }, interpolate(gettext("%(name)s (%(label)s)"), rule, true));
+  return h("option", { value: rule.label }, interpolate(gettext("%(name)s (%(label)s)"), rule));
 }
 
 function badge(text, kind) {
