@@ -302,3 +302,17 @@ def test_each_new_node_comes_into_view_and_the_others_stay_put(page):
     }""", f"n{last.node_id}")
     page.mouse.click(x, y)
     page.wait_for_selector(f".flowr-node[data-node='{last.node_id}']")
+
+
+def test_above_the_threshold_the_fast_layout_is_used(page):
+    flow = helpdesk_flow()
+    open_editor(page, flow)
+    assert page.evaluate("() => window.flowrEditor.graph.elkMaxNodes") == 1000
+    # lower the threshold under the flow's size, then Re-layout
+    page.evaluate("() => { window.flowrEditor.graph.elkMaxNodes = 5; }")
+    page.click("#flowr-relayout")
+    page.wait_for_function("() => window.flowrEditor.graph.layoutName === 'breadthfirst'")
+    geo = geometry(page)
+    assert {e["route"] for e in geo["edges"]} == {"none"}  # plain edges, no ELK routes
+    root = next(n for n in geo["nodes"] if n["id"] == f"n{flow.state_graph.root_id}")
+    assert all(root["y"] <= n["y"] for n in geo["nodes"])  # still top-down from the root

@@ -5,7 +5,7 @@
 // in that order, then by when they were added), so the same graph always
 // gets the same layout.  Each node is as wide as its label.
 
-import { FONT_FAMILY, FONT_SIZE, layout, nodeBox } from "./layout.js";
+import { ELK_MAX_NODES, FONT_FAMILY, FONT_SIZE, layout, nodeBox } from "./layout.js";
 
 // Above this many nodes, trade some rendering fidelity for speed.
 const BIG_GRAPH = 300;
@@ -126,6 +126,8 @@ export class GraphView {
   // graphs render textures while panning); handlers: onNode(node), onBackground().
   constructor(container, size, handlers = {}) {
     const big = size > BIG_GRAPH;
+    this.elkMaxNodes = ELK_MAX_NODES; // above: the fast breadthfirst layout
+    this.layoutName = null; // "layered" or "breadthfirst", once laid out
     this.cy = window.cytoscape({
       container,
       style: STYLE,
@@ -162,7 +164,7 @@ export class GraphView {
       cy.elements().remove();
       cy.add(decorate(elements));
     });
-    this.layoutName = await layout(cy);
+    this.layoutName = await layout(cy, this.elkMaxNodes);
     if (!keepView) {
       this.fit();
       return;
@@ -225,7 +227,7 @@ export class GraphView {
   }
 
   async layout(fit = true) {
-    this.layoutName = await layout(this.cy);
+    this.layoutName = await layout(this.cy, this.elkMaxNodes);
     if (fit) this.fit();
   }
 

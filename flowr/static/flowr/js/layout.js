@@ -153,10 +153,10 @@ export function breadthfirst(cy) {
   }).run();
 }
 
-// Lay out with ELK, or breadthfirst past the threshold; resolves to the
-// name of the layout used.
-export async function layout(cy) {
-  if (cy.nodes().length > ELK_MAX_NODES || typeof window.ELK !== "function") {
+// Lay out with ELK, or breadthfirst past the threshold (maxNodes); resolves
+// to the name of the layout used.
+export async function layout(cy, maxNodes = ELK_MAX_NODES) {
+  if (cy.nodes().length > maxNodes || typeof window.ELK !== "function") {
     breadthfirst(cy);
     return "breadthfirst";
   }
