@@ -304,6 +304,35 @@ def test_each_new_node_comes_into_view_and_the_others_stay_put(page):
     page.wait_for_selector(f".flowr-node[data-node='{last.node_id}']")
 
 
+def layers(geo: dict[str, Any]) -> list[list[str]]:
+    """The nodes layer by layer (top down), each layer left to right."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for n in geo["nodes"]:
+        rows.setdefault(round(n["y"], 1), []).append((n["x"], n["id"]))
+    return [[node for _, node in sorted(rows[y])] for y in sorted(rows)]
+
+
+def test_edits_keep_the_order_of_the_nodes_in_their_layers(page):
+    """After an edit ELK orders each layer as it was (interactive crossing
+    minimisation from the old positions): the picture does not shuffle."""
+    flow = looped_flow(60)
+    open_editor(page, flow)
+    ends = [d for d in FlowNodeData.objects.filter(node__graph=flow.state_graph, rule_label=Chain.class_label)
+            if not d.children_data()]
+    assert len(ends) >= 3
+    for size, end in enumerate(ends[:3], start=61):
+        before = layers(geometry(page))
+        select_node(page, end.node_id)
+        page.click("#flowr-add-child")
+        wait_graph_size(page, size)
+        after = layers(geometry(page))
+        where = {node: i for i, layer in enumerate(after) for node in layer}
+        for layer in before:
+            assert len({where[node] for node in layer}) == 1, f"layer {layer} was split"
+            assert [n for n in after[where[layer[0]]] if n in layer] == layer, "a layer was reordered"
+    assert layout_problems(geometry(page)) == []
+
+
 def test_above_the_threshold_the_fast_layout_is_used(page):
     flow = helpdesk_flow()
     open_editor(page, flow)

@@ -160,11 +160,13 @@ export class GraphView {
     const zoom = cy.zoom();
     const pan = { ...cy.pan() };
     const anchorBefore = anchor !== null && this.node(anchor) ? this.node(anchor).renderedPosition() : null;
+    // after an edit the nodes keep their order (layout.js)
+    const previous = keepView ? new Map(cy.nodes().map((n) => [n.id(), { ...n.position() }])) : null;
     cy.batch(() => {
       cy.elements().remove();
       cy.add(decorate(elements));
     });
-    this.layoutName = await layout(cy, this.elkMaxNodes);
+    this.layoutName = await layout(cy, this.elkMaxNodes, previous);
     if (!keepView) {
       this.fit();
       return;

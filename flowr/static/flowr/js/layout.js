@@ -18,6 +18,7 @@ const PAD_X = 14; // room between the label and the box's side
 const MIN_WIDTH = 70;
 const MAX_TEXT = 240; // labels wider than this wrap (text-overflow-wrap: anywhere)
 const MIN_HEIGHT = 40;
+const LAYER_GAP = 44;
 
 const ELK_OPTIONS = {
   "elk.algorithm": "layered",
@@ -27,7 +28,7 @@ const ELK_OPTIONS = {
   "elk.spacing.nodeNode": "30",
   "elk.spacing.edgeNode": "16",
   "elk.spacing.edgeEdge": "12",
-  "elk.layered.spacing.nodeNodeBetweenLayers": "44",
+  "elk.layered.spacing.nodeNodeBetweenLayers": String(LAYER_GAP),
   "elk.layered.spacing.edgeNodeBetweenLayers": "16",
   "elk.layered.spacing.edgeEdgeBetweenLayers": "12",
   // the server's order (tree order) decides which links are the loops:
@@ -93,12 +94,40 @@ function offset(point, centre) {
 }
 
 // Lay `cy`'s elements out with ELK and route its edges; resolves when done.
-export async function layered(cy, extraOptions = {}) {
+// Where a node was before an edit (its centre), for the nodes that have no
+// previous place (new ones): just right of and below a parent that has one.
+function previousPlace(node, previous) {
+  const own = previous.get(node.id());
+  if (own) return own;
+  for (const parent of node.incomers("node")) {
+    const place = previous.get(parent.id());
+    if (place) return { x: place.x + 1, y: place.y + parent.data("h") / 2 + LAYER_GAP + node.data("h") / 2 };
+  }
+  return null;
+}
+
+// previous: Map of node id -> centre before an edit, or null for a fresh
+// layout (first load, Re-layout).  With it, the nodes keep their order in
+// each layer (ELK's interactive crossing minimisation reads it from the old
+// x positions), so an edit does not shuffle the picture; a new node starts
+// one layer under its parent.
+export async function layered(cy, { previous = null } = {}) {
   const nodes = cy.nodes();
+  const interactive = previous && previous.size > 0;
+  const options = { ...ELK_OPTIONS };
+  if (interactive) options["elk.layered.crossingMinimization.strategy"] = "INTERACTIVE";
   const graph = {
     id: "root",
-    layoutOptions: { ...ELK_OPTIONS, ...extraOptions },
-    children: nodes.map((n) => ({ id: n.id(), width: n.data("w"), height: n.data("h") })),
+    layoutOptions: options,
+    children: nodes.map((n) => {
+      const child = { id: n.id(), width: n.data("w"), height: n.data("h") };
+      const place = interactive ? previousPlace(n, previous) : null;
+      if (place) {
+        child.x = place.x - child.width / 2;
+        child.y = place.y - child.height / 2;
+      }
+      return child;
+    }),
     edges: cy.edges().filter((e) => !e.isLoop()).map((e) => ({
       id: e.id(),
       sources: [e.source().id()],
@@ -155,11 +184,11 @@ export function breadthfirst(cy) {
 
 // Lay out with ELK, or breadthfirst past the threshold (maxNodes); resolves
 // to the name of the layout used.
-export async function layout(cy, maxNodes = ELK_MAX_NODES) {
+export async function layout(cy, maxNodes = ELK_MAX_NODES, previous = null) {
   if (cy.nodes().length > maxNodes || typeof window.ELK !== "function") {
     breadthfirst(cy);
     return "breadthfirst";
   }
-  await layered(cy);
+  await layered(cy, { previous });
   return "layered";
 }
