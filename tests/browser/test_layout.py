@@ -236,6 +236,7 @@ def test_500_nodes_lay_out_within_a_second(page):
     flow = looped_flow(500)
     open_editor(page, flow, timeout=60_000)
     assert page.evaluate("() => window.flowrEditor.graph.layoutName") == "layered"
+    cold = page.evaluate("() => window.flowrEditor.graph.layoutMs")  # the page's first: ELK's code not yet optimised
     times = page.evaluate("""async () => {
         const graph = window.flowrEditor.graph;
         const times = [];
@@ -249,7 +250,8 @@ def test_500_nodes_lay_out_within_a_second(page):
     # the best of five: the machine running the tests may be busy
     best = min(times)
     print(f"\n500-node layout (ELK layered + routing applied, headless Chromium): "
-          f"{', '.join(f'{t:.0f}' for t in times)} ms (best {best:.0f}, median {statistics.median(times):.0f})")
+          f"{', '.join(f'{t:.0f}' for t in times)} ms (best {best:.0f}, median {statistics.median(times):.0f}; "
+          f"first on page load {cold:.0f})")
     assert best <= 1000, f"500 nodes took {best:.0f} ms to lay out"
 
 

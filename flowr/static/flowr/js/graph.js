@@ -128,6 +128,7 @@ export class GraphView {
     const big = size > BIG_GRAPH;
     this.elkMaxNodes = ELK_MAX_NODES; // above: the fast breadthfirst layout
     this.layoutName = null; // "layered" or "breadthfirst", once laid out
+    this.layoutMs = null; // how long the last layout took (ms)
     this.cy = window.cytoscape({
       container,
       style: STYLE,
@@ -166,7 +167,9 @@ export class GraphView {
       cy.elements().remove();
       cy.add(decorate(elements));
     });
+    const started = performance.now();
     this.layoutName = await layout(cy, this.elkMaxNodes, previous);
+    this.layoutMs = performance.now() - started;
     if (!keepView) {
       this.fit();
       return;
