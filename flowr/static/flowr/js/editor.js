@@ -96,17 +96,17 @@ class Editor {
 
   // The undo / redo buttons say what they would do; disabled when nothing.
   showUndo() {
-    for (const [kind, label, edit] of [
-      ["undo", gettext("Undo"), this.flow.undo], ["redo", gettext("Redo"), this.flow.redo],
-    ]) {
+    const texts = {
+      undo: { plain: gettext("Undo"), what: gettext("Undo: %(description)s"), none: gettext("Nothing to undo") },
+      redo: { plain: gettext("Redo"), what: gettext("Redo: %(description)s"), none: gettext("Nothing to redo") },
+    };
+    for (const [kind, edit] of [["undo", this.flow.undo], ["redo", this.flow.redo]]) {
       const button = document.getElementById(`flowr-${kind}`);
       if (!button) continue;
       const what = edit ? edit.description : null;
       button.disabled = !what || this.readOnly;
-      const text = what
-        ? interpolate(gettext("%(action)s: %(description)s"), { action: label, description: what })
-        : label;
-      button.title = what ? text : interpolate(gettext("Nothing to %(action)s"), { action: label.toLowerCase() });
+      const text = what ? interpolate(texts[kind].what, { description: what }) : texts[kind].plain;
+      button.title = what ? text : texts[kind].none;
       button.querySelector(".flowr-undo-what").textContent = what || "";
       button.dataset.seq = edit ? String(edit.seq) : "";
       button.setAttribute("aria-label", text);

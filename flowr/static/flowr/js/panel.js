@@ -85,7 +85,7 @@ function insertForm(detail, ctx) {
     if (ruleSelect.value) ctx.onInsert(Number(childSelect.value), ruleSelect.value);
   } },
   h("label", { for: "flowr-insert-child" }, gettext("Insert before")), " ", childSelect, " ",
-  h("label", { for: "flowr-insert-rule" }, gettext("a")), " ", ruleSelect, " ",
+  h("label", { for: "flowr-insert-rule" }, gettext("with rule")), " ", ruleSelect, " ",
   h("button", { type: "submit", id: "flowr-insert", class: "button" }, gettext("Insert")));
   return [form];
 }
