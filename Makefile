@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BIN = $(VENV)/bin
 
-.PHONY: venv test lint demo bench package clean
+.PHONY: venv test lint demo bench package docs docs-serve clean
 
 # flowr itself is not installed into the virtualenv: the tests run with
 # PYTHONPATH at the checkout and the demo's manage.py falls back to it, so an
@@ -40,7 +40,7 @@ test: venv
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check flowr tests extras benchmarks
+	$(BIN)/ruff check flowr tests extras benchmarks docs/hooks
 	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 	PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run flowr testapp
 
@@ -50,6 +50,18 @@ demo: $(BIN)/.demo-installed
 bench: venv
 	$(BIN)/pip install -q -r benchmarks/requirements.txt
 	PYTHONPATH=$(CURDIR) $(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
+
+$(BIN)/.docs-installed: docs/requirements.txt | $(BIN)/.demo-installed
+	@echo "== installing the documentation tools (docs/requirements.txt) into $(VENV)"
+	$(BIN)/pip install -q --disable-pip-version-check -r docs/requirements.txt
+	@touch $@
+
+# the site, strict (a broken link or reference fails), into build/site
+docs: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs build --strict
+
+docs-serve: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(PORT)
 
 package:
 	bash .ci/package.sh
