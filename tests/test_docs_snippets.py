@@ -21,8 +21,8 @@ from django.contrib.auth.models import User
 from django.dispatch import Signal
 from django.urls import include, path
 
-from flowr import signals
 from flowr import sample_rules as sr
+from flowr import signals
 from flowr.models import Flow, RuleSet, State
 from tests.testapp.models import Ticket
 
