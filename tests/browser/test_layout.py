@@ -233,26 +233,35 @@ def test_200_nodes_with_loops_are_laid_out_without_crossings(page):
 
 
 def test_500_nodes_lay_out_within_a_second(page):
+    """Each layout is timed twice: wall clock, and the CPU time of the page's
+    main thread (Chrome's ThreadTime metric; ELK runs there).  The budget is
+    asserted on the CPU time: on a busy test machine the wall clock also
+    counts the time spent waiting for a CPU."""
     flow = looped_flow(500)
     open_editor(page, flow, timeout=60_000)
     assert page.evaluate("() => window.flowrEditor.graph.layoutName") == "layered"
     cold = page.evaluate("() => window.flowrEditor.graph.layoutMs")  # the page's first: ELK's code not yet optimised
-    times = page.evaluate("""async () => {
-        const graph = window.flowrEditor.graph;
-        const times = [];
-        for (let i = 0; i < 5; i++) {
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+
+    def thread_time() -> float:
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return float(metrics["ThreadTime"]) * 1000
+
+    wall, cpu = [], []
+    for _ in range(5):
+        before = thread_time()
+        wall.append(page.evaluate("""async () => {
             const started = performance.now();
-            await graph.layout(false);
-            times.push(performance.now() - started);
-        }
-        return times;
-    }""")
-    # the best of five: the machine running the tests may be busy
-    best = min(times)
-    print(f"\n500-node layout (ELK layered + routing applied, headless Chromium): "
-          f"{', '.join(f'{t:.0f}' for t in times)} ms (best {best:.0f}, median {statistics.median(times):.0f}; "
-          f"first on page load {cold:.0f})")
-    assert best <= 1000, f"500 nodes took {best:.0f} ms to lay out"
+            await window.flowrEditor.graph.layout(false);
+            return performance.now() - started;
+        }"""))
+        cpu.append(thread_time() - before)
+    print(f"\n500-node layout (ELK layered + routes applied, headless Chromium), ms: "
+          f"main-thread CPU {', '.join(f'{t:.0f}' for t in cpu)} (median {statistics.median(cpu):.0f}); "
+          f"wall clock {', '.join(f'{t:.0f}' for t in wall)} (median {statistics.median(wall):.0f}); "
+          f"first layout on page load {cold:.0f} wall")
+    assert statistics.median(cpu) <= 1000, f"500 nodes took {statistics.median(cpu):.0f} ms of CPU to lay out"
 
 
 def chain_flow(length: int) -> Flow:
