@@ -124,6 +124,12 @@ ENDPOINTS = [
     admin("get", "flowr_state_change", "{state}", (VIEW_STATE,), 200),
     admin("get", "flowr_state_advance", "{state}", (CHANGE_STATE,), 200),
     admin("post", "flowr_state_add", "", (ADD_STATE,), 302, {"flow": "{flow}"}),
+    admin("get", "flowr_state_advance_many", "", (CHANGE_STATE,), 200),
+    admin("post", "flowr_state_advance_many", "", (CHANGE_STATE,), 302, {"ids": "{state}"}),
+    admin("get", "flowr_state_jump", "{state}", (JUMP_STATE,), 200),
+    admin("post", "flowr_state_jump", "{state}", (JUMP_STATE,), 302, {"node": "{running_D}", "expected_version": 0}),
+    admin("get", "flowr_state_cancel", "{state}", (CANCEL_STATE,), 200),
+    admin("post", "flowr_state_cancel", "{state}", (CANCEL_STATE,), 302, {"expected_version": 0}),
 ]
 
 LOGIN = "login"  # a redirect to the admin's login page

@@ -16,7 +16,7 @@ from rest_framework import serializers
 from flowr import policy
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
-from flowr.models import Flow, Node, RuleSet, State, StateHistory
+from flowr.models import Flow, Node, RuleSet, State, StateHistory, moves
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
 
@@ -426,7 +426,7 @@ class AdvanceSerializer(StrictSerializer):
 
 
 #: The most States one ``POST /states/advance/`` may name.
-ADVANCE_MANY_MAX = 1000
+ADVANCE_MANY_MAX = moves.BATCH_MAX
 
 NOTE_MAX = 10_000
 

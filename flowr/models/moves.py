@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 #: How many States :func:`advance_many` loads per query when given pks.
 LOAD_CHUNK = 500
 
+#: The most States the admin's and the API's "advance many" take at once
+#: (``advance_many`` itself has no limit).
+BATCH_MAX = 1000
+
 JUMP_PERMISSION = "flowr.jump_state"
 CANCEL_PERMISSION = "flowr.cancel_state"
 
@@ -160,6 +164,18 @@ def advance_many(
         state._restore(*snapshot)
     message = f"rolled back: {failed} State(s) of the batch failed"
     return [r if not r.ok else MoveResult(r.state_pk, False, code="rolled_back", message=message) for r in results]
+
+
+def next_rule_labels(state_pks: Iterable[Any]) -> list[str]:
+    """The rule labels the current nodes of these States lead to (one
+    query): the choices of a batch advance where some branch."""
+    labels = (
+        FlowNodeData.objects.filter(node__in_edges__source__flownodedata__states__pk__in=list(state_pks))
+        .order_by("rule_label")
+        .values_list("rule_label", flat=True)
+        .distinct()
+    )
+    return list(labels)
 
 
 # -- jump and cancel ------------------------------------------------------------
