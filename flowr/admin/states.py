@@ -123,7 +123,7 @@ class StateAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def _state_or_404(self, request: HttpRequest, object_id: str, perm: str | None = None) -> State:
-        state = self.get_object(request, object_id)
+        state: State | None = self.get_object(request, object_id)
         if state is None:
             raise Http404(f"No state {object_id!r}")
         if not (self.has_change_permission(request, state) if perm is None else request.user.has_perm(perm)):

@@ -114,11 +114,11 @@ class Flow(models.Model):
 
     def in_use(self) -> bool:
         """True when any running (not cancelled) State uses this flow (it is then frozen)."""
-        return self.states.running().exists()  # type: ignore[attr-defined, no-any-return]
+        return self.states.running().exists()
 
     def state_count(self) -> int:
         """How many running (not cancelled) States use this flow."""
-        return self.states.running().count()  # type: ignore[attr-defined, no-any-return]
+        return self.states.running().count()
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         count = self.states.count()
