@@ -334,3 +334,39 @@ def test_a_node_a_cancelled_state_stands_on_cannot_be_pruned():
     assert "cancelled" in str(caught.value)
     assert FlowNodeData.objects.filter(pk__in=[n.pk for n in nodes]).count() == 3
     assert at(state) == (nodes[1].pk, 2)
+
+
+# -- per_transaction -----------------------------------------------------------------
+
+
+def test_per_transaction_groups_states_and_a_refusal_undoes_only_its_own_move():
+    flow, nodes = probe_flow()
+    states = [State.start(flow) for _ in range(5)]
+    vetoed_pk = states[2].pk
+    with probing({"Probe1.can_leave": lambda s: s.pk != vetoed_pk}):
+        results = State.objects.advance_many(states, per_transaction=2, note="grouped")
+    assert [(r.ok, r.code) for r in results] == [(True, "")] * 2 + [(False, "transition_refused")] + [(True, "")] * 2
+    assert [at(s)[1] for s in states] == [1, 1, 0, 1, 1]
+    assert (states[2].current_node_id, states[2].version) == (nodes[0].pk, 0)
+    assert check_integrity() == []
+
+
+def test_per_transaction_an_error_commits_the_moves_before_it_then_propagates():
+    flow, nodes = probe_flow()
+    states = [State.start(flow) for _ in range(3)]
+    broken_pk = states[1].pk
+
+    def on_enter(state: State) -> None:
+        if state.pk == broken_pk:
+            raise RuntimeError("callback bug")
+
+    with probing({"Probe2.on_enter": on_enter}), pytest.raises(RuntimeError, match="callback bug"):
+        State.objects.advance_many(states, per_transaction=10)
+    assert [at(s)[1] for s in states] == [1, 0, 0]  # the first committed, the second undone, the third never tried
+    assert [s.version for s in states] == [1, 0, 0]
+    assert check_integrity() == []
+
+
+def test_per_transaction_must_be_positive():
+    with pytest.raises(ValueError, match="per_transaction"):
+        State.objects.advance_many([], per_transaction=0)

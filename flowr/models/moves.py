@@ -100,7 +100,8 @@ def _load(queryset: StateQuerySet, states: Iterable[Any]) -> list[tuple[Any, Sta
 def _advance_each(
     loaded: list[tuple[Any, State | None]], rule: type[Rule] | str | None, actor: Any, note: str
 ) -> list[MoveResult]:
-    results = []
+    """Advance each State (its own transaction, or a savepoint inside the caller's)."""
+    results: list[MoveResult] = []
     for pk, state in loaded:
         if state is None:
             results.append(MoveResult(pk, False, code="not_found", message=f"No State {pk}"))
@@ -114,6 +115,28 @@ def _advance_each(
     return results
 
 
+def _advance_group(
+    group: list[tuple[Any, State | None]], rule: type[Rule] | str | None, actor: Any, note: str, db: str
+) -> list[MoveResult]:
+    """Advance the States of ``group`` in one transaction, each in its own
+    savepoint.  An exception that is not a refusal propagates after the
+    moves before it have committed (as if each had its own transaction)."""
+    error: Exception | None = None
+    saved = [(s, s._snapshot()) for _, s in group if s is not None]
+    try:
+        with transaction.atomic(using=db):
+            try:
+                return _advance_each(group, rule, actor, note)
+            except Exception as exc:  # the failed State's savepoint is rolled back already
+                error = exc
+    except BaseException:
+        for state, snapshot in saved:  # the group was rolled back
+            state._restore(*snapshot)
+        raise
+    assert error is not None
+    raise error
+
+
 def advance_many(
     queryset: StateQuerySet,
     states: Iterable[Any],
@@ -122,6 +145,7 @@ def advance_many(
     actor: Any = None,
     note: str = "",
     atomic: bool = False,
+    per_transaction: int = 1,
 ) -> list[MoveResult]:
     """Advance each of ``states`` as :meth:`State.next_state` would; one
     :class:`MoveResult` per distinct State, in the order given.
@@ -138,15 +162,28 @@ def advance_many(
         all in one transaction, rolled back (and the objects put back) if any
         State fails -- the results then say which failed (their error) and
         which were rolled back (``rolled_back``)
+    :param per_transaction: without ``atomic``: how many States share one
+        transaction (default 1: each its own).  Each State still moves in its
+        own savepoint, so a refusal undoes only its own move; fewer commits
+        are much faster (SQLite syncs the disk at each), but the rows stay
+        locked, and ``transition_committed`` waits, until their group commits
 
     An exception that is not a flowr refusal (a bug in a callback, a
     database error) propagates: without ``atomic`` the States before it
-    stay moved.
+    stay moved (their group is committed first).
     """
+    if per_transaction < 1:
+        raise ValueError(f"per_transaction must be at least 1, not {per_transaction}")
     loaded = _load(queryset, states)
-    if not atomic:
-        return _advance_each(loaded, rule, actor, note)
     db = router.db_for_write(queryset.model)
+    if not atomic:
+        if per_transaction == 1:
+            return _advance_each(loaded, rule, actor, note)
+        results: list[MoveResult] = []
+        for start in range(0, len(loaded), per_transaction):
+            group = loaded[start : start + per_transaction]
+            results.extend(_advance_group(group, rule, actor, note, db))
+        return results
     saved = [(s, s._snapshot()) for _, s in loaded if s is not None]
     try:
         with transaction.atomic(using=db):
