@@ -39,3 +39,34 @@ def test_the_runtime_snippets_run():
     exec(found[3], namespace)
     assert State.objects.get(pk=state.pk).cancelled is not None
     assert list(State.objects.running()) == [State.objects.get(pk=other.pk)]
+
+
+def test_the_api_example_has_the_shape_of_a_real_answer(client):
+    """docs/api.md's ``states/advance/`` answer: the same keys, codes and
+    messages as a real one for a moved, a cancelled and an unknown State."""
+    import json
+
+    from tests.api_fixtures import API
+
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    example = json.loads(re.findall(r"```json\n(.*?)```", text.split("`states/advance/` advances", 1)[1], re.S)[0])
+    flow, _ = cycle_flow()
+    moved, cancelled = State.start(flow), State.start(flow)
+    moved.next_state()  # its next row is seq 3, as in the example
+    cancelled.cancel()
+    client.force_login(User.objects.create_superuser("boss"))
+    answer = client.post(
+        f"{API}/states/advance/", {"states": [moved.pk, cancelled.pk, 99]}, content_type="application/json"
+    ).json()
+    assert set(answer) == set(example) and (answer["advanced"], answer["failed"]) == (
+        example["advanced"],
+        example["failed"],
+    )
+    for real, shown in zip(answer["results"], example["results"], strict=True):
+        assert set(real) == set(shown)
+        assert (real["ok"], real["code"]) == (shown["ok"], shown["code"])
+        shown_detail = shown["detail"].replace(f"State {shown['state']}", f"State {real['state']}")
+        assert real["detail"].startswith(shown_detail.removesuffix("..."))
+    history = answer["results"][0]["history"]
+    assert (history["seq"], history["kind"]) == (3, "transition")
+    assert {k for k in example["results"][0]["history"] if k != "..."} <= set(history)
