@@ -170,11 +170,11 @@ class AdvanceManyForm(forms.Form):
 
     def clean_ids(self) -> list[int]:
         raw = self.cleaned_data["ids"]
-        try:
-            ids = [int(part) for part in raw.split(",") if part.strip()]
-        except ValueError:
-            raise forms.ValidationError("Not a list of state ids.") from None
-        if not ids or any(i < 1 or i > 2**63 - 1 for i in ids):
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+            raise forms.ValidationError("Not a list of state ids.")
+        ids = [int(part) for part in parts]
+        if any(i < 1 or i > 2**63 - 1 for i in ids):
             raise forms.ValidationError("Not a list of state ids.")
         if len(ids) > self.limit:
             raise forms.ValidationError(f"At most {self.limit} states at once.")

@@ -86,7 +86,17 @@ def test_all_or_nothing(admin_client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("ids", "rule"),
-    [("", ""), ("x", ""), ("{pk},y", ""), ("0", ""), ("-3", ""), (str(2**63), ""), ("{pk}", "not.a.Rule")],
+    [
+        ("", ""),
+        ("x", ""),
+        ("{pk},y", ""),
+        ("0", ""),
+        ("-3", ""),
+        (str(2**63), ""),
+        ("²", ""),
+        ("１", ""),
+        ("{pk}", "not.a.Rule"),
+    ],
 )
 def test_bad_ids_or_rule_change_nothing(admin_client: Client, ids: str, rule: str) -> None:
     flow, _ = build_ae()

@@ -25,7 +25,8 @@ REFUSALS_SHOWN = 20
 def _ids(raw: str | None) -> list[int]:
     """State ids from ``"1,2,3"``, leniently (the form checks them strictly)."""
     parts = (raw or "").split(",")
-    return [int(p) for p in parts[: moves.BATCH_MAX + 1] if p.strip().isdigit() and len(p.strip()) < 19]
+    found = (p.strip() for p in parts[: moves.BATCH_MAX + 1])
+    return [int(p) for p in found if p.isascii() and p.isdigit() and len(p) < 19]
 
 
 class StateHistoryInline(admin.TabularInline):
