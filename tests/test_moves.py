@@ -80,8 +80,12 @@ def test_advance_many_takes_pks_and_querysets_each_state_once_in_the_order_given
 def test_advance_many_reports_an_unknown_pk_and_goes_on():
     flow, nodes = cycle_flow()
     state = State.start(flow)
-    results = State.objects.advance_many([987654, state.pk])
-    assert [(r.state_pk, r.ok, r.code) for r in results] == [(987654, False, "not_found"), (state.pk, True, "")]
+    results = State.objects.advance_many([987654, "x", str(state.pk)])
+    assert [(r.state_pk, r.ok, r.code) for r in results] == [
+        (987654, False, "not_found"),
+        ("x", False, "not_found"),
+        (state.pk, True, ""),
+    ]
 
 
 def test_advance_many_one_refusal_or_concurrent_move_does_not_stop_the_others():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import prefetch_related_objects
 
@@ -76,6 +77,7 @@ def _load(queryset: StateQuerySet, states: Iterable[Any]) -> list[tuple[Any, Sta
         return [(s.pk, s) for s in states.select_related("current_node")]
     order: list[Any] = []
     given: dict[Any, State] = {}
+    invalid: set[Any] = set()
     for item in states:
         if isinstance(item, model):
             if item.pk is None:
@@ -83,13 +85,17 @@ def _load(queryset: StateQuerySet, states: Iterable[Any]) -> list[tuple[Any, Sta
             pk = item.pk
             given.setdefault(pk, item)
         else:
-            pk = item
+            try:  # "5" and 5 name the same State
+                pk = model._meta.pk.to_python(item)
+            except (ValidationError, TypeError, ValueError):
+                pk = item  # no such State: reported as not_found
+                invalid.add(pk)
         order.append(pk)
     order = list(dict.fromkeys(order))  # each State once
     uncached = [s for s in given.values() if not model._meta.get_field("current_node").is_cached(s)]
     if uncached:
         prefetch_related_objects(uncached, "current_node")
-    wanted = [pk for pk in order if pk not in given]
+    wanted = [pk for pk in order if pk not in given and pk not in invalid]
     found: dict[Any, State] = {}
     rows = queryset.select_related("current_node").order_by()
     for start in range(0, len(wanted), LOAD_CHUNK):
