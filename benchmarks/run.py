@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             print(section.render() + "\n", flush=True)
             results.update(found)
         if "bulk" in sections:
-            section, found = bulk.run(count=10_000)
+            section, found = bulk.run(count=2_000 if args.quick else 10_000)
             print(section.render() + "\n", flush=True)
             results.update(found)
         if "scale" in sections:
