@@ -403,14 +403,19 @@ def _rehome(
 
 class _protected_as_refusal:  # noqa: N801 -- used like a function
     """A node that cancelled States stand on (they no longer freeze the
-    flow) cannot be deleted: ``ProtectedError`` becomes ``CannotRemove``."""
+    flow) cannot be deleted: ``ProtectedError`` becomes ``CannotRemove``
+    when only cancelled States protect it (anything else stays a
+    ``ProtectedError``)."""
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, ProtectedError):
-            objs = list(exc.protected_objects)
+        if not isinstance(exc, ProtectedError):
+            return
+        objs = list(exc.protected_objects)
+        state = _models().state
+        if objs and all(isinstance(o, state) and o.cancelled is not None for o in objs):
             raise CannotRemove(
                 f"{len(objs)} cancelled state(s) stand on the node(s) to remove: "
                 f"delete them first ({', '.join(str(o) for o in objs[:5])})",

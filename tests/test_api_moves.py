@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from flowr import sample_rules
 from flowr.api.serializers import ADVANCE_MANY_MAX
-from flowr.models import Flow, State, StateHistory
+from flowr.models import Flow, Node, State, StateHistory
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,
@@ -221,3 +221,15 @@ def test_permissions(flow, who, perms, advance, jump, cancel):
         response = post(client, url.format(state=state.pk), body)
         assert response.status_code == expected, (url, response.json())
         assert (snapshot() == before) == (expected != 200)
+
+
+def test_a_node_a_cancelled_state_stands_on_cannot_be_removed(api, flow):
+    state = State.start(flow)
+    d = node_of(flow, sample_rules.D)
+    state.jump_to(Node.objects.get(pk=d))
+    state.cancel()
+    before = snapshot()
+    for response in (api.delete(f"{API}/nodes/{d}/"), post(api, f"/nodes/{d}/prune/", {})):
+        assert (response.status_code, response.json()["code"]) == (400, "cannot_remove"), response.json()
+        assert "cancelled" in response.json()["detail"]
+    assert snapshot() == before
