@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 from flowr.models import State
 from tests.testapp.rules import cycle_flow
@@ -26,19 +26,29 @@ def test_the_runtime_snippets_run():
     found = blocks("runtime.md", "Many States at once, jumps and cancels")
     assert len(found) == 4
     flow, nodes = cycle_flow()
-    user = User.objects.create_superuser("boss")
-    state, other = State.start(flow), State.start(flow)
-    namespace = {"State": State, "flow": flow, "user": user, "state": state, "other": other, "review_node": nodes[2]}
+    user = User.objects.create_user("clerk")
+    supervisor = User.objects.create_user("supervisor")
+    supervisor.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="flowr", codename__in=["jump_state", "cancel_state"])
+    )
+    supervisor = User.objects.get(pk=supervisor.pk)
+    first, state = State.start(flow), State.start(flow)
+    namespace = {"State": State, "flow": flow, "user": user, "supervisor": supervisor, "state": state}
     exec(found[0], namespace)
-    assert sorted(namespace["moved"]) == sorted([state.pk, other.pk]) and namespace["refused"] == {}
+    assert sorted(namespace["moved"]) == sorted([first.pk, state.pk]) and namespace["refused"] == {}
     exec(found[1], namespace)
-    assert all(r.ok for r in namespace["results"])
-    state.refresh_from_db()
+    other = namespace["other"]
+    assert all(r.ok for r in namespace["results"]) and at_node(other) == nodes[1].pk
+    assert at_node(state) == nodes[2].pk
     exec(found[2], namespace)
-    assert state.current_node == nodes[2] and state.history.last().kind == "jump"
+    assert state.current_node == nodes[0] and state.history.last().kind == "jump"
     exec(found[3], namespace)
     assert State.objects.get(pk=state.pk).cancelled is not None
-    assert list(State.objects.running()) == [State.objects.get(pk=other.pk)]
+    assert sorted(s.pk for s in State.objects.running()) == sorted([first.pk, other.pk])
+
+
+def at_node(state: State) -> int:
+    return State.objects.get(pk=state.pk).current_node_id
 
 
 def test_the_api_example_has_the_shape_of_a_real_answer(client):
