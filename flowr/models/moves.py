@@ -113,7 +113,7 @@ def _advance_each(
             results.append(MoveResult(pk, False, code="not_found", message=f"No State {pk}"))
             continue
         try:
-            row = state._apply(partial(state._transition, rule, actor, note), "next_state")
+            row = state._next(rule, actor, note)  # next_state's own path
         except FlowrError as exc:
             results.append(MoveResult(pk, False, code=exc.code, message=str(exc), error=exc))
         else:

@@ -332,8 +332,13 @@ class State(models.Model):
             when a lock wait timed out); refresh and retry
         :raises ReentrantTransition: a callback tried to move this State
         """
-        self._apply(partial(self._transition, rule, actor, note), "next_state")
+        self._next(rule, actor, note)
         return self
+
+    def _next(self, rule: type[Rule] | str | None, actor: Any, note: str) -> StateHistory:
+        """:meth:`next_state`, returning the history row; what
+        ``advance_many`` runs for each State (one code path)."""
+        return self._apply(partial(self._transition, rule, actor, note), "next_state")
 
     def jump_to(
         self, node: FlowNodeData | Node, *, actor: Any = None, note: str = "", callbacks: bool = False
