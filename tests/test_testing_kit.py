@@ -123,7 +123,11 @@ def test_a_link_may_point_forward_and_names_may_be_labels():
     ("text", "position", "message"),
     [
         ("Review > Approved", 0, "The flow must start with the root rule Submitted, not 'Review'"),
-        ("Submitted > Revue", 12, "No rule 'Revue' in this rule set (its rules: Approved, Rejected, Review, Submitted)"),
+        (
+            "Submitted > Revue",
+            12,
+            "No rule 'Revue' in this rule set (its rules: Approved, Rejected, Review, Submitted)",
+        ),
         ("Submitted > Review > (Approved | @Rejected)", 33, "No node of rule Rejected to link to"),
         ("Submitted > flowr.sample_rules.Nope", 12, "No rule is registered under 'flowr.sample_rules.Nope'"),
     ],
@@ -171,8 +175,9 @@ def test_flow_nodes_refuses_missing_and_ambiguous_names():
 def test_run_path_returns_the_state_history_and_signals():
     flow = build_flow(kr.Submitted, TEXT)
     ticket = Ticket.objects.create(title="t")
-    run = run_path(flow, ["Review", "Rejected", kr.Submitted, "tests.kit_rules.Review", "Approved"], subject=ticket,
-                   actor="alice")
+    run = run_path(
+        flow, ["Review", "Rejected", kr.Submitted, "tests.kit_rules.Review", "Approved"], subject=ticket, actor="alice"
+    )
     assert isinstance(run.state, State) and run.state.subject == ticket
     assert run.state.current_node.rule is kr.Approved
     assert run.rule_names == ["Submitted", "Review", "Rejected", "Submitted", "Review", "Approved"]

@@ -179,22 +179,24 @@ class SignalEvent:
 
     @property
     def state(self) -> State:
-        return self.kwargs["state"]  # type: ignore[no-any-return]
+        state: State = self.kwargs["state"]
+        return state
 
     @property
     def from_rule(self) -> str | None:
         """The name of the rule left (None for a start)."""
         node = self.kwargs["from_node"]
-        return None if node is None else node.rule_name  # type: ignore[no-any-return]
+        return None if node is None else str(node.rule_name)
 
     @property
     def to_rule(self) -> str:
         """The name of the rule entered."""
-        return self.kwargs["rule"].name  # type: ignore[no-any-return]
+        return str(self.kwargs["rule"].name)
 
     @property
     def history(self) -> StateHistory | None:
-        return self.kwargs.get("history")
+        history: StateHistory | None = self.kwargs.get("history")
+        return history
 
     def __str__(self) -> str:
         return f"{self.signal}: {self.from_rule or '-'} -> {self.to_rule}"

@@ -32,8 +32,9 @@ class _Connect:
     target: int
 
 
-def _options(nodes: list[FlowNodeData], children: list[list[str]], edges: set[tuple[int, int]],
-             room: bool, connects: bool) -> list[_Add | _Connect]:
+def _options(
+    nodes: list[FlowNodeData], children: list[list[str]], edges: set[tuple[int, int]], room: bool, connects: bool
+) -> list[_Add | _Connect]:
     """Every edit the policy allows now (adds while there is room)."""
     options: list[_Add | _Connect] = []
     for i, node in enumerate(nodes):
@@ -103,11 +104,11 @@ def walks(flow: Flow, *, max_steps: int = 10) -> st.SearchStrategy[list[str]]:
     """
     data = {d.node_id: d for d in flow.nodes_data()}
     out: dict[int, list[int]] = {node_id: [] for node_id in data}
-    for source, target in Edge.objects.filter(graph_id=flow.state_graph_id).order_by("target_id").values_list(
-        "source_id", "target_id"
+    for source, target in (
+        Edge.objects.filter(graph_id=flow.state_graph_id).order_by("target_id").values_list("source_id", "target_id")
     ):
         out[source].append(target)
-    root = flow.state_graph.root_id
+    root = flow.root_data.node_id
 
     @st.composite
     def walk(draw: st.DrawFn) -> list[str]:
@@ -119,4 +120,3 @@ def walks(flow: Flow, *, max_steps: int = 10) -> st.SearchStrategy[list[str]]:
         return steps
 
     return walk()
-
