@@ -3,6 +3,11 @@ signal capture and lint_rule_set."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from flowr import policy, testing
@@ -22,6 +27,7 @@ from tests import kit_rules as kr
 from tests.testapp.models import Ticket
 from tests.testapp.rules import Chain, Wide
 
+ROOT = Path(__file__).resolve().parent.parent
 TEXT = "Submitted > Review > (Approved | Rejected > @Submitted)"
 
 
@@ -286,3 +292,19 @@ def test_lint_takes_a_rule_set_a_label_and_the_rules_to_expect():
         ("no_end", "Cycle3"),
     ]
     assert policy.rule_set_problems("tests.nowhere.Nothing") == []
+
+
+def test_flowr_testing_imports_without_hypothesis():
+    """hypothesis is optional: only flowr.testing.strategies needs it."""
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import django; django.setup()\n"
+        "import flowr.testing, flowr.testing.plugin\n"
+        "try:\n"
+        "    import flowr.testing.strategies\n"
+        "except ImportError:\n"
+        "    print('strategies need hypothesis')\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "strategies need hypothesis\n", "")

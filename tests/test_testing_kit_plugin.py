@@ -9,6 +9,7 @@ from pathlib import Path
 from flowr.models import Flow, State
 from flowr.testing import assert_history
 from tests import kit_rules as kr
+from tests.test_docs_snippets import blocks
 
 pytest_plugins = ["flowr.testing.plugin", "pytester"]
 
@@ -34,23 +35,17 @@ def test_flowr_signals_captures_the_test_signals(flowr_build, flowr_signals):
 
 
 def test_a_project_opts_in_from_its_conftest(pytester, monkeypatch):
+    """docs/testing.md's conftest line and fixture example, in a project of their own."""
+    conftest, example = (b for b in blocks("testing.md") if "pytest_plugins" in b or "flowr_build" in b)
     monkeypatch.setenv("FLOWR_TEST_DB", "sqlite")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    pytester.makeconftest('pytest_plugins = ["flowr.testing.plugin"]\n')
+    pytester.makeconftest(conftest)
     pytester.makepyfile(
-        test_claims="""
-        from flowr.testing import assert_history
-        from tests.kit_rules import Submitted
-
-        def test_a_claim(flowr_build, flowr_run, flowr_signals):
-            flow = flowr_build(Submitted, "Submitted > Review > (Approved | Rejected > @Submitted)")
-            run = flowr_run(flow, ["Review", "Rejected", "Submitted"])
-            assert_history(run, ["Submitted", "Review", "Rejected", "Submitted"])
-            assert len(flowr_signals.of("post_transition")) == 4
-
+        test_claims="from tests.kit_rules import Submitted  # the page's rules\n\n\n" + example,
+        test_more="""
         def test_without_the_db_fixture(flowr_signals):
             assert flowr_signals.summary() == []
-        """
+        """,
     )
     result = pytester.runpytest_subprocess(
         "--ds=tests.settings", "-p", "no:cacheprovider", "-q", "-W", "ignore::DeprecationWarning"
