@@ -220,8 +220,14 @@ def test_run_path_raises_the_usual_exception_with_the_step():
     with pytest.raises(TransitionRefused, match="no rejections today") as refused:
         run_path(flow, ["Review", kr.Rejected], subject=Ticket.objects.create(title="perfect"))
     assert refused.value.__notes__ == ["flowr.testing: run_path step 2 (Rejected) of ['Review', 'Rejected']"]
-    with pytest.raises(FlowSpecError, match="No rule 'Nope'"):
-        run_path(flow, ["Nope"])
+    with pytest.raises(FlowSpecError) as unknown:
+        run_path(flow, ["Review", "Nope"])
+    assert str(unknown.value) == (
+        "No rule 'Nope' in this rule set (its rules: Approved, Rejected, Review, Submitted) (position 0)\n"
+        "    Nope\n"
+        "    ^"
+    )
+    assert unknown.value.__notes__ == ["flowr.testing: run_path step 2 (Nope) of ['Review', 'Nope']"]
 
 
 @pytest.mark.django_db

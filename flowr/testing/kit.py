@@ -44,20 +44,23 @@ class _Names:
         for rule in rule_registry.rules_reachable_from(root):
             self.by_name.setdefault(rule.name, []).append(rule)
 
-    def resolve(self, name: str, position: int) -> type[Rule]:
+    def resolve(self, name: str, position: int, text: str | None = None) -> type[Rule]:
+        """The rule ``name`` stands for; a FlowSpecError pointing at
+        ``position`` in ``text`` (default: the flow text) when none or several."""
+        text = self.text if text is None else text
         if "." in name:
             try:
                 return rule_registry.resolve(name)
             except FlowrError as exc:
-                raise FlowSpecError(str(exc), self.text, position) from exc
+                raise FlowSpecError(str(exc), text, position) from exc
         found = self.by_name.get(name, [])
         if len(found) == 1:
             return found[0]
         if found:
             labels = ", ".join(r.class_label for r in found)
-            raise FlowSpecError(f"Rule name {name!r} is ambiguous ({labels}): use a dotted label", self.text, position)
+            raise FlowSpecError(f"Rule name {name!r} is ambiguous ({labels}): use a dotted label", text, position)
         known = ", ".join(sorted(self.by_name))
-        raise FlowSpecError(f"No rule {name!r} in this rule set (its rules: {known})", self.text, position)
+        raise FlowSpecError(f"No rule {name!r} in this rule set (its rules: {known})", text, position)
 
 
 def _noted(exc: BaseException, text: str, position: int) -> None:
@@ -269,7 +272,7 @@ class PathRun:
 def _choice(flow: Flow, step: type[Rule] | str, names: _Names | None) -> type[Rule] | str:
     if not isinstance(step, str) or "." in step or names is None:
         return step
-    return names.resolve(step, 0)
+    return names.resolve(step, 0, step)
 
 
 @contextlib.contextmanager
