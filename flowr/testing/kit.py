@@ -269,7 +269,7 @@ class PathRun:
         return [row.to_rule_name for row in self.history]
 
 
-def _choice(flow: Flow, step: type[Rule] | str, names: _Names | None) -> type[Rule] | str:
+def _choice(step: type[Rule] | str, names: _Names | None) -> type[Rule] | str:
     if not isinstance(step, str) or "." in step or names is None:
         return step
     return names.resolve(step, 0, step)
@@ -315,7 +315,7 @@ def run_path(
             state = State.start(flow, subject=subject, actor=actor)
         for number, step in enumerate(steps, 1):
             try:
-                choice = _choice(flow, step, names)
+                choice = _choice(step, names)
                 with _committing(using, committed):
                     state.next_state(choice, actor=actor)
             except (FlowrError, FlowSpecError) as exc:
