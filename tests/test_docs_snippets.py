@@ -17,10 +17,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.dispatch import Signal
 from django.urls import include, path
 
+from flowr import rules as rule_registry
 from flowr import sample_rules as sr
 from flowr import signals
 from flowr.models import Flow, RuleSet, State
@@ -57,7 +58,11 @@ def setup_lifecycle() -> dict[str, Any]:
 
 def setup_runtime() -> dict[str, Any]:
     user = User.objects.create_user("reader")
+    supervisor = User.objects.create_user("supervisor")
+    moves = Permission.objects.filter(content_type__app_label="flowr", codename__in=["jump_state", "cancel_state"])
+    supervisor.user_permissions.add(*moves)
     return {
+        "supervisor": User.objects.get(pk=supervisor.pk),  # fresh permission cache
         "flow": sample_flow(),
         "order": Ticket.objects.create(title="order 1"),
         "request": SimpleNamespace(user=user),
@@ -68,10 +73,16 @@ def setup_runtime() -> dict[str, Any]:
     }
 
 
+def setup_testing() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_testing"}
+
+
 SETUPS: dict[str, Callable[[], dict[str, Any]]] = {
     "api.md": setup_api,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
+    "testing.md": setup_testing,
 }
 
 
@@ -96,4 +107,6 @@ def test_the_blocks_of_a_page_run(page):
         for signal, saved in receivers.items():  # a block's @receiver stays in the page
             signal.receivers = saved
             signal.sender_receivers_cache.clear()
+        for label in [label for label in rule_registry._registry if label.startswith(namespace["__name__"] + ".")]:
+            del rule_registry._registry[label]  # and so do its rules
     assert blocks(page)
