@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Model, QuerySet
 
 from flowr import edits
 from flowr import rules as rule_registry
+from flowr.conf import subject_models
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.rules import Rule
 
@@ -127,9 +130,79 @@ class ConnectForm(forms.Form):
 
 
 class StartStateForm(forms.Form):
-    """Start a State at the root of a chosen flow."""
+    """Start a State at the root of a chosen flow, optionally about a subject.
+
+    The subject is a model among ``FLOWR["SUBJECT_MODELS"]`` that ``user``
+    may view, and the id of one of its objects (checked here: a bad model or
+    object is a form error).  ``cleaned_data["subject"]`` is the object, or
+    None.
+    """
 
     flow = forms.ModelChoiceField(queryset=Flow.objects.select_related("rule_set"), label="Flow")
+    subject_type = forms.ChoiceField(label="Subject model", required=False)
+    subject_id = forms.CharField(
+        label="Subject", required=False, max_length=255, help_text="The id of the object the State is about."
+    )
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subject_models = subject_models_for(user)
+        _choice_field(self, "subject_type").choices = [
+            ("", "(none)"),
+            *((label, str(model._meta.verbose_name).capitalize()) for label, model in self.subject_models.items()),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        label, pk = cleaned.get("subject_type") or "", (cleaned.get("subject_id") or "").strip()
+        cleaned["subject"] = None
+        if not label and not pk:
+            return cleaned
+        if not label:
+            self.add_error("subject_type", "Choose the subject's model too.")
+            return cleaned
+        if not pk:
+            self.add_error("subject_id", "Choose the object too.")
+            return cleaned
+        model = self.subject_models[label]  # the choices only hold these
+        try:
+            cleaned["subject"] = model._default_manager.get(pk=pk)
+        except (ObjectDoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
+            self.add_error("subject_id", f"No {model._meta.verbose_name} with id {pk!r}.")
+        return cleaned
+
+
+def subject_models_for(user: Any) -> dict[str, type[Model]]:
+    """The subject models (``FLOWR["SUBJECT_MODELS"]``) ``user`` may view."""
+    return {
+        label: model
+        for label, model in subject_models().items()
+        if user is not None
+        and any(
+            user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}") for action in ("view", "change")
+        )
+    }
+
+
+class SubjectAdvanceForm(forms.Form):
+    """A subject page's advance button: which State, to which rule, seen at which version."""
+
+    state = forms.IntegerField(min_value=1)
+    rule = forms.CharField(max_length=255, required=False)
+    expected_version = forms.IntegerField(min_value=0)
+    note = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SubjectStartForm(forms.Form):
+    """A subject page's "Start on a flow": one of the offered flows."""
+
+    flow = forms.ModelChoiceField(queryset=Flow.objects.none())
+
+    def __init__(self, *args: Any, flows: QuerySet[Flow], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["flow"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = flows
 
 
 class AdvanceForm(forms.Form):
