@@ -470,3 +470,47 @@ def test_subject_models_check(entries: list[str], bad: list[str]) -> None:
             f'FLOWR["SUBJECT_MODELS"] names {entry!r}, which is not an installed model.' for entry in bad
         ]
         assert ("flowr.E006" in {m.id for m in run_checks(tags=["flowr"])}) == bool(bad)
+
+
+def test_start_page_offers_a_search_box_for_searchable_subject_models(boss: Client) -> None:
+    html = boss.get(reverse("admin:flowr_state_add")).content.decode()
+    search = reverse("admin:flowr_state_subject_autocomplete")
+    assert 'data-flowr-picker="testapp.ticket"' in html
+    assert f'data-ajax--url="{search}?subject_type=testapp.ticket"' in html
+    assert 'class="admin-autocomplete"' in html and "admin/js/autocomplete.js" in html
+    assert "flowr/admin/subject-picker.js" in html
+    # Document has no ModelAdmin (nothing to search with): only its id field
+    docs = client_for(staff("docs", "flowr.add_state", "testapp.view_document"))
+    html = docs.get(reverse("admin:flowr_state_add")).content.decode()
+    assert '<option value="testapp.document">Document</option>' in html and "data-flowr-picker" not in html
+
+
+def test_a_subject_found_with_the_search_box_is_used(boss: Client, flow: Flow, ticket: Ticket) -> None:
+    data = {"flow": flow.pk, "subject_type": "testapp.ticket", "subject_pick_testapp__ticket": str(ticket.pk)}
+    assert boss.post(reverse("admin:flowr_state_add"), data).status_code == 302
+    assert State.objects.get().subject == ticket
+
+
+def test_subject_autocomplete_uses_the_models_own_admin_search(boss: Client) -> None:
+    Ticket.objects.create(title="Printer on fire")
+    wanted = Ticket.objects.create(title="Cannot log in")
+    url = reverse("admin:flowr_state_subject_autocomplete")
+    found = boss.get(url, {"subject_type": "testapp.ticket", "term": "log"}).json()
+    assert found == {"results": [{"id": str(wanted.pk), "text": str(wanted)}], "pagination": {"more": False}}
+
+
+@pytest.mark.parametrize(
+    ("perms", "query", "status"),
+    [
+        (ALL, {"subject_type": "testapp.document", "term": "x"}, 403),  # no admin to search with
+        (ALL, {"subject_type": "auth.user", "term": "x"}, 403),  # not a subject model
+        (ALL, {"term": "x"}, 403),
+        (("testapp.view_ticket", "flowr.view_state"), {"subject_type": "testapp.ticket"}, 403),  # may not start
+        (("flowr.add_state",), {"subject_type": "testapp.ticket"}, 403),  # may not view tickets
+        (ALL, {"subject_type": "testapp.ticket"}, 200),
+    ],
+)
+def test_subject_autocomplete_permissions(perms: tuple[str, ...], query: dict[str, str], status: int) -> None:
+    url = reverse("admin:flowr_state_subject_autocomplete")
+    assert client_for(staff("searcher", *perms)).get(url, query).status_code == status
+    assert Client().get(url, query).status_code == 302  # anonymous: to the login page

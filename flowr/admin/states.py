@@ -9,10 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from flowr.admin.common import CSS, ReadOnlyAdmin, admin_url
+from flowr.admin.subjects import SubjectAutocompleteView, subject_search_admins
 from flowr.exceptions import FlowrError
 from flowr.forms import AdvanceForm, StartStateForm, node_label, rule_display
 from flowr.models import State, StateHistory
@@ -101,7 +102,12 @@ class StateAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.advance_view)
-        return [path("<path:object_id>/advance/", view, name="flowr_state_advance"), *super().get_urls()]
+        search = self.admin_site.admin_view(SubjectAutocompleteView.as_view(admin_site=self.admin_site))
+        return [
+            path("subject-autocomplete/", search, name="flowr_state_subject_autocomplete"),
+            path("<path:object_id>/advance/", view, name="flowr_state_advance"),
+            *super().get_urls(),
+        ]
 
     def _render(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
         base = {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
@@ -113,7 +119,13 @@ class StateAdmin(admin.ModelAdmin):
         """ "Start a state": pick a flow; the State begins at its root."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = StartStateForm(request.POST or None, initial={"flow": request.GET.get("flow")}, user=request.user)
+        search = reverse(f"{self.admin_site.name}:flowr_state_subject_autocomplete")
+        pickers = {
+            label: f"{search}?subject_type={label}" for label in subject_search_admins(self.admin_site, request.user)
+        }
+        form = StartStateForm(
+            request.POST or None, initial={"flow": request.GET.get("flow")}, user=request.user, pickers=pickers
+        )
         if request.method == "POST" and form.is_valid():
             flow = form.cleaned_data["flow"]
             try:

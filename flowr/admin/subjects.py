@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Model, Prefetch, QuerySet
@@ -38,7 +39,7 @@ from django.urls import URLPattern, path, reverse
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS
 from flowr.exceptions import FlowrError
-from flowr.forms import SubjectAdvanceForm, SubjectStartForm, rule_display
+from flowr.forms import SubjectAdvanceForm, SubjectStartForm, rule_display, subject_models_for
 from flowr.models import Flow, FlowNodeData, State, StateHistory
 from flowr.models.states import _refusal
 
@@ -109,6 +110,46 @@ def _children_of(states: Iterable[State]) -> dict[int, list[FlowNodeData]]:
     for data in rows:
         found[data.flowr_parent].append(data)
     return found
+
+
+# -- the Start-a-state page's subject search ---------------------------------------------
+
+
+class _NoLimit:
+    """Stands for the foreign key Django's autocomplete view expects: no ``limit_choices_to``."""
+
+    @staticmethod
+    def get_limit_choices_to() -> dict[str, Any]:
+        return {}
+
+
+def subject_search_admins(site: admin.AdminSite, user: Any) -> dict[str, admin.ModelAdmin]:
+    """The subject models ``user`` may view whose ModelAdmin on ``site`` has
+    ``search_fields`` (the ones Django's autocomplete can search), by label."""
+    registry: dict[type[Model], admin.ModelAdmin] = site._registry
+    return {
+        label: registry[model]
+        for label, model in subject_models_for(user).items()
+        if model in registry and registry[model].search_fields
+    }
+
+
+class SubjectAutocompleteView(AutocompleteJsonView):
+    """Django admin's autocomplete JSON over the subject model named by
+    ``?subject_type=app_label.model``: the model's own admin searches (its
+    ``search_fields``, ``get_search_results`` and view permission).  Needs
+    flowr's ``add_state`` permission; any other model is refused (403)."""
+
+    def process_request(self, request: HttpRequest) -> tuple[str, Any, Any, str]:
+        if not request.user.has_perm(START_PERMISSION):
+            raise PermissionDenied
+        assert self.admin_site is not None
+        model_admin = subject_search_admins(self.admin_site, request.user).get(request.GET.get("subject_type", ""))
+        if model_admin is None:
+            raise PermissionDenied
+        pk = model_admin.model._meta.pk
+        assert pk is not None
+        return request.GET.get("term", ""), model_admin, _NoLimit(), pk.attname
 
 
 # -- the change list -----------------------------------------------------------------------

@@ -11,3 +11,4 @@ class TicketAdmin(FlowrSubjectAdminMixin, admin.ModelAdmin):
     list_display = ["id", "title", "flowr_state"]
     list_filter = [FlowrFlowFilter, FlowrRuleFilter]
     search_fields = ["title"]
+    ordering = ["id"]
