@@ -50,8 +50,8 @@ def subject_page():
     # each ticket's page shows its State; the first ticket's button moves it on
     ticket = Ticket.objects.get(title="The printer is on fire")
     url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
-    shown = sum('class="flowr-subject-state"' in client.get(reverse("admin:helpdesk_ticket_change", args=[t.pk])).content.decode()
-                for t in Ticket.objects.all())
+    pages = [client.get(reverse("admin:helpdesk_ticket_change", args=[t.pk])) for t in Ticket.objects.all()]
+    shown = sum('class="flowr-subject-state"' in page.content.decode() for page in pages)
     html = client.get(url).content.decode()
     (state,) = State.objects.for_subject(ticket)
     moved = client.post(reverse("admin:helpdesk_ticket_flowr_advance", args=[ticket.pk]),
