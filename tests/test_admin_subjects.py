@@ -5,6 +5,7 @@ and the SUBJECT_MODELS system check."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -514,3 +515,43 @@ def test_subject_autocomplete_permissions(perms: tuple[str, ...], query: dict[st
     url = reverse("admin:flowr_state_subject_autocomplete")
     assert client_for(staff("searcher", *perms)).get(url, query).status_code == status
     assert Client().get(url, query).status_code == 302  # anonymous: to the login page
+
+
+# -- docs/admin.md's snippet runs --------------------------------------------------------------
+def docs_snippet() -> str:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "admin.md").read_text(encoding="utf-8")
+    section = text.split("## Flows on your own models' admin pages", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_docs_snippet_works(monkeypatch: pytest.MonkeyPatch, ticket: Ticket) -> None:
+    import sys
+    import types
+
+    import django.contrib.admin
+    from django.contrib.admin import AdminSite
+    from django.urls import path
+
+    site = AdminSite()  # the snippet registers on a fresh site, served by its own URLconf
+    monkeypatch.setattr(django.contrib.admin, "site", site)
+    monkeypatch.setitem(sys.modules, "myapp", types.ModuleType("myapp"))
+    monkeypatch.setitem(sys.modules, "myapp.models", sys.modules["tests.testapp.models"])
+    namespace: dict[str, Any] = {}
+    exec(compile(docs_snippet(), "docs/admin.md", "exec"), namespace)  # noqa: S102 -- our own docs
+    assert isinstance(site._registry[Ticket], namespace["TicketAdmin"])
+    helpdesk = review_flow("Helpdesk")  # rule set "Helpdesk rules"
+    RuleSet.objects.filter(pk=helpdesk.rule_set_id).update(name="Helpdesk")
+    review_flow("Other")
+    State.start(helpdesk, subject=ticket)
+    urls = types.ModuleType("docs_urls")
+    urls.urlpatterns = [path("admin/", site.urls)]  # type: ignore[attr-defined]
+    client = client_for(User.objects.create_superuser("root", password="pw"))
+    with override_settings(ROOT_URLCONF=urls):
+        html = client.get(reverse("admin:testapp_ticket_change", args=[ticket.pk])).content.decode()
+        listed = client.get(reverse("admin:testapp_ticket_changelist")).content.decode()
+    assert buttons(html) == {Submitted.class_label: True}
+    flows = re.findall(r'<option value="\d+">([^<]+)</option>', html.split('id="flowr-start-flow"', 1)[1])
+    assert flows == [str(helpdesk)]
+    assert '<td class="field-flowr_state">Draft</td>' in listed and "?flowr_rule=" in listed
