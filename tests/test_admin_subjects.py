@@ -555,3 +555,18 @@ def test_the_docs_snippet_works(monkeypatch: pytest.MonkeyPatch, ticket: Ticket)
     flows = re.findall(r'<option value="\d+">([^<]+)</option>', html.split('id="flowr-start-flow"', 1)[1])
     assert flows == [str(helpdesk)]
     assert '<td class="field-flowr_state">Draft</td>' in listed and "?flowr_rule=" in listed
+
+
+def test_the_section_joins_a_customised_change_form(boss: Client, ticket: Ticket, submitted: State) -> None:
+    from django.contrib import admin
+
+    ticket_admin = admin.site._registry[Ticket]
+    ticket_admin.change_form_template = "testapp/custom_change_form.html"
+    try:
+        html = boss.get(change_url(ticket)).content.decode()
+    finally:
+        ticket_admin.change_form_template = None
+    assert 'id="custom-marker"' in html and 'id="ticket_form"' in html
+    assert buttons(html) == {Approved.class_label: False, Rejected.class_label: True}
+    # after the object's form, not inside it
+    assert html.index('id="flowr-states"') > html.index("</form>", html.index('id="ticket_form"'))
