@@ -80,23 +80,6 @@ def check_rule_classes(app_configs: Iterable[AppConfig] | None = None, **kwargs:
 
 
 @register("flowr")
-def check_subject_models(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """flowr.E006: every ``FLOWR["SUBJECT_MODELS"]`` entry names an installed model."""
-    if not _wanted(app_configs):
-        return []
-    return [
-        Error(
-            f'FLOWR["SUBJECT_MODELS"] names {entry!r}, which is not an installed model.',
-            hint='Write "app_label.ModelName" of a model of an installed app (e.g. "helpdesk.Ticket").',
-            obj="settings.FLOWR",
-            id="flowr.E006",
-        )
-        for entry, model in zip(flowr_settings.SUBJECT_MODELS, (m for _, m in subject_model_entries()), strict=True)
-        if model is None
-    ]
-
-
-@register("flowr")
 def check_stored_flows(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """flowr.E001, E002, W001-W003: stored rule sets and flows against the code."""
     if not _wanted(app_configs):
@@ -248,3 +231,20 @@ def _flow_warnings(db: str) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register("flowr")
+def check_subject_models(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E006: every ``FLOWR["SUBJECT_MODELS"]`` entry names an installed model."""
+    if not _wanted(app_configs):
+        return []
+    return [
+        Error(
+            f'FLOWR["SUBJECT_MODELS"] names {entry!r}, which is not an installed model.',
+            hint='Write "app_label.ModelName" of a model of an installed app (e.g. "helpdesk.Ticket").',
+            obj="settings.FLOWR",
+            id="flowr.E006",
+        )
+        for entry, model in zip(flowr_settings.SUBJECT_MODELS, (m for _, m in subject_model_entries()), strict=True)
+        if model is None
+    ]
