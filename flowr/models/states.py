@@ -274,7 +274,9 @@ class State(models.Model):
 
         :param rule: the rule to move to, when the current rule branches
         :param actor: who moved it (a user, or anything with a ``str()``)
-        :raises NoNextState, ChoiceRequired, ChoiceNotInFlow: no such move
+        :raises NoNextState: the current node has no children
+        :raises ChoiceRequired: several children and no ``rule``
+        :raises ChoiceNotInFlow: ``rule`` is not one of the children
         :raises TransitionRefused: a guard vetoed
         :raises ConcurrentTransition: the State moved since it was loaded,
             or another transaction is moving it (``TransitionLockTimeout``
