@@ -570,3 +570,14 @@ def test_the_section_joins_a_customised_change_form(boss: Client, ticket: Ticket
     assert buttons(html) == {Approved.class_label: False, Rejected.class_label: True}
     # after the object's form, not inside it
     assert html.index('id="flowr-states"') > html.index("</form>", html.index('id="ticket_form"'))
+
+
+def test_a_cancelled_state_shows_no_buttons(boss: Client, ticket: Ticket, submitted: State) -> None:
+    submitted.cancel()
+    html = boss.get(change_url(ticket)).content.decode()
+    assert "it takes no more transitions" in html and buttons(html) == {}
+    submitted.refresh_from_db()
+    response = post_advance(boss, ticket, submitted, Rejected.class_label)
+    (text,) = message_texts(response)
+    assert text.startswith(f"State {submitted.pk} was not moved:")
+    assert State.objects.get(pk=submitted.pk).current_node.rule_label == Submitted.class_label

@@ -23,7 +23,7 @@ from unittest import mock
 import django.contrib.admin
 import pytest
 from django.contrib.admin import AdminSite
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.dispatch import Signal
 from django.urls import include, path
 
@@ -76,7 +76,11 @@ def setup_lifecycle() -> dict[str, Any]:
 
 def setup_runtime() -> dict[str, Any]:
     user = User.objects.create_user("reader")
+    supervisor = User.objects.create_user("supervisor")
+    moves = Permission.objects.filter(content_type__app_label="flowr", codename__in=["jump_state", "cancel_state"])
+    supervisor.user_permissions.add(*moves)
     return {
+        "supervisor": User.objects.get(pk=supervisor.pk),  # fresh permission cache
         "flow": sample_flow(),
         "order": Ticket.objects.create(title="order 1"),
         "request": SimpleNamespace(user=user),

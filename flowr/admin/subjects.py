@@ -404,7 +404,8 @@ class FlowrSubjectAdminMixin(_AdminBase):
         children = _children_of(states) if states else {}
         shown = []
         for state in states:
-            options = _options(state, request.user, children.get(state.current_node.node_id, []))
+            cancelled = state.cancelled is not None  # takes no more transitions
+            options = [] if cancelled else _options(state, request.user, children.get(state.current_node.node_id, []))
             rows = state.flowr_history
             if self.flowr_history_limit is not None:
                 rows = rows[-self.flowr_history_limit :]
@@ -412,6 +413,7 @@ class FlowrSubjectAdminMixin(_AdminBase):
                 {
                     "state": state,
                     "current": rule_display(state.current_node.rule_label),
+                    "cancelled": cancelled,
                     "options": [
                         {
                             "label": option.node.rule_label,
