@@ -7,6 +7,7 @@ flowr.E001 a rule set's root rule label does not resolve to a Rule
 flowr.E002 flow nodes store a rule label that does not resolve to a Rule
 flowr.E003 a Rule's ``children`` holds something that is not a Rule
 flowr.E004 a Rule's ``children`` names a label that does not resolve
+flowr.E006 a ``FLOWR["SUBJECT_MODELS"]`` entry is not an installed model
 flowr.W001 a stored flow has an edge its rules no longer allow
 flowr.W002 a stored flow node has more children than its rule allows now
 flowr.W003 a flow's root node does not have its rule set's root rule
@@ -31,6 +32,8 @@ from django.db.models import Count
 
 from flowr import policy
 from flowr import rules as rule_registry
+from flowr.conf import settings as flowr_settings
+from flowr.conf import subject_model_entries
 
 MAX_LISTED = 10
 
@@ -228,3 +231,20 @@ def _flow_warnings(db: str) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register("flowr")
+def check_subject_models(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E006: every ``FLOWR["SUBJECT_MODELS"]`` entry names an installed model."""
+    if not _wanted(app_configs):
+        return []
+    return [
+        Error(
+            f'FLOWR["SUBJECT_MODELS"] names {entry!r}, which is not an installed model.',
+            hint='Write "app_label.ModelName" of a model of an installed app (e.g. "helpdesk.Ticket").',
+            obj="settings.FLOWR",
+            id="flowr.E006",
+        )
+        for entry, model in zip(flowr_settings.SUBJECT_MODELS, (m for _, m in subject_model_entries()), strict=True)
+        if model is None
+    ]

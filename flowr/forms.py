@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteMixin, get_select2_language
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Model, QuerySet
 
 from flowr import edits
 from flowr import rules as rule_registry
+from flowr.conf import subject_models
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.rules import Rule
 
@@ -127,9 +131,129 @@ class ConnectForm(forms.Form):
 
 
 class StartStateForm(forms.Form):
-    """Start a State at the root of a chosen flow."""
+    """Start a State at the root of a chosen flow, optionally about a subject.
+
+    The subject is a model among ``FLOWR["SUBJECT_MODELS"]`` that ``user``
+    may view, and the id of one of its objects (checked here: a bad model or
+    object is a form error).  ``cleaned_data["subject"]`` is the object, or
+    None.
+    """
 
     flow = forms.ModelChoiceField(queryset=Flow.objects.select_related("rule_set"), label="Flow")
+    subject_type = forms.ChoiceField(label="Subject model", required=False)
+    subject_id = forms.CharField(
+        label="Subject", required=False, max_length=255, help_text="The id of the object the State is about."
+    )
+
+    def __init__(self, *args: Any, user: Any = None, pickers: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subject_models = subject_models_for(user)
+        _choice_field(self, "subject_type").choices = [
+            ("", "(none)"),
+            *((label, str(model._meta.verbose_name).capitalize()) for label, model in self.subject_models.items()),
+        ]
+        # a search box per subject model the admin can autocomplete (label -> URL)
+        for label, url in (pickers or {}).items():
+            if label in self.subject_models:
+                name = self.subject_models[label]._meta.verbose_name
+                self.fields[picker_field(label)] = forms.CharField(
+                    label=f"Find a {name}", required=False, max_length=255, widget=SubjectPicker(url, label)
+                )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        label, pk = cleaned.get("subject_type") or "", (cleaned.get("subject_id") or "").strip()
+        cleaned["subject"] = None
+        if not label and not pk and not any(cleaned.get(picker_field(other)) for other in self.subject_models):
+            return cleaned
+        if not label:
+            self.add_error("subject_type", "Choose the subject's model too.")
+            return cleaned
+        if label and not pk:
+            pk = (cleaned.get(picker_field(label)) or "").strip()
+        if not pk:
+            self.add_error("subject_id", "Choose the object too.")
+            return cleaned
+        model = self.subject_models[label]  # the choices only hold these
+        try:
+            cleaned["subject"] = model._default_manager.get(pk=pk)
+        except (ObjectDoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
+            self.add_error("subject_id", f"No {model._meta.verbose_name} with id {pk!r}.")
+        return cleaned
+
+
+def picker_field(label: str) -> str:
+    """The StartStateForm field that searches the subject model ``label``."""
+    return "subject_pick_" + label.replace(".", "__")
+
+
+class SubjectPicker(forms.Select):
+    """A search box over one subject model, answered by Django admin's
+    autocomplete view (its select2 widget, its ``search_fields``)."""
+
+    media = AutocompleteMixin.media
+    flowr_subject_picker = True
+
+    def __init__(self, url: str, label: str) -> None:
+        super().__init__()
+        self.url, self.subject_label = url, label
+        self.i18n_name = get_select2_language()
+
+    def build_attrs(self, base_attrs: dict[str, Any], extra_attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs.update(
+            {
+                "class": "admin-autocomplete",
+                "data-ajax--cache": "true",
+                "data-ajax--delay": 250,
+                "data-ajax--type": "GET",
+                "data-ajax--url": self.url,
+                "data-theme": "admin-autocomplete",
+                "data-allow-clear": "true",
+                "data-placeholder": "",
+                "lang": self.i18n_name,
+            }
+        )
+        return attrs
+
+    def optgroups(self, name: str, value: list[Any], attrs: dict[str, Any] | None = None) -> list[Any]:
+        """The empty choice, and the posted id (shown again after a form error)."""
+        options = [self.create_option(name, "", "", False, 0)]
+        options += [self.create_option(name, v, v, True, 1) for v in value if v]
+        return [(None, options, 0)]
+
+
+def subject_models_for(user: Any) -> dict[str, type[Model]]:
+    """The subject models (``FLOWR["SUBJECT_MODELS"]``) ``user`` may view."""
+    return {
+        label: model
+        for label, model in subject_models().items()
+        if user is not None
+        and any(
+            user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}") for action in ("view", "change")
+        )
+    }
+
+
+class SubjectAdvanceForm(forms.Form):
+    """A subject page's advance button: which State, to which rule, seen at which version."""
+
+    state = forms.IntegerField(min_value=1)
+    rule = forms.CharField(max_length=255, required=False)
+    expected_version = forms.IntegerField(min_value=0)
+    note = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SubjectStartForm(forms.Form):
+    """A subject page's "Start on a flow": one of the offered flows."""
+
+    flow = forms.ModelChoiceField(queryset=Flow.objects.none())
+
+    def __init__(self, *args: Any, flows: QuerySet[Flow], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["flow"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = flows
 
 
 class AdvanceForm(forms.Form):

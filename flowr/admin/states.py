@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from flowr.admin.common import CSS, ReadOnlyAdmin, admin_url
+from flowr.admin.subjects import SubjectAutocompleteView, subject_search_admins
 from flowr.exceptions import FlowrError
 from flowr.forms import AdvanceForm, AdvanceManyForm, CancelForm, JumpForm, StartStateForm, node_label, rule_display
 from flowr.models import FlowNodeData, State, StateHistory, moves
@@ -44,12 +45,27 @@ class StateHistoryInline(admin.TabularInline):
         return False
 
 
-def subject_display(state: State) -> str:
+def subject_display(state: State, user: Any) -> str:
+    """The State's subject as ``user`` may see it.
+
+    Its ``str()`` for a user with the view (or change) permission on the
+    subject's model; for others only ``"<model verbose name> #<id>"``.
+    """
     if not state.subject_content_type_id:
         return "—"
+    content_type = state.subject_content_type
+    model = content_type.model_class() if content_type is not None else None
+    named = f"{model._meta.verbose_name if model is not None else content_type} #{state.subject_id}"
+    opts = model._meta if model is not None else None
+    may_view = opts is not None and any(
+        user is not None and user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+        for action in ("view", "change")
+    )
+    if not may_view:
+        return named
     subject = state.subject
     if subject is None:
-        return f"{state.subject_content_type} #{state.subject_id} (deleted)"
+        return f"{named} (deleted)"
     return str(subject)
 
 
@@ -84,7 +100,21 @@ class StateAdmin(admin.ModelAdmin):
 
     @admin.display(description="subject")
     def subject_text(self, obj: State) -> str:
-        return subject_display(obj)
+        # the change page's get_object() tells who is looking
+        return subject_display(obj, getattr(obj, "flowr_viewer", None))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        @admin.display(description="subject")
+        def subject_text(obj: State) -> str:
+            return subject_display(obj, request.user)
+
+        return [subject_text if name == "subject_text" else name for name in super().get_list_display(request)]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> State | None:
+        state = super().get_object(request, object_id, from_field)
+        if state is not None:
+            state.flowr_viewer = request.user
+        return state
 
     @admin.display(description="")
     def advance(self, obj: State) -> str:
@@ -104,7 +134,9 @@ class StateAdmin(admin.ModelAdmin):
         def view(method: Any) -> Any:
             return self.admin_site.admin_view(method)
 
+        search = SubjectAutocompleteView.as_view(admin_site=self.admin_site)
         return [
+            path("subject-autocomplete/", view(search), name="flowr_state_subject_autocomplete"),
             path("advance/", view(self.advance_many_view), name="flowr_state_advance_many"),
             path("<path:object_id>/advance/", view(self.advance_view), name="flowr_state_advance"),
             path("<path:object_id>/jump/", view(self.jump_view), name="flowr_state_jump"),
@@ -141,11 +173,17 @@ class StateAdmin(admin.ModelAdmin):
         """ "Start a state": pick a flow; the State begins at its root."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = StartStateForm(request.POST or None, initial={"flow": request.GET.get("flow")})
+        search = reverse(f"{self.admin_site.name}:flowr_state_subject_autocomplete")
+        pickers = {
+            label: f"{search}?subject_type={label}" for label in subject_search_admins(self.admin_site, request.user)
+        }
+        form = StartStateForm(
+            request.POST or None, initial={"flow": request.GET.get("flow")}, user=request.user, pickers=pickers
+        )
         if request.method == "POST" and form.is_valid():
             flow = form.cleaned_data["flow"]
             try:
-                state = State.start(flow, actor=request.user)
+                state = State.start(flow, subject=form.cleaned_data["subject"], actor=request.user)
             except FlowrError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
