@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flowr import edits
 from flowr import rules as rule_registry
@@ -18,13 +20,13 @@ from flowr.rules import Rule
 
 
 def rule_display(label: str) -> str:
-    """A rule's name, or ``missing: <label>`` when the label is gone."""
+    """A rule's verbose name, or ``missing: <label>`` when the label is gone."""
     found = rule_registry.get_rule(label)
-    return found.name if found is not None else f"missing: {label}"
+    return str(found.verbose_name) if found is not None else _("missing: %(label)s") % {"label": label}
 
 
 def rule_choice(rule: type[Rule]) -> tuple[str, str]:
-    return rule.class_label, f"{rule.name} ({rule.class_label})"
+    return rule.class_label, f"{rule.verbose_name} ({rule.class_label})"
 
 
 def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
@@ -113,7 +115,7 @@ class AddChildForm(forms.Form):
 
     def __init__(self, *args: Any, allowed: list[type[Rule]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _choice_field(self, "rule").choices = [(rule.class_label, rule.name) for rule in allowed]
+        _choice_field(self, "rule").choices = [(rule.class_label, str(rule.verbose_name)) for rule in allowed]
 
 
 class ConnectForm(forms.Form):

@@ -315,12 +315,14 @@ def rule_graph_elements(root_label: str, *, ids: str = "label") -> dict[str, lis
 
     def node(label: str, rule: type[Rule] | None, is_root: bool) -> dict[str, Any]:
         name = rule.name if rule is not None else short_name(label)
+        verbose = str(rule.verbose_name) if rule is not None else name
         return {
             "data": {
                 "id": key(label),
-                "label": name,
+                "label": verbose,
                 "rule_label": label,
                 "rule_name": name,
+                "verbose_name": verbose,
                 "missing_rule": rule is None,
                 "is_root": is_root,
                 "multiple_paths": bool(rule and rule.multiple_paths),

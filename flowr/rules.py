@@ -50,7 +50,10 @@ def derive_verbose_name(class_name: str) -> str:
 
     ``WaitingOnCustomer`` -> "Waiting on customer", ``HTTPCheck`` -> "HTTP
     check", ``SendSMSReminder`` -> "Send SMS reminder", ``Step2`` -> "Step 2".
+    A name that is not an identifier (a class made with ``type()``) is kept as it is.
     """
+    if not class_name.isidentifier():
+        return class_name
     words = _WORD.findall(class_name) or [class_name]
     shown = [w if len(w) > 1 and w.isupper() else w.lower() for w in words]
     first = shown[0]

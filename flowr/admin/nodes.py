@@ -168,7 +168,7 @@ class FlowNodeDataAdmin(TreeAdmin):
         url = reverse_or_none("flowr:node_edit_screen", obj.node_id)
         if rule is None or not rule.has_edit_screen or url is None:
             return "—"
-        return format_html('<a href="{}">{}</a>', url, f"{rule.name}'s edit screen")
+        return format_html('<a href="{}">{}</a>', url, _("%(rule)s's edit screen") % {"rule": rule.verbose_name})
 
 
 @admin.register(Node)

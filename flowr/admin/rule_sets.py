@@ -53,7 +53,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         if obj is not None:
             rules = [
                 {
-                    "name": rule.name,
+                    "name": rule.verbose_name,
                     "label": rule.class_label,
                     "multiple_paths": rule.multiple_paths,
                     "children": [rule_display(label) for label in rule.child_labels()],

@@ -149,7 +149,7 @@ class StateAdmin(admin.ModelAdmin):
 class StateHistoryAdmin(ReadOnlyAdmin):
     list_display = ["state", "seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created"]
     list_filter = ["kind"]
-    list_select_related = ["state"]
+    list_select_related = ["state__flow", "state__current_node"]
     fields = readonly_fields = (
         "state",
         "seq",

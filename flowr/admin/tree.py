@@ -95,7 +95,7 @@ def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
             row.links.append((node_text(target, labels[target]), kind))
         options = graph.child_options(pk)
         if rule is not None:
-            row.unused_rules = [r.name for r in policy.unused_child_rules(label, graph.child_labels(pk))]
+            row.unused_rules = [str(r.verbose_name) for r in policy.unused_child_rules(label, graph.child_labels(pk))]
             if not options.allowed:
                 row.full_reason = options.reason or ""
         if editable and options.allowed:

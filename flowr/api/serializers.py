@@ -72,10 +72,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class RuleRefSerializer(serializers.Serializer):
-    """A rule named by its label (``module.ClassName``) and class name."""
+    """A rule named by its label (``module.ClassName``), class name and
+    verbose name (in the request's language)."""
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
 
 
 class RuleSerializer(serializers.Serializer):
@@ -83,6 +85,7 @@ class RuleSerializer(serializers.Serializer):
 
     label = serializers.CharField(source="class_label")  # type: ignore[assignment]  # as above
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     children = serializers.SerializerMethodField()
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
@@ -97,11 +100,21 @@ class RuleSerializer(serializers.Serializer):
 class RuleSetSerializer(serializers.ModelSerializer):
     root_rule = serializers.CharField(source="root_rule_label")
     root_rule_name = serializers.CharField()
+    root_rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(source="rule_missing")
 
     class Meta:
         model = RuleSet
-        fields = ["id", "name", "root_rule", "root_rule_name", "missing_rule", "created", "updated"]
+        fields = [
+            "id",
+            "name",
+            "root_rule",
+            "root_rule_name",
+            "root_rule_verbose_name",
+            "missing_rule",
+            "created",
+            "updated",
+        ]
         read_only_fields = fields
 
 
@@ -205,6 +218,7 @@ class NodeDataSerializer(serializers.Serializer):
     node = serializers.IntegerField(help_text="The Node's primary key.")
     rule_label = serializers.CharField()
     rule_name = serializers.CharField()
+    rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField()
     is_root = serializers.BooleanField()
     can_remove = serializers.BooleanField()
@@ -300,6 +314,7 @@ class StateSerializer(serializers.ModelSerializer):
     current_node = serializers.IntegerField(source="current_node.node_id", read_only=True)
     current_rule_label = serializers.CharField(source="current_node.rule_label", read_only=True)
     current_rule_name = serializers.CharField(source="current_node.rule_name", read_only=True)
+    current_rule_verbose_name = serializers.CharField(source="current_node.rule_verbose_name", read_only=True)
     missing_rule = serializers.BooleanField(source="current_node.rule_missing", read_only=True)
     subject_type = serializers.SerializerMethodField()
     subject_id = serializers.SerializerMethodField()
@@ -313,6 +328,7 @@ class StateSerializer(serializers.ModelSerializer):
             "current_node",
             "current_rule_label",
             "current_rule_name",
+            "current_rule_verbose_name",
             "missing_rule",
             "version",
             "subject_type",
@@ -345,7 +361,10 @@ class StateDetailSerializer(StateSerializer):
         """The rules ``advance`` would accept now (guards consulted)."""
         if state.current_node.rule_missing:
             return []
-        return [{"label": r.class_label, "name": r.name} for r in state.allowed_next_rules()]
+        return [
+            {"label": r.class_label, "name": r.name, "verbose_name": str(r.verbose_name)}
+            for r in state.allowed_next_rules()
+        ]
 
 
 class StateCreateSerializer(StrictSerializer):
@@ -419,6 +438,8 @@ class StateHistorySerializer(serializers.ModelSerializer):
     from_node = serializers.IntegerField(source="from_node.node_id", read_only=True, allow_null=True, default=None)
     to_node = serializers.IntegerField(source="to_node.node_id", read_only=True, allow_null=True, default=None)
     actor = serializers.IntegerField(source="actor_id", read_only=True, allow_null=True)
+    from_rule_verbose_name = serializers.CharField(read_only=True)
+    to_rule_verbose_name = serializers.CharField(read_only=True)
 
     class Meta:
         model = StateHistory
@@ -429,9 +450,11 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "from_node",
             "from_rule_label",
             "from_rule_name",
+            "from_rule_verbose_name",
             "to_node",
             "to_rule_label",
             "to_rule_name",
+            "to_rule_verbose_name",
             "actor",
             "actor_repr",
             "note",

@@ -32,6 +32,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from flowr import edits, signals
 from flowr import rules as rule_registry
@@ -169,9 +171,11 @@ class State(models.Model):
     ``subject`` optionally points at any model instance.
     """
 
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states")
-    current_node = models.ForeignKey(FlowNodeData, on_delete=models.PROTECT, related_name="states")
-    version = models.PositiveIntegerField(default=0, editable=False)
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states", verbose_name=_("flow"))
+    current_node = models.ForeignKey(
+        FlowNodeData, on_delete=models.PROTECT, related_name="states", verbose_name=_("current node")
+    )
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     # No index of its own: ``flowr_state_subject`` starts with it (on
     # PostgreSQL every transition writes every index of the State table).
     subject_content_type = models.ForeignKey(
@@ -179,17 +183,25 @@ class State(models.Model):
     )
     subject_id = models.CharField(max_length=255, blank=True, default="")
     subject = GenericForeignKey("subject_content_type", "subject_id")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = StateQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("state")
+        verbose_name_plural = _("states")
         ordering = ["-updated", "-pk"]
         indexes = [models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject")]
 
     def __str__(self) -> str:
-        return f"State(id={self.pk} flow={self.flow_id} node={self.current_node_id})"
+        """``<flow> #<id> at <rule verbose name>`` (reads the flow and the
+        current node: select them with the State in lists)."""
+        return gettext("%(flow)s #%(id)s at %(rule)s") % {
+            "flow": self.flow,
+            "id": self.pk,
+            "rule": self.current_node.rule_verbose_name,
+        }
 
     # -- reading -----------------------------------------------------------
     @property
@@ -412,28 +424,29 @@ class StateHistory(models.Model):
     """
 
     START, TRANSITION, MIGRATION = "start", "transition", "migration"
-    KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration")]
+    KINDS = [(START, _("start")), (TRANSITION, _("transition")), (MIGRATION, _("migration"))]
 
     # db_index=False: the unique (state, seq) index serves look-ups by state
     state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows", db_index=False)
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=16, choices=KINDS, default=TRANSITION)
+    seq = models.PositiveIntegerField(_("step"))
+    kind = models.CharField(_("kind"), max_length=16, choices=KINDS, default=TRANSITION)
     from_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    from_rule_label = models.CharField(max_length=255, blank=True, default="")
-    from_rule_name = models.CharField(max_length=255, blank=True, default="")
-    to_rule_label = models.CharField(max_length=255)
-    to_rule_name = models.CharField(max_length=255)
+    from_rule_label = models.CharField(_("from rule label"), max_length=255, blank=True, default="")
+    from_rule_name = models.CharField(_("from rule"), max_length=255, blank=True, default="")
+    to_rule_label = models.CharField(_("to rule label"), max_length=255)
+    to_rule_name = models.CharField(_("to rule"), max_length=255)
     # db_index=False: SetOnlyIndex below (most transitions have no actor)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    actor_repr = models.CharField(max_length=255, blank=True, default="")
-    note = models.TextField(blank=True, default="")
-    created = models.DateTimeField(default=timezone.now)
+    actor_repr = models.CharField(_("actor"), max_length=255, blank=True, default="")
+    note = models.TextField(_("note"), blank=True, default="")
+    created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "state history"
+        verbose_name = _("state history row")
+        verbose_name_plural = _("state history")
         ordering = ["state", "seq"]
         constraints = [models.UniqueConstraint(fields=["state", "seq"], name="flowr_history_state_seq")]
         # Every index is written by every transition.  Kept: the unique
@@ -443,7 +456,18 @@ class StateHistory(models.Model):
         indexes = [SetOnlyIndex(fields=["actor"], name="flowr_history_actor")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.from_rule_name or '-'} -> {self.to_rule_name}"
+        return f"#{self.seq} {self.from_rule_verbose_name or '-'} -> {self.to_rule_verbose_name}"
+
+    @property
+    def from_rule_verbose_name(self) -> str:
+        """The left rule as people see it: its current verbose name while the
+        stored label resolves, else the stored name (history is never rewritten)."""
+        return _shown_rule(self.from_rule_label, self.from_rule_name)
+
+    @property
+    def to_rule_verbose_name(self) -> str:
+        """The entered rule as people see it (see :attr:`from_rule_verbose_name`)."""
+        return _shown_rule(self.to_rule_label, self.to_rule_name)
 
     @classmethod
     def record(
@@ -480,6 +504,11 @@ class StateHistory(models.Model):
         """An unsaved history row, with the rules' labels and names copied
         (:meth:`flowr.db.history.HistoryWriter.build`)."""
         return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)
+
+
+def _shown_rule(label: str, stored_name: str) -> str:
+    found = rule_registry.get_rule(label) if label else None
+    return str(found.verbose_name) if found is not None else stored_name
 
 
 _UPDATED = State._meta.get_field("updated")
