@@ -46,8 +46,8 @@ class RuleSetForm(forms.ModelForm):
     """Create or rename a rule set; the root rule is chosen from a select."""
 
     root_rule_label = forms.ChoiceField(
-        label="Root rule",
-        help_text="Every flow of this rule set starts with this rule.",
+        label=gettext_lazy("Root rule"),
+        help_text=gettext_lazy("Every flow of this rule set starts with this rule."),
     )
 
     class Meta:
@@ -60,18 +60,18 @@ class RuleSetForm(forms.ModelForm):
         choices = known_rule_choices()
         current = self.instance.root_rule_label if self.instance.pk else ""
         if current and current not in dict(choices):
-            choices.insert(0, (current, f"missing: {current}"))
+            choices.insert(0, (current, _("missing: %(label)s") % {"label": current}))
         field.choices = [("", "---------"), *choices]
         if self.instance.pk and self.instance.flows.exists():
             # flows were built from this root: changing it would break them
             field.disabled = True
-            field.help_text = "Fixed: flows already use this rule set."
+            field.help_text = _("Fixed: flows already use this rule set.")
 
     def clean_root_rule_label(self) -> str:
         label: str = self.cleaned_data["root_rule_label"]
         unchanged = self.instance.pk and label == self.instance.root_rule_label
         if rule_registry.get_rule(label) is None and not unchanged:
-            raise forms.ValidationError("Choose a rule that exists.")
+            raise forms.ValidationError(_("Choose a rule that exists."))
         return label
 
 
@@ -86,7 +86,8 @@ class FlowAddForm(forms.ModelForm):
         rule_set: RuleSet = self.cleaned_data["rule_set"]
         if rule_set.rule_missing:
             raise forms.ValidationError(
-                f"The root rule of {rule_set.name!r} is missing: {rule_set.root_rule_label}. Fix the code first."
+                _("The root rule of %(name)r is missing: %(label)s. Fix the code first.")
+                % {"name": rule_set.name, "label": rule_set.root_rule_label}
             )
         return rule_set
 
@@ -111,7 +112,7 @@ class FlowChangeForm(forms.ModelForm):
 class AddChildForm(forms.Form):
     """Choose the rule of a new child among those allowed at the node."""
 
-    rule = forms.ChoiceField(label="Rule of the new child")
+    rule = forms.ChoiceField(label=gettext_lazy("Rule of the new child"))
 
     def __init__(self, *args: Any, allowed: list[type[Rule]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,7 +122,7 @@ class AddChildForm(forms.Form):
 class ConnectForm(forms.Form):
     """Choose an existing node that may become a child of the node."""
 
-    target = forms.TypedChoiceField(label="Connect to", coerce=int)
+    target = forms.TypedChoiceField(label=gettext_lazy("Connect to"), coerce=int)
 
     def __init__(self, *args: Any, targets: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -131,7 +132,7 @@ class ConnectForm(forms.Form):
 class StartStateForm(forms.Form):
     """Start a State at the root of a chosen flow."""
 
-    flow = forms.ModelChoiceField(queryset=Flow.objects.select_related("rule_set"), label="Flow")
+    flow = forms.ModelChoiceField(queryset=Flow.objects.select_related("rule_set"), label=gettext_lazy("Flow"))
 
 
 class AdvanceForm(forms.Form):
@@ -146,7 +147,7 @@ class AdvanceForm(forms.Form):
     # the compare-and-set token: a State that went round a loop is back at
     # the node the user saw, with another version
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
-    rule = forms.ChoiceField(label="Next rule", required=False, widget=forms.RadioSelect)
+    rule = forms.ChoiceField(label=gettext_lazy("Next rule"), required=False, widget=forms.RadioSelect)
 
     def __init__(self, *args: Any, next_nodes: list[FlowNodeData], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flowr.admin.common import CSS, ReadOnlyAdmin, admin_url
 from flowr.exceptions import FlowrError
@@ -20,11 +22,19 @@ from flowr.models import State, StateHistory
 
 class StateHistoryInline(admin.TabularInline):
     model = StateHistory
-    fields = readonly_fields = ("seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note")
+    fields = readonly_fields = ("seq", "kind", "from_rule", "to_rule", "actor_repr", "created", "note")
     ordering = ["seq"]
     extra = 0
     can_delete = False
-    verbose_name_plural = "history"
+    verbose_name_plural = gettext_lazy("history")
+
+    @admin.display(description=gettext_lazy("from rule"))
+    def from_rule(self, obj: StateHistory) -> str:
+        return obj.from_rule_verbose_name or "—"
+
+    @admin.display(description=gettext_lazy("to rule"))
+    def to_rule(self, obj: StateHistory) -> str:
+        return obj.to_rule_verbose_name
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -38,7 +48,7 @@ def subject_display(state: State) -> str:
         return "—"
     subject = state.subject
     if subject is None:
-        return f"{state.subject_content_type} #{state.subject_id} (deleted)"
+        return _("%(type)s #%(id)s (deleted)") % {"type": state.subject_content_type, "id": state.subject_id}
     return str(subject)
 
 
@@ -57,18 +67,21 @@ class StateAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[State]:
         return super().get_queryset(request).prefetch_related("subject")
 
-    @admin.display(description="current rule", ordering="current_node__rule_label")
+    @admin.display(description=gettext_lazy("current rule"), ordering="current_node__rule_label")
     def current_rule(self, obj: State) -> str:
-        return f"{rule_display(obj.current_node.rule_label)} (node #{obj.current_node.node_id})"
+        return _("%(rule)s (node #%(node)s)") % {
+            "rule": rule_display(obj.current_node.rule_label),
+            "node": obj.current_node.node_id,
+        }
 
-    @admin.display(description="subject")
+    @admin.display(description=gettext_lazy("subject"))
     def subject_text(self, obj: State) -> str:
         return subject_display(obj)
 
     @admin.display(description="")
     def advance(self, obj: State) -> str:
         url = admin_url("flowr_state_advance", obj.pk)
-        return format_html('<a class="button" href="{}">advance…</a>', url)
+        return format_html('<a class="button" href="{}">{}</a>', url, _("advance…"))
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.advance_view)
@@ -93,15 +106,18 @@ class StateAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(
-                    request, f"Started state {state.pk} on {flow} at {flow.root_data.rule_name}.", messages.SUCCESS
+                    request,
+                    _("Started state %(id)s on %(flow)s at %(rule)s.")
+                    % {"id": state.pk, "flow": flow, "rule": flow.root_data.rule_verbose_name},
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(admin_url("flowr_state_change", state.pk))
-        return self._render(request, "flowr/admin/start_state.html", "Start a state", form=form)
+        return self._render(request, "flowr/admin/start_state.html", _("Start a state"), form=form)
 
     def advance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         state = self.get_object(request, object_id)
         if state is None:
-            raise Http404(f"No state {object_id!r}")
+            raise Http404(_("No state %(id)r") % {"id": object_id})
         if not self.has_change_permission(request, state):
             raise PermissionDenied
         change_url = admin_url("flowr_state_change", state.pk)
@@ -114,10 +130,12 @@ class StateAdmin(admin.ModelAdmin):
         )
         if request.method == "POST":
             if not form.is_valid():
-                self.message_user(request, "Choose one of the rules offered; nothing was done.", messages.ERROR)
+                self.message_user(request, _("Choose one of the rules offered; nothing was done."), messages.ERROR)
             elif (form.cleaned_data["expected_node"], form.cleaned_data["expected_version"]) != (at, state.version):
                 self.message_user(
-                    request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                    request,
+                    _("State %(id)s moved meanwhile; nothing was done. Look again.") % {"id": state.pk},
+                    messages.ERROR,
                 )
             else:
                 was = rule_display(state.current_node.rule_label)
@@ -127,16 +145,20 @@ class StateAdmin(admin.ModelAdmin):
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
                     now = rule_display(state.current_node.rule_label)
-                    self.message_user(request, f"State {state.pk} moved from {was} to {now}.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        _("State %(id)s moved from %(was)s to %(now)s.") % {"id": state.pk, "was": was, "now": now},
+                        messages.SUCCESS,
+                    )
                     return HttpResponseRedirect(change_url)
             return HttpResponseRedirect(request.path)  # the refusal is a message on a fresh page
         return self._render(
             request,
             "flowr/admin/advance_state.html",
-            f"Advance state {state.pk}",
+            _("Advance state %(id)s") % {"id": state.pk},
             state=state,
             original=state,
-            crumb=f"State {state.pk}",
+            crumb=_("State %(id)s") % {"id": state.pk},
             form=form,
             current=rule_display(state.current_node.rule_label),
             branches=len(next_nodes) > 1,
@@ -147,7 +169,7 @@ class StateAdmin(admin.ModelAdmin):
 
 @admin.register(StateHistory)
 class StateHistoryAdmin(ReadOnlyAdmin):
-    list_display = ["state", "seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created"]
+    list_display = ["state", "seq", "kind", "from_rule", "to_rule", "actor_repr", "created"]
     list_filter = ["kind"]
     list_select_related = ["state__flow", "state__current_node"]
     fields = readonly_fields = (
@@ -160,3 +182,12 @@ class StateHistoryAdmin(ReadOnlyAdmin):
         "note",
         "created",
     )
+
+    @admin.display(description=gettext_lazy("from rule"), ordering="from_rule_name")
+    def from_rule(self, obj: StateHistory) -> str:
+        """The stored rule as people see it (its current verbose name while it resolves)."""
+        return obj.from_rule_verbose_name or "—"
+
+    @admin.display(description=gettext_lazy("to rule"), ordering="to_rule_name")
+    def to_rule(self, obj: StateHistory) -> str:
+        return obj.to_rule_verbose_name

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
+from django.utils.translation import gettext as _
 
 from flowr import policy
 from flowr.forms import AddChildForm, ConnectForm, node_text
@@ -45,9 +46,11 @@ def _problem(graph: FlowGraph, label: str) -> str:
     if rule is None:
         return ""
     return "; ".join(
-        f"Rule {rule.name} names child rule {b.entry!r}, which does not resolve: it is not offered."
+        _("Rule %(rule)s names child rule %(entry)r, which does not resolve: it is not offered.")
+        % {"rule": rule.verbose_name, "entry": b.entry}
         if b.missing
-        else f"Rule {rule.name}: children[{b.position}] is {b.entry!r}, which is not a Rule."
+        else _("Rule %(rule)s: children[%(position)s] is %(entry)r, which is not a Rule.")
+        % {"rule": rule.verbose_name, "position": b.position, "entry": b.entry}
         for b in policy.broken_children(rule)
     )
 

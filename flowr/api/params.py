@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from flowr.export import text_problem
@@ -32,5 +33,5 @@ def text(params: Mapping[str, str], name: str) -> str | None:
     """The parameter as text a database can compare with, None when absent."""
     value = params.get(name)
     if value is not None and (problem := text_problem(value)):
-        raise _invalid(name, f"The value {problem}.")
+        raise _invalid(name, _("The value %(problem)s.") % {"problem": problem})
     return value

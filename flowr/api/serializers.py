@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -63,7 +64,7 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise serializers.ValidationError(
-                    {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+                    {key: [serializers.ErrorDetail(_("Unknown field."), code="unknown_field")] for key in unknown}
                 )
         return super().to_internal_value(data)
 
@@ -193,7 +194,7 @@ class FlowImportSerializer(StrictSerializer):
 
     def validate_document(self, value: Any) -> Any:
         if not isinstance(value, dict):
-            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
+            raise serializers.ValidationError(_("Expected a JSON object."), code="invalid")
         return value
 
 
@@ -377,7 +378,7 @@ class StateCreateSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
         if (kind is None) != (pk is None):
-            raise serializers.ValidationError("Give subject_type and subject_id together.", code="invalid")
+            raise serializers.ValidationError(_("Give subject_type and subject_id together."), code="invalid")
         if kind is not None:
             request = self.context.get("request")
             attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
@@ -394,7 +395,9 @@ def subject_content_type(kind: str, user: Any) -> ContentType:
     """
     app_label, _, model = kind.lower().partition(".")
     declared = {label.lower() for label in flowr_settings.SUBJECT_MODELS}
-    refusal = serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+    refusal = serializers.ValidationError(
+        {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+    )
     if f"{app_label}.{model}" not in declared or not user_may(user, f"{app_label}.view_{model}"):
         raise refusal
     try:
@@ -407,12 +410,14 @@ def resolve_subject(kind: str, pk: Any, user: Any) -> Any:
     content_type = subject_content_type(kind, user)
     model = content_type.model_class()
     if model is None:
-        raise serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+        raise serializers.ValidationError(
+            {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+        )
     try:
         return model._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):
         raise serializers.ValidationError(
-            {"subject_id": [f"No {kind} with id {pk!r}."]}, code="does_not_exist"
+            {"subject_id": [_("No %(kind)s with id %(id)r.") % {"kind": kind, "id": pk}]}, code="does_not_exist"
         ) from None
 
 

@@ -10,7 +10,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from flowr import edits, policy
@@ -54,7 +54,8 @@ class RuleSet(models.Model):
         found = rule_registry.get_rule(self.root_rule_label)
         if found is None:
             raise MissingRule(
-                f"Rule set {self.name!r}: root rule {self.root_rule_label!r} does not resolve",
+                gettext("Rule set %(name)r: root rule %(label)r does not resolve")
+                % {"name": self.name, "label": self.root_rule_label},
                 label=self.root_rule_label,
                 rule_set=self,
             )
@@ -134,7 +135,12 @@ class Flow(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         count = self.states.count()
         if count:
-            raise FlowInUse(f"Flow {self.name!r} cannot be deleted: {count} state(s) use it", flow=self, count=count)
+            text = ngettext(
+                "Flow %(name)r cannot be deleted: %(count)s state uses it",
+                "Flow %(name)r cannot be deleted: %(count)s states use it",
+                count,
+            )
+            raise FlowInUse(text % {"name": self.name, "count": count}, flow=self, count=count)
         return super().delete(*args, **kwargs)
 
     def nodes_data(self) -> list[FlowNodeData]:
@@ -205,7 +211,10 @@ class FlowNodeData(BaseNodeData):
         found = rule_registry.get_rule(self.rule_label)
         if found is None:
             raise MissingRule(
-                f"Node {self.node_id}: rule {self.rule_label!r} does not resolve", label=self.rule_label, node=self
+                gettext("Node %(node)s: rule %(label)r does not resolve")
+                % {"node": self.node_id, "label": self.rule_label},
+                label=self.rule_label,
+                node=self,
             )
         return found
 
@@ -240,7 +249,12 @@ class FlowNodeData(BaseNodeData):
         count = self.states.count()
         if count:
             raise FlowInUse(
-                f"Node {self.node_id} ({self.rule_name}) cannot be deleted: {count} state(s) are at it",
+                ngettext(
+                    "Node %(node)s (%(rule)s) cannot be deleted: %(count)s state is at it",
+                    "Node %(node)s (%(rule)s) cannot be deleted: %(count)s states are at it",
+                    count,
+                )
+                % {"node": self.node_id, "rule": self.rule_verbose_name, "count": count},
                 node=self,
                 count=count,
             )

@@ -81,7 +81,8 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
             active = _moving.pks = set()
         if self.pk in active:
             raise ReentrantTransition(
-                f"State {self.pk} is already in a transition: a callback or receiver cannot move its own State",
+                gettext("State %(id)s is already in a transition: a callback or receiver cannot move its own State")
+                % {"id": self.pk},
                 state_pk=self.pk,
             )
         active.add(self.pk)
@@ -109,10 +110,12 @@ def _veto(result: bool | str | None, default: str) -> str | None:
 
 def _refusal(state: State, leaving: type[Rule], entering: type[Rule]) -> TransitionRefused | None:
     """Run ``leaving.can_leave`` then ``entering.can_enter``; the first veto."""
-    reason = _veto(leaving.can_leave(state), f"Rule {leaving.name} refused to be left")
+    reason = _veto(
+        leaving.can_leave(state), gettext("Rule %(rule)s refused to be left") % {"rule": leaving.verbose_name}
+    )
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=leaving, guard="can_leave", reason=reason)
-    reason = _veto(entering.can_enter(state), f"Rule {entering.name} refused entry")
+    reason = _veto(entering.can_enter(state), gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name})
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
     return None
@@ -262,7 +265,7 @@ class State(models.Model):
 
     def _enter_root(self, rule: type[Rule], actor: Any, db: str) -> None:
         root = self.current_node
-        reason = _veto(rule.can_enter(self), f"Rule {rule.name} refused entry")
+        reason = _veto(rule.can_enter(self), gettext("Rule %(rule)s refused entry") % {"rule": rule.verbose_name})
         if reason is not None:
             raise TransitionRefused(reason, state=self, rule=rule, guard="can_enter", reason=reason)
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
@@ -345,13 +348,20 @@ class State(models.Model):
             if lock_error_kind(exc) is None:
                 raise
             raise ConcurrentTransition(
-                f"State {self.pk} is being moved by another transaction; refresh it and try again", state=self
+                gettext("State %(id)s is being moved by another transaction; refresh it and try again")
+                % {"id": self.pk},
+                state=self,
             ) from exc
         if found != seen:
-            where = "was deleted" if found is None else f"is now at node data {found[0]}, version {found[1]}"
-            raise ConcurrentTransition(
-                f"State {self.pk} moved since it was loaded (it {where}); refresh it and try again", state=self
-            )
+            if found is None:
+                text = gettext("State %(id)s moved since it was loaded (it was deleted); refresh it and try again")
+            else:
+                text = gettext(
+                    "State %(id)s moved since it was loaded (it is now at node data %(data)s, version %(version)s); "
+                    "refresh it and try again"
+                )
+            where = {"id": self.pk, "data": found[0] if found else None, "version": found[1] if found else None}
+            raise ConcurrentTransition(text % where, state=self)
         return [_node_data(db, sql, row) for row in rows]
 
     def _move(
@@ -380,9 +390,12 @@ class State(models.Model):
                 return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
-                f"State {self.pk}: history row {seq} already exists; try again", state=self
+                gettext("State %(id)s: history row %(seq)s already exists; try again") % {"id": self.pk, "seq": seq},
+                state=self,
             ) from exc
-        raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
+        raise ConcurrentTransition(
+            gettext("State %(id)s moved during the transition; try again") % {"id": self.pk}, state=self
+        )
 
     def _choose(
         self, current: FlowNodeData, children: list[FlowNodeData], choice: type[Rule] | str | None
@@ -390,7 +403,8 @@ class State(models.Model):
         """The child to move to (0.2's rules: one child, or ``choice``)."""
         if not children:
             raise NoNextState(
-                f"No next state: node {current.node_id} ({current.rule_name}) of flow {self.flow_id} has no children",
+                gettext("No next state: node %(node)s (%(rule)s) of flow %(flow)s has no children")
+                % {"node": current.node_id, "rule": current.rule_verbose_name, "flow": self.flow_id},
                 state=self,
                 node=current,
             )
@@ -398,7 +412,8 @@ class State(models.Model):
             if len(children) == 1:
                 return children[0]
             raise ChoiceRequired(
-                f"Rule {current.rule_name} branches here ({len(children)} children): choose the next rule",
+                gettext("Rule %(rule)s branches here (%(count)s children): choose the next rule")
+                % {"rule": current.rule_verbose_name, "count": len(children)},
                 state=self,
                 node=current,
             )
@@ -407,8 +422,8 @@ class State(models.Model):
             if child.rule_label == label:
                 return child
         raise ChoiceNotInFlow(
-            f"Rule {rule_registry.short_name(label)} is not a child of node {current.node_id} "
-            f"({current.rule_name}) in this flow",
+            gettext("Rule %(rule)s is not a child of node %(node)s (%(current)s) in this flow")
+            % {"rule": rule_registry.short_name(label), "node": current.node_id, "current": current.rule_verbose_name},
             state=self,
             node=current,
             rule=choice,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, serializers, status
@@ -72,7 +73,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             states = states.filter(current_node__rule_label=rule)
         kind, subject = query.text(params, "subject_type"), query.text(params, "subject_id")
         if subject is not None and kind is None:
-            raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
+            raise serializers.ValidationError({"subject_id": [_("Give subject_type too.")]}, code="invalid")
         if kind is not None:
             states = states.filter(subject_content_type=subject_content_type(kind, self.request.user))
             if subject is not None:
@@ -112,10 +113,13 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         at = state.current_node.node_id
         if (node is not None and node != at) or (version is not None and version != state.version):
             seen = ", ".join(
-                f"{name} {value}" for name, value in (("node", node), ("version", version)) if value is not None
+                text % {"value": value}
+                for text, value in ((_("node %(value)s"), node), (_("version %(value)s"), version))
+                if value is not None
             )
             raise ConcurrentTransition(
-                f"State {state.pk} is at node {at}, version {state.version}, not {seen}; refresh it and try again",
+                _("State %(id)s is at node %(node)s, version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "node": at, "version": state.version, "seen": seen},
                 state=state,
             )
         # next_state() applies only from the version loaded here: a move in
