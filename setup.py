@@ -17,7 +17,7 @@ setup(
     url="https://github.com/cltrudeau/django-flowr",
     packages=find_packages(include=["flowr", "flowr.*"]),
     include_package_data=True,
-    package_data={"flowr": ["py.typed", "templates/**/*", "static/**/*", "schemas/*.json"]},
+    package_data={"flowr": ["py.typed", "templates/**/*", "static/**/*", "schemas/*.json", "locale/*/LC_MESSAGES/*"]},
     python_requires=">=3.11",
     install_requires=[
         "Django>=5.2",
