@@ -3,6 +3,8 @@ flowr.E005 check on a ``name`` set in a rule's body, readable ``__str__``s."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext_lazy
@@ -87,3 +89,21 @@ def test_e005_name_in_a_rule_body(temporary_rules):
 
 def test_e005_clean_project():
     assert checks.check_rule_names() == []
+
+
+def test_docs_snippet_readable_names():
+    """The snippet of docs/core.md, "Readable names and translations", run as written."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "core.md").read_text(encoding="utf-8")
+    section = text.split("### Readable names and translations", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {"__name__": "tests.docs_core_names"}
+    exec(compile(code, "docs/core.md", "exec"), namespace)  # noqa: S102 -- the documentation's own example
+    try:
+        assert str(namespace["WaitingOnCustomer"].verbose_name) == "Waiting on customer"
+        assert str(namespace["HTTPCheck"].verbose_name) == "HTTP check"
+        assert namespace["InProgress"].verbose_name == "In progress"
+        assert namespace["InProgress"].name == "InProgress"
+        assert checks.check_rule_names() == []
+    finally:
+        for name in ("WaitingOnCustomer", "HTTPCheck", "InProgress"):
+            rules._registry.pop(f"tests.docs_core_names.{name}", None)

@@ -393,7 +393,7 @@ def subject_content_type(kind: str, user: Any) -> ContentType:
     not viewable by ``user`` -- gets the same ValidationError, before any
     object is looked up: the answer never tells whether an object exists.
     """
-    app_label, _, model = kind.lower().partition(".")
+    app_label, _dot, model = kind.lower().partition(".")
     declared = {label.lower() for label in flowr_settings.SUBJECT_MODELS}
     refusal = serializers.ValidationError(
         {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
