@@ -86,7 +86,7 @@ def check_rule_names(app_configs: Iterable[AppConfig] | None = None, **kwargs: A
         Error(
             f"Rule {rule.class_label} sets name = {rule.__dict__['name']!r}, which is ignored: "
             "Rule.name is always the class name.",
-            hint="Set verbose_name instead (e.g. verbose_name = gettext_lazy(\"In progress\")): "
+            hint='Set verbose_name instead (e.g. verbose_name = gettext_lazy("In progress")): '
             "it is the name people see in the admin, the editor, the API and the diagrams.",
             obj=rule,
             id="flowr.E005",
