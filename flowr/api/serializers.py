@@ -62,7 +62,7 @@ class JSONObjectField(serializers.JSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
+            raise serializers.ValidationError(_("Expected a JSON object."), code="invalid")
         return super().to_internal_value(data)
 
 
