@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -178,3 +179,70 @@ def test_refusals_in_french(named_flow):
     assert str(reason).startswith(
         "La règle Waiting on customer n'est pas un enfant valable de la règle Waiting on customer"
     )
+
+
+# -- the API and the diagrams ------------------------------------------------------
+
+
+def test_api_gives_verbose_names_beside_every_rule_label(named_flow, admin_client):
+    waiting = f"{__name__}.WaitingOnCustomer"
+    http = f"{__name__}.HTTPCheck"
+    state = State.start(named_flow)
+    root = named_flow.root_data.node_id
+
+    def get(path: str, **headers: str) -> Any:
+        response = admin_client.get(f"/flowr/api/{path}", **headers)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return body["results"] if isinstance(body, dict) and "results" in body else body
+
+    listed = {r["label"]: r for r in get("rules/?page_size=500")}
+    assert listed[waiting]["name"] == "WaitingOnCustomer" and listed[waiting]["verbose_name"] == "Waiting on customer"
+    assert get(f"rule-sets/{named_flow.rule_set_id}/")["root_rule_verbose_name"] == "Waiting on customer"
+    detail = get(f"states/{state.pk}/")
+    assert detail["current_rule_name"] == "WaitingOnCustomer"
+    assert detail["current_rule_verbose_name"] == "Waiting on customer"
+    assert detail["next_rules"] == [{"label": http, "name": "HTTPCheck", "verbose_name": "start"}]
+    node = get(f"nodes/{root}/")
+    assert node["rule_name"] == "WaitingOnCustomer" and node["rule_verbose_name"] == "Waiting on customer"
+    graph = get(f"flows/{named_flow.pk}/graph/")
+    assert {r["label"]: r["verbose_name"] for r in graph["rules"]} == {waiting: "Waiting on customer", http: "start"}
+    rows = get(f"states/{state.pk}/history/")
+    assert rows[0]["to_rule_name"] == "WaitingOnCustomer"  # stored, never rewritten
+    assert rows[0]["to_rule_verbose_name"] == "Waiting on customer"
+    with override_settings(LANGUAGE_CODE="fr"):
+        french = get(f"states/{state.pk}/")
+        refused = admin_client.post(
+            f"/flowr/api/states/{state.pk}/advance/", {"rule": waiting}, content_type="application/json"
+        )
+    assert french["next_rules"][0]["verbose_name"] == "début"
+    assert refused.status_code == 400 and refused.json()["code"] == "choice_not_in_flow"
+    assert refused.json()["detail"].startswith("La règle WaitingOnCustomer n'est pas un enfant du nœud")
+
+
+def test_history_shows_the_stored_name_once_the_rule_is_gone(named_flow):
+    state = State.start(named_flow)
+    row = state.history.get()
+    row.to_rule_label = f"{__name__}.Gone"
+    assert row.to_rule_verbose_name == "WaitingOnCustomer" and str(row) == "#1 - -> WaitingOnCustomer"
+
+
+def test_diagrams_use_verbose_names(named_flow):
+    from flowr.export import flow_to_dot, flow_to_mermaid, rule_set_to_dot
+
+    assert 'label="Waiting on customer"' in flow_to_dot(named_flow)
+    assert '"Waiting on customer"' in flow_to_mermaid(named_flow)
+    with translation.override("fr"):
+        assert 'label="début"' in rule_set_to_dot(named_flow.rule_set)
+
+
+def test_readable_strs(named_flow):
+    state = State.start(named_flow)
+    state = State.objects.select_related("flow", "current_node").get(pk=state.pk)
+    assert str(state) == f"Support #{state.pk} at Waiting on customer"
+    data = named_flow.root_data
+    assert str(data) == f"#{data.node_id} Waiting on customer"
+    assert str(state.history.get()) == "#1 - -> Waiting on customer"
+    with translation.override("fr"):
+        assert str(state) == f"Support n° {state.pk} à Waiting on customer"
+        assert str(data.node) == f"nœud n° {data.node_id}"

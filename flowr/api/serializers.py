@@ -244,6 +244,7 @@ class GraphRuleSerializer(serializers.Serializer):
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(help_text="No Rule class has this label (any more).")
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
