@@ -119,6 +119,7 @@ def test_admin_flow_page_in_french_shows_verbose_names(named_flow, admin_client)
     with override_settings(LANGUAGE_CODE="fr"):
         page = admin_client.get(url).content.decode()
     assert "Nœuds de ce flux" in page and "démarrer un état" in page and "Versions de ce flux" not in page
+    assert "Machines à états Flowr" in page  # the app's verbose name, in the breadcrumbs
     assert "Waiting on customer" in page and "WaitingOnCustomer</" not in page
     assert "#2 début" in page  # HTTPCheck's lazy verbose name, in French
     english = admin_client.get(url).content.decode()
