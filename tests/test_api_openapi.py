@@ -102,6 +102,7 @@ def test_rules_and_subject_types_are_enumerated(schema, settings):
 def test_what_a_post_creates_links_to_its_operations(schema):
     created = schema["paths"][f"{API}/flows/"]["post"]["responses"]["201"]["links"]
     assert created["get_flows_id"] == {"operationId": "flows_retrieve", "parameters": {"id": "$response.body#/id"}}
-    assert created["post_nodes_root_node_prune"]["parameters"] == {"id": "$response.body#/root_node"}
+    assert created["post_nodes_root_node_children"]["parameters"] == {"id": "$response.body#/root_node"}
+    assert "delete_nodes_root_node" not in created and "post_nodes_root_node_prune" not in created  # never the root
     child = schema["paths"][f"{API}/nodes/{{id}}/children/"]["post"]["responses"]["201"]["links"]
     assert child["delete_nodes_id"]["operationId"] == "nodes_destroy"

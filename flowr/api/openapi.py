@@ -130,8 +130,10 @@ def _prefix(paths: dict[str, Any]) -> str:
     return common[: common.rfind("/") + 1]
 
 
-def _links_to(paths: dict[str, Any], prefix: str, noun: str, field: str) -> dict[str, Any]:
-    """Links to every operation on ``{prefix}{noun}/{id}/...``, the id read from the body's ``field``."""
+def _links_to(paths: dict[str, Any], prefix: str, noun: str, field: str, removals: bool = True) -> dict[str, Any]:
+    """Links to every operation on ``{prefix}{noun}/{id}/...``, the id read
+    from the body's ``field``; without the removals (DELETE, ``.../prune/``)
+    unless ``removals``."""
     detail = f"{prefix}{noun}/{{id}}/"
     return {
         f"{method}_{target[len(prefix) :].strip('/').replace('/', '_').replace('{id}', field)}": {
@@ -142,6 +144,7 @@ def _links_to(paths: dict[str, Any], prefix: str, noun: str, field: str) -> dict
         if target.startswith(detail)
         for method, operation in target_item.items()
         if isinstance(operation, dict) and "operationId" in operation
+        if removals or (method != "delete" and not target.endswith("/prune/"))
     }
 
 
@@ -154,8 +157,8 @@ def _links(paths: dict[str, Any], components: dict[str, Any]) -> None:
         links = _links_to(paths, prefix, path[len(prefix) :].split("/", 1)[0], "id")
         body = created.get("content", {}).get("application/json", {}).get("schema", {})
         component = components.get(body.get("$ref", "").rsplit("/", 1)[-1], {})
-        if "root_node" in component.get("properties", {}):  # a new flow: its root node's operations
-            links.update(_links_to(paths, prefix, "nodes", "root_node"))
+        if "root_node" in component.get("properties", {}):  # a new flow: what its root node can do
+            links.update(_links_to(paths, prefix, "nodes", "root_node", removals=False))
         if links:
             created["links"] = links
 
