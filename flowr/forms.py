@@ -159,11 +159,17 @@ class AdvanceManyForm(forms.Form):
 
     ids = forms.CharField(widget=forms.HiddenInput)
     rule = forms.ChoiceField(
-        label="Rule where a state branches", required=False, help_text="Only used where the current node branches."
+        label=gettext_lazy("Rule where a state branches"),
+        required=False,
+        help_text=gettext_lazy("Only used where the current node branches."),
     )
-    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     atomic = forms.BooleanField(
-        label="All or nothing", required=False, help_text="If any state cannot move, none moves."
+        label=gettext_lazy("All or nothing"),
+        required=False,
+        help_text=gettext_lazy("If any state cannot move, none moves."),
     )
 
     def __init__(self, *args: Any, rules: list[str], limit: int, **kwargs: Any) -> None:
@@ -175,12 +181,12 @@ class AdvanceManyForm(forms.Form):
         raw = self.cleaned_data["ids"]
         parts = [part.strip() for part in raw.split(",") if part.strip()]
         if not parts or not all(part.isascii() and part.isdigit() for part in parts):
-            raise forms.ValidationError("Not a list of state ids.")
+            raise forms.ValidationError(_("Not a list of state ids."))
         ids = [int(part) for part in parts]
         if any(i < 1 or i > 2**63 - 1 for i in ids):
-            raise forms.ValidationError("Not a list of state ids.")
+            raise forms.ValidationError(_("Not a list of state ids."))
         if len(ids) > self.limit:
-            raise forms.ValidationError(f"At most {self.limit} states at once.")
+            raise forms.ValidationError(_("At most %(limit)s states at once.") % {"limit": self.limit})
         return list(dict.fromkeys(ids))
 
 
@@ -188,10 +194,14 @@ class JumpForm(forms.Form):
     """Move a State to any node of its flow (``node``: a Node id)."""
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
-    node = forms.TypedChoiceField(label="Jump to", coerce=int)
-    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+    node = forms.TypedChoiceField(label=gettext_lazy("Jump to"), coerce=int)
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     callbacks = forms.BooleanField(
-        label="Run the callbacks", required=False, help_text="on_leave of the current rule, on_enter of the new one."
+        label=gettext_lazy("Run the callbacks"),
+        required=False,
+        help_text=gettext_lazy("on_leave of the current rule, on_enter of the new one."),
     )
 
     def __init__(self, *args: Any, nodes: list[FlowNodeData], **kwargs: Any) -> None:
@@ -203,7 +213,9 @@ class CancelForm(forms.Form):
     """Cancel a State for good."""
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
-    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 def node_label(data: FlowNodeData) -> str:

@@ -102,11 +102,11 @@ class StateAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def advance(self, obj: State) -> str:
         if obj.cancelled is not None:
-            return "cancelled"
+            return _("cancelled")
         url = admin_url("flowr_state_advance", obj.pk)
         return format_html('<a class="button" href="{}">{}</a>', url, _("advance…"))
 
-    @admin.action(description="Advance selected states", permissions=["change"])
+    @admin.action(description=gettext_lazy("Advance selected states"), permissions=["change"])
     def advance_selected(self, request: HttpRequest, queryset: QuerySet[State]) -> HttpResponse:
         """To the confirmation page (rule, note, all or nothing); GET never moves."""
         ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: moves.BATCH_MAX + 1])
@@ -139,7 +139,7 @@ class StateAdmin(admin.ModelAdmin):
     def _state_or_404(self, request: HttpRequest, object_id: str, perm: str | None = None) -> State:
         state: State | None = self.get_object(request, object_id)
         if state is None:
-            raise Http404(f"No state {object_id!r}")
+            raise Http404(_("No state %(id)r") % {"id": object_id})
         if not (self.has_change_permission(request, state) if perm is None else request.user.has_perm(perm)):
             raise PermissionDenied
         return state
@@ -241,18 +241,24 @@ class StateAdmin(admin.ModelAdmin):
             moved = [r for r in results if r.ok]
             failed = [r for r in results if not r.ok]
             if moved:
-                self.message_user(request, f"{len(moved)} state(s) advanced.", messages.SUCCESS)
+                self.message_user(request, _("%(count)s state(s) advanced.") % {"count": len(moved)}, messages.SUCCESS)
             for result in failed[:REFUSALS_SHOWN]:
-                self.message_user(request, f"State {result.state_pk}: {result.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("State %(id)s: %(message)s") % {"id": result.state_pk, "message": result.message},
+                    messages.ERROR,
+                )
             if len(failed) > REFUSALS_SHOWN:
                 self.message_user(
-                    request, f"… and {len(failed) - REFUSALS_SHOWN} more state(s) did not move.", messages.ERROR
+                    request,
+                    _("… and %(count)s more state(s) did not move.") % {"count": len(failed) - REFUSALS_SHOWN},
+                    messages.ERROR,
                 )
             return HttpResponseRedirect(changelist)
         return self._render(
             request,
             "flowr/admin/advance_states.html",
-            "Advance states",
+            _("Advance states"),
             form=form,
             count=len(ids),
             ids=ids[:REFUSALS_SHOWN],
@@ -270,10 +276,12 @@ class StateAdmin(admin.ModelAdmin):
         form = JumpForm(request.POST or None, nodes=nodes, initial={"expected_version": state.version})
         if request.method == "POST":
             if not form.is_valid():
-                self.message_user(request, "Choose one of the nodes offered; nothing was done.", messages.ERROR)
+                self.message_user(request, _("Choose one of the nodes offered; nothing was done."), messages.ERROR)
             elif form.cleaned_data["expected_version"] != state.version:
                 self.message_user(
-                    request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                    request,
+                    _("State %(id)s moved meanwhile; nothing was done. Look again.") % {"id": state.pk},
+                    messages.ERROR,
                 )
             else:
                 target = next(d for d in nodes if d.node_id == form.cleaned_data["node"])
@@ -287,16 +295,20 @@ class StateAdmin(admin.ModelAdmin):
                 except FlowrError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
-                    self.message_user(request, f"State {state.pk} jumped to {node_label(target)}.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        _("State %(id)s jumped to %(node)s.") % {"id": state.pk, "node": node_label(target)},
+                        messages.SUCCESS,
+                    )
                     return HttpResponseRedirect(change_url)
             return HttpResponseRedirect(request.path)
         return self._render(
             request,
             "flowr/admin/jump_state.html",
-            f"Jump state {state.pk}",
+            _("Jump state %(id)s") % {"id": state.pk},
             state=state,
             original=state,
-            crumb=f"State {state.pk}",
+            crumb=_("State %(id)s") % {"id": state.pk},
             form=form,
             current=node_label(state.current_node),
             change_url=change_url,
@@ -309,10 +321,12 @@ class StateAdmin(admin.ModelAdmin):
         form = CancelForm(request.POST or None, initial={"expected_version": state.version})
         if request.method == "POST":
             if not form.is_valid():
-                self.message_user(request, "The form was not valid; nothing was done.", messages.ERROR)
+                self.message_user(request, _("The form was not valid; nothing was done."), messages.ERROR)
             elif form.cleaned_data["expected_version"] != state.version:
                 self.message_user(
-                    request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                    request,
+                    _("State %(id)s moved meanwhile; nothing was done. Look again.") % {"id": state.pk},
+                    messages.ERROR,
                 )
             else:
                 try:
@@ -320,16 +334,16 @@ class StateAdmin(admin.ModelAdmin):
                 except FlowrError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
-                    self.message_user(request, f"State {state.pk} was cancelled.", messages.SUCCESS)
+                    self.message_user(request, _("State %(id)s was cancelled.") % {"id": state.pk}, messages.SUCCESS)
                     return HttpResponseRedirect(change_url)
             return HttpResponseRedirect(request.path)
         return self._render(
             request,
             "flowr/admin/cancel_state.html",
-            f"Cancel state {state.pk}",
+            _("Cancel state %(id)s") % {"id": state.pk},
             state=state,
             original=state,
-            crumb=f"State {state.pk}",
+            crumb=_("State %(id)s") % {"id": state.pk},
             form=form,
             current=node_label(state.current_node),
             change_url=change_url,

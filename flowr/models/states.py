@@ -375,7 +375,9 @@ class State(models.Model):
         if self.pk is None:
             raise ValueError(f"{what}() needs a saved State; use State.start()")
         if self.cancelled is not None:
-            raise StateCancelled(f"State {self.pk} was cancelled: it takes no more moves", state=self)
+            raise StateCancelled(
+                gettext("State %(id)s was cancelled: it takes no more moves") % {"id": self.pk}, state=self
+            )
         db = router.db_for_write(type(self), instance=self)
         saved = self._snapshot()
         try:
@@ -449,7 +451,9 @@ class State(models.Model):
             .update(cancelled=now, version=F("version") + 1, updated=now)
         )
         if changed != 1:
-            raise ConcurrentTransition(f"State {self.pk} moved during the cancel; try again", state=self)
+            raise ConcurrentTransition(
+                gettext("State %(id)s moved during the cancel; try again") % {"id": self.pk}, state=self
+            )
         self.version, self.updated, self.cancelled = seen[1] + 1, now, now
         try:
             row = StateHistory.record(

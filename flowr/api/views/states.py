@@ -162,7 +162,8 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def expect_version(self, state: State, version: int | None) -> None:
         if version is not None and version != state.version:
             raise ConcurrentTransition(
-                f"State {state.pk} is at version {state.version}, not {version}; refresh it and try again",
+                _("State %(id)s is at version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "version": state.version, "seen": version},
                 state=state,
             )
 
@@ -176,7 +177,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         self.expect_version(state, data.get("expected_version"))
         node = Node.objects.filter(pk=data["node"]).first()
         if node is None:
-            raise NodeNotInFlow(f"No node {data['node']}", state=state)
+            raise NodeNotInFlow(_("No node %(node)s") % {"node": data["node"]}, state=state)
         state.jump_to(node, actor=request.user, note=data["note"], callbacks=data["callbacks"])
         return self.respond(state)
 
