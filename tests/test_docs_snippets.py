@@ -72,8 +72,14 @@ def setup_runtime() -> dict[str, Any]:
     }
 
 
+def setup_core() -> dict[str, Any]:
+    """Readable names: the block defines rules; nothing to seed."""
+    return {}
+
+
 SETUPS: dict[str, Callable[[], dict[str, Any]]] = {
     "api.md": setup_api,
+    "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
 }
