@@ -21,6 +21,7 @@ from django.contrib.auth.models import Permission, User
 from django.dispatch import Signal
 from django.urls import include, path
 
+from flowr import rules as rule_registry
 from flowr import sample_rules as sr
 from flowr import signals
 from flowr.models import Flow, RuleSet, State
@@ -77,11 +78,17 @@ def setup_core() -> dict[str, Any]:
     return {}
 
 
+def setup_testing() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_testing"}
+
+
 SETUPS: dict[str, Callable[[], dict[str, Any]]] = {
     "api.md": setup_api,
     "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
+    "testing.md": setup_testing,
 }
 
 
@@ -106,4 +113,6 @@ def test_the_blocks_of_a_page_run(page):
         for signal, saved in receivers.items():  # a block's @receiver stays in the page
             signal.receivers = saved
             signal.sender_receivers_cache.clear()
+        for label in [label for label in rule_registry._registry if label.startswith(namespace["__name__"] + ".")]:
+            del rule_registry._registry[label]  # and so do its rules
     assert blocks(page)
