@@ -92,6 +92,11 @@ def setup_runtime() -> dict[str, Any]:
     }
 
 
+def setup_core() -> dict[str, Any]:
+    """Readable names: the block defines rules; nothing to seed."""
+    return {}
+
+
 def setup_testing() -> dict[str, Any]:
     # the page's rules must live in an installed app's module to resolve
     return {"__name__": "tests.docs_testing"}
@@ -100,6 +105,7 @@ def setup_testing() -> dict[str, Any]:
 SETUPS: dict[str, Callable[[], Any]] = {
     "admin.md": setup_admin,
     "api.md": setup_api,
+    "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
     "testing.md": setup_testing,
