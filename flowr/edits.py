@@ -30,6 +30,7 @@ from django.db import connections, models, router, transaction
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.deletion import PROTECT, SET_NULL, Collector, ProtectedError, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.utils.translation import gettext, gettext_noop
 
 from flowr import policy
 from flowr.db import graph as sql
@@ -218,8 +219,13 @@ def edit_refusal(flow: Flow) -> FlowrError | None:
     return policy.frozen_refusal(flow, _models().state.objects.running().filter(flow_id=flow.pk).count())
 
 
+# words put into the messages below, translated where they are used
+_WORDS = (gettext_noop("node"), gettext_noop("graphs"), gettext_noop("flows"))
+
+
 def _gone(node: Any, what: str = "node") -> ConcurrentEdit:
-    return ConcurrentEdit(f"The {what} {node} was removed by another edit; reload the flow.", node=node)
+    text = gettext("The %(what)s %(node)s was removed by another edit; reload the flow.")
+    return ConcurrentEdit(text % {"what": gettext(what), "node": node}, node=node)
 
 
 # -- creating graphs ----------------------------------------------------------------------
@@ -344,13 +350,18 @@ def _connect(locked: Locked, source: Node, target: Node) -> Connected:
 def _same_graph(source: Any, target: Any, source_node: Node, target_node: Node, what: str = "graphs") -> None:
     if source_node.graph_id != target_node.graph_id:
         raise DifferentGraphs(
-            f"Cannot connect {source} to {target}: they belong to different {what}", node=source, target=target
+            gettext("Cannot connect %(source)s to %(target)s: they belong to different %(what)s")
+            % {"source": source, "target": target, "what": gettext(what)},
+            node=source,
+            target=target,
         )
 
 
 def refuse_other_flow(source: Node, target: Node) -> None:
     """Refuse an edge between nodes of two flows (or graphs)."""
-    _same_graph(f"node {source.pk}", f"node {target.pk}", source, target, "flows")
+    _same_graph(
+        gettext("node %(id)s") % {"id": source.pk}, gettext("node %(id)s") % {"id": target.pk}, source, target, "flows"
+    )
 
 
 def connect(source: Node, target: Node) -> Connected:
@@ -366,7 +377,8 @@ def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
     """An edge from the flow node ``source`` to the existing node ``target``,
     as the policy allows it (the target's rule must be allowed there)."""
     source_node, target_node = source.node, target.node
-    _same_graph(f"node {source.node_id}", f"node {target.node_id}", source_node, target_node, "flows")
+    node_of = gettext("node %(id)s")
+    _same_graph(node_of % {"id": source.node_id}, node_of % {"id": target.node_id}, source_node, target_node, "flows")
     label = target.rule_label
     with transaction.atomic():
         locked = lock_for_edit(

@@ -10,13 +10,19 @@ and quickstart run in a new project: tests/test_readme_quickstart.py.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
+from unittest import mock
 
+import django.contrib.admin
 import pytest
+from django.contrib.admin import AdminSite
 from django.contrib.auth.models import Permission, User
 from django.dispatch import Signal
 from django.urls import include, path
@@ -46,6 +52,19 @@ def sample_flow() -> Flow:
     return flow
 
 
+def setup_admin() -> Iterator[dict[str, Any]]:
+    """The page's ModelAdmin registers on a fresh admin site (the test app's
+    Ticket has one on the real site), importing Ticket from ``myapp.models``."""
+    site = AdminSite()
+    myapp = ModuleType("myapp")
+    with (
+        mock.patch.object(django.contrib.admin, "site", site),
+        mock.patch.dict(sys.modules, {"myapp": myapp, "myapp.models": sys.modules["tests.testapp.models"]}),
+    ):
+        yield {}
+    assert Ticket in site._registry
+
+
 def setup_api() -> dict[str, Any]:
     return {"path": path, "include": include}
 
@@ -73,13 +92,20 @@ def setup_runtime() -> dict[str, Any]:
     }
 
 
+def setup_core() -> dict[str, Any]:
+    """Readable names: the block defines rules; nothing to seed."""
+    return {}
+
+
 def setup_testing() -> dict[str, Any]:
     # the page's rules must live in an installed app's module to resolve
     return {"__name__": "tests.docs_testing"}
 
 
-SETUPS: dict[str, Callable[[], dict[str, Any]]] = {
+SETUPS: dict[str, Callable[[], Any]] = {
+    "admin.md": setup_admin,
     "api.md": setup_api,
+    "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
     "testing.md": setup_testing,
@@ -93,7 +119,14 @@ def test_every_page_with_python_blocks_has_a_setup():
 
 @pytest.mark.parametrize("page", sorted(SETUPS))
 def test_the_blocks_of_a_page_run(page):
-    namespace = {"__name__": f"docs_{page[:-3]}", **SETUPS[page]()}
+    setup = SETUPS[page]
+    # a generator setup is a context: the blocks run inside it
+    with contextmanager(setup)() if inspect.isgeneratorfunction(setup) else nullcontext(setup()) as seeded:
+        _run_blocks(page, {"__name__": f"docs_{page[:-3]}", **seeded})
+    assert blocks(page)
+
+
+def _run_blocks(page: str, namespace: dict[str, Any]) -> None:
     all_signals = [value for value in vars(signals).values() if isinstance(value, Signal)]
     receivers = {signal: list(signal.receivers) for signal in all_signals}
     try:
@@ -109,4 +142,3 @@ def test_the_blocks_of_a_page_run(page):
             signal.sender_receivers_cache.clear()
         for label in [label for label in rule_registry._registry if label.startswith(namespace["__name__"] + ".")]:
             del rule_registry._registry[label]  # and so do its rules
-    assert blocks(page)

@@ -228,7 +228,7 @@ def test_delete_flow_in_use_refused(rule_set):
     State.start(flow)
     with pytest.raises(FlowInUse) as info:
         flow.delete()
-    assert "2 state(s)" in str(info.value)
+    assert "2 states" in str(info.value)
     assert Flow.objects.count() == 1
 
 

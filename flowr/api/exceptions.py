@@ -19,6 +19,7 @@ from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -95,7 +96,7 @@ def flowr_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         response = Response(data, status=status_for(exc))
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         response = Response(
-            {"detail": "The object is still used by other objects and cannot be deleted.", "code": "protected"},
+            {"detail": _("The object is still used by other objects and cannot be deleted."), "code": "protected"},
             status=status.HTTP_409_CONFLICT,
         )
     elif isinstance(exc, exceptions.ValidationError):

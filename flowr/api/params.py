@@ -6,6 +6,7 @@ is a 400 ``invalid``."""
 from __future__ import annotations
 
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from flowr.export import text_problem
@@ -22,7 +23,7 @@ def single(params: QueryDict, name: str) -> str | None:
     """The parameter's one value, None when absent; given twice is refused."""
     values = params.getlist(name)
     if len(values) > 1:
-        raise _invalid(name, f"Give {name} once, not {len(values)} times.")
+        raise _invalid(name, _("Give %(name)s once, not %(count)s times.") % {"name": name, "count": len(values)})
     return values[0] if values else None
 
 
@@ -32,7 +33,7 @@ def integer(params: QueryDict, name: str, maximum: int = MAX_ID) -> int | None:
     if value is None:
         return None
     if not (value.isascii() and value.isdigit()) or len(value) > 19 or not 0 < int(value) <= maximum:
-        raise _invalid(name, "A valid integer is required.")
+        raise _invalid(name, _("A valid integer is required."))
     return int(value)
 
 
@@ -40,5 +41,5 @@ def text(params: QueryDict, name: str) -> str | None:
     """The parameter as text a database can compare with, None when absent."""
     value = single(params, name)
     if value is not None and (problem := text_problem(value)):
-        raise _invalid(name, f"The value {problem}.")
+        raise _invalid(name, _("The value %(problem)s.") % {"problem": problem})
     return value

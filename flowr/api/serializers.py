@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -70,7 +71,7 @@ class JSONObjectField(serializers.JSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
+            raise serializers.ValidationError(_("Expected a JSON object."), code="invalid")
         return super().to_internal_value(data)
 
 
@@ -83,7 +84,7 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise serializers.ValidationError(
-                    {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+                    {key: [serializers.ErrorDetail(_("Unknown field."), code="unknown_field")] for key in unknown}
                 )
         return super().to_internal_value(data)
 
@@ -92,10 +93,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class RuleRefSerializer(serializers.Serializer):
-    """A rule named by its label (``module.ClassName``) and class name."""
+    """A rule named by its label (``module.ClassName``), class name and
+    verbose name (in the request's language)."""
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
 
 
 class RuleSerializer(serializers.Serializer):
@@ -103,6 +106,7 @@ class RuleSerializer(serializers.Serializer):
 
     label = serializers.CharField(source="class_label")  # type: ignore[assignment]  # as above
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     children = serializers.SerializerMethodField()
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
@@ -117,11 +121,21 @@ class RuleSerializer(serializers.Serializer):
 class RuleSetSerializer(serializers.ModelSerializer):
     root_rule = serializers.CharField(source="root_rule_label")
     root_rule_name = serializers.CharField()
+    root_rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(source="rule_missing")
 
     class Meta:
         model = RuleSet
-        fields = ["id", "name", "root_rule", "root_rule_name", "missing_rule", "created", "updated"]
+        fields = [
+            "id",
+            "name",
+            "root_rule",
+            "root_rule_name",
+            "root_rule_verbose_name",
+            "missing_rule",
+            "created",
+            "updated",
+        ]
         read_only_fields = fields
 
 
@@ -220,6 +234,7 @@ class NodeDataSerializer(serializers.Serializer):
     node = serializers.IntegerField(help_text="The Node's primary key.")
     rule_label = serializers.CharField()
     rule_name = serializers.CharField()
+    rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField()
     is_root = serializers.BooleanField()
     can_remove = serializers.BooleanField()
@@ -238,6 +253,7 @@ class GraphRuleSerializer(serializers.Serializer):
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(help_text="No Rule class has this label (any more).")
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
@@ -315,6 +331,7 @@ class StateSerializer(serializers.ModelSerializer):
     current_node = serializers.IntegerField(source="current_node.node_id", read_only=True)
     current_rule_label = serializers.CharField(source="current_node.rule_label", read_only=True)
     current_rule_name = serializers.CharField(source="current_node.rule_name", read_only=True)
+    current_rule_verbose_name = serializers.CharField(source="current_node.rule_verbose_name", read_only=True)
     missing_rule = serializers.BooleanField(source="current_node.rule_missing", read_only=True)
     subject_type = serializers.SerializerMethodField()
     subject_id = serializers.SerializerMethodField()
@@ -328,6 +345,7 @@ class StateSerializer(serializers.ModelSerializer):
             "current_node",
             "current_rule_label",
             "current_rule_name",
+            "current_rule_verbose_name",
             "missing_rule",
             "version",
             "subject_type",
@@ -361,7 +379,10 @@ class StateDetailSerializer(StateSerializer):
         """The rules ``advance`` would accept now (guards consulted)."""
         if state.current_node.rule_missing:
             return []
-        return [{"label": r.class_label, "name": r.name} for r in state.allowed_next_rules()]
+        return [
+            {"label": r.class_label, "name": r.name, "verbose_name": str(r.verbose_name)}
+            for r in state.allowed_next_rules()
+        ]
 
 
 class StateCreateSerializer(StrictSerializer):
@@ -374,7 +395,7 @@ class StateCreateSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
         if (kind is None) != (pk is None):
-            raise serializers.ValidationError("Give subject_type and subject_id together.", code="invalid")
+            raise serializers.ValidationError(_("Give subject_type and subject_id together."), code="invalid")
         if kind is not None:
             request = self.context.get("request")
             attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
@@ -389,9 +410,11 @@ def subject_content_type(kind: str, user: Any) -> ContentType:
     not viewable by ``user`` -- gets the same ValidationError, before any
     object is looked up: the answer never tells whether an object exists.
     """
-    app_label, _, model = kind.lower().partition(".")
+    app_label, _dot, model = kind.lower().partition(".")
     declared = {label.lower() for label in flowr_settings.SUBJECT_MODELS}
-    refusal = serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+    refusal = serializers.ValidationError(
+        {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+    )
     if f"{app_label}.{model}" not in declared or not user_may(user, f"{app_label}.view_{model}"):
         raise refusal
     try:
@@ -404,12 +427,14 @@ def resolve_subject(kind: str, pk: Any, user: Any) -> Any:
     content_type = subject_content_type(kind, user)
     model = content_type.model_class()
     if model is None:
-        raise serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+        raise serializers.ValidationError(
+            {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+        )
     try:
         return model._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):
         raise serializers.ValidationError(
-            {"subject_id": [f"No {kind} with id {pk!r}."]}, code="does_not_exist"
+            {"subject_id": [_("No %(kind)s with id %(id)r.") % {"kind": kind, "id": pk}]}, code="does_not_exist"
         ) from None
 
 
@@ -477,6 +502,8 @@ class StateHistorySerializer(serializers.ModelSerializer):
     from_node = serializers.IntegerField(source="from_node.node_id", read_only=True, allow_null=True, default=None)
     to_node = serializers.IntegerField(source="to_node.node_id", read_only=True, allow_null=True, default=None)
     actor = serializers.IntegerField(source="actor_id", read_only=True, allow_null=True)
+    from_rule_verbose_name = serializers.CharField(read_only=True)
+    to_rule_verbose_name = serializers.CharField(read_only=True)
 
     class Meta:
         model = StateHistory
@@ -487,9 +514,11 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "from_node",
             "from_rule_label",
             "from_rule_name",
+            "from_rule_verbose_name",
             "to_node",
             "to_rule_label",
             "to_rule_name",
+            "to_rule_verbose_name",
             "actor",
             "actor_repr",
             "note",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import prefetch_related_objects
+from django.utils.translation import gettext
 
 from flowr.exceptions import FlowrError, MoveNotPermitted, NodeNotInFlow
 from flowr.models.flows import FlowNodeData
@@ -110,7 +111,7 @@ def _advance_each(
     results: list[MoveResult] = []
     for pk, state in loaded:
         if state is None:
-            results.append(MoveResult(pk, False, code="not_found", message=f"No State {pk}"))
+            results.append(MoveResult(pk, False, code="not_found", message=gettext("No State %(id)s") % {"id": pk}))
             continue
         try:
             row = state._next(rule, actor, note)  # next_state's own path
@@ -205,7 +206,7 @@ def advance_many(
         return results
     for state, snapshot in saved:
         state._restore(*snapshot)
-    message = f"rolled back: {failed} State(s) of the batch failed"
+    message = gettext("rolled back: %(count)s State(s) of the batch failed") % {"count": failed}
     return [r if not r.ok else MoveResult(r.state_pk, False, code="rolled_back", message=message) for r in results]
 
 
@@ -231,7 +232,8 @@ def require(actor: Any, perm: str, state: State, what: str) -> None:
     if actor is None or has_perm is None:
         return
     if not has_perm(perm):
-        raise MoveNotPermitted(f"{actor} may not {what} State {state.pk}: it needs the {perm} permission", state=state)
+        text = gettext("%(actor)s may not %(what)s State %(id)s: it needs the %(perm)s permission")
+        raise MoveNotPermitted(text % {"actor": actor, "what": what, "id": state.pk, "perm": perm}, state=state)
 
 
 def jump_target(state: State, node: Any, using: str | None = None) -> FlowNodeData:
@@ -256,7 +258,11 @@ def jump_target(state: State, node: Any, using: str | None = None) -> FlowNodeDa
         else None
     )
     if found is None:
-        raise NodeNotInFlow(f"Node {node_pk} is not a node of flow {state.flow_id}", state=state, node=node)
+        raise NodeNotInFlow(
+            gettext("Node %(node)s is not a node of flow %(flow)s") % {"node": node_pk, "flow": state.flow_id},
+            state=state,
+            node=node,
+        )
     return found
 
 

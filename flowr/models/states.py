@@ -34,6 +34,8 @@ from django.db import IntegrityError, OperationalError, connections, models, rou
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from flowr import edits, signals
 from flowr import rules as rule_registry
@@ -83,7 +85,8 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
             active = _moving.pks = set()
         if self.pk in active:
             raise ReentrantTransition(
-                f"State {self.pk} is already in a transition: a callback or receiver cannot move its own State",
+                gettext("State %(id)s is already in a transition: a callback or receiver cannot move its own State")
+                % {"id": self.pk},
                 state_pk=self.pk,
             )
         active.add(self.pk)
@@ -111,10 +114,12 @@ def _veto(result: bool | str | None, default: str) -> str | None:
 
 def _refusal(state: State, leaving: type[Rule], entering: type[Rule]) -> TransitionRefused | None:
     """Run ``leaving.can_leave`` then ``entering.can_enter``; the first veto."""
-    reason = _veto(leaving.can_leave(state), f"Rule {leaving.name} refused to be left")
+    reason = _veto(
+        leaving.can_leave(state), gettext("Rule %(rule)s refused to be left") % {"rule": leaving.verbose_name}
+    )
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=leaving, guard="can_leave", reason=reason)
-    reason = _veto(entering.can_enter(state), f"Rule {entering.name} refused entry")
+    reason = _veto(entering.can_enter(state), gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name})
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
     return None
@@ -204,9 +209,11 @@ class State(models.Model):
     ``subject`` optionally points at any model instance.
     """
 
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states")
-    current_node = models.ForeignKey(FlowNodeData, on_delete=models.PROTECT, related_name="states")
-    version = models.PositiveIntegerField(default=0, editable=False)
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states", verbose_name=_("flow"))
+    current_node = models.ForeignKey(
+        FlowNodeData, on_delete=models.PROTECT, related_name="states", verbose_name=_("current node")
+    )
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     # No index of its own: ``flowr_state_subject`` starts with it (on
     # PostgreSQL every transition writes every index of the State table).
     subject_content_type = models.ForeignKey(
@@ -214,21 +221,29 @@ class State(models.Model):
     )
     subject_id = models.CharField(max_length=255, blank=True, default="")
     subject = GenericForeignKey("subject_content_type", "subject_id")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
     # set once by cancel(): the State then takes no more moves and no longer
     # freezes its flow
-    cancelled = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled = models.DateTimeField(_("cancelled"), null=True, blank=True, editable=False)
 
     objects = StateQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("state")
+        verbose_name_plural = _("states")
         ordering = ["-updated", "-pk"]
         indexes = [models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject")]
         permissions = [("jump_state", "Can move a state to any node"), ("cancel_state", "Can cancel a state")]
 
     def __str__(self) -> str:
-        return f"State(id={self.pk} flow={self.flow_id} node={self.current_node_id})"
+        """``<flow> #<id> at <rule verbose name>`` (reads the flow and the
+        current node: select them with the State in lists)."""
+        return gettext("%(flow)s #%(id)s at %(rule)s") % {
+            "flow": self.flow,
+            "id": self.pk,
+            "rule": self.current_node.rule_verbose_name,
+        }
 
     # -- reading -----------------------------------------------------------
     @property
@@ -297,7 +312,7 @@ class State(models.Model):
 
     def _enter_root(self, rule: type[Rule], actor: Any, db: str) -> None:
         root = self.current_node
-        reason = _veto(rule.can_enter(self), f"Rule {rule.name} refused entry")
+        reason = _veto(rule.can_enter(self), gettext("Rule %(rule)s refused entry") % {"rule": rule.verbose_name})
         if reason is not None:
             raise TransitionRefused(reason, state=self, rule=rule, guard="can_enter", reason=reason)
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
@@ -360,7 +375,9 @@ class State(models.Model):
         if self.pk is None:
             raise ValueError(f"{what}() needs a saved State; use State.start()")
         if self.cancelled is not None:
-            raise StateCancelled(f"State {self.pk} was cancelled: it takes no more moves", state=self)
+            raise StateCancelled(
+                gettext("State %(id)s was cancelled: it takes no more moves") % {"id": self.pk}, state=self
+            )
         db = router.db_for_write(type(self), instance=self)
         saved = self._snapshot()
         try:
@@ -434,7 +451,9 @@ class State(models.Model):
             .update(cancelled=now, version=F("version") + 1, updated=now)
         )
         if changed != 1:
-            raise ConcurrentTransition(f"State {self.pk} moved during the cancel; try again", state=self)
+            raise ConcurrentTransition(
+                gettext("State %(id)s moved during the cancel; try again") % {"id": self.pk}, state=self
+            )
         self.version, self.updated, self.cancelled = seen[1] + 1, now, now
         try:
             row = StateHistory.record(
@@ -471,13 +490,20 @@ class State(models.Model):
             if lock_error_kind(exc) is None:
                 raise
             raise ConcurrentTransition(
-                f"State {self.pk} is being moved by another transaction; refresh it and try again", state=self
+                gettext("State %(id)s is being moved by another transaction; refresh it and try again")
+                % {"id": self.pk},
+                state=self,
             ) from exc
         if found != seen:
-            where = "was deleted" if found is None else f"is now at node data {found[0]}, version {found[1]}"
-            raise ConcurrentTransition(
-                f"State {self.pk} moved since it was loaded (it {where}); refresh it and try again", state=self
-            )
+            if found is None:
+                text = gettext("State %(id)s moved since it was loaded (it was deleted); refresh it and try again")
+            else:
+                text = gettext(
+                    "State %(id)s moved since it was loaded (it is now at node data %(data)s, version %(version)s); "
+                    "refresh it and try again"
+                )
+            where = {"id": self.pk, "data": found[0] if found else None, "version": found[1] if found else None}
+            raise ConcurrentTransition(text % where, state=self)
         return [_node_data(db, sql, row) for row in rows]
 
     def _move(
@@ -508,9 +534,12 @@ class State(models.Model):
                 return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
-                f"State {self.pk}: history row {seq} already exists; try again", state=self
+                gettext("State %(id)s: history row %(seq)s already exists; try again") % {"id": self.pk, "seq": seq},
+                state=self,
             ) from exc
-        raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
+        raise ConcurrentTransition(
+            gettext("State %(id)s moved during the transition; try again") % {"id": self.pk}, state=self
+        )
 
     def _choose(
         self, current: FlowNodeData, children: list[FlowNodeData], choice: type[Rule] | str | None
@@ -518,7 +547,8 @@ class State(models.Model):
         """The child to move to (0.2's rules: one child, or ``choice``)."""
         if not children:
             raise NoNextState(
-                f"No next state: node {current.node_id} ({current.rule_name}) of flow {self.flow_id} has no children",
+                gettext("No next state: node %(node)s (%(rule)s) of flow %(flow)s has no children")
+                % {"node": current.node_id, "rule": current.rule_verbose_name, "flow": self.flow_id},
                 state=self,
                 node=current,
             )
@@ -526,7 +556,8 @@ class State(models.Model):
             if len(children) == 1:
                 return children[0]
             raise ChoiceRequired(
-                f"Rule {current.rule_name} branches here ({len(children)} children): choose the next rule",
+                gettext("Rule %(rule)s branches here (%(count)s children): choose the next rule")
+                % {"rule": current.rule_verbose_name, "count": len(children)},
                 state=self,
                 node=current,
             )
@@ -535,8 +566,8 @@ class State(models.Model):
             if child.rule_label == label:
                 return child
         raise ChoiceNotInFlow(
-            f"Rule {rule_registry.short_name(label)} is not a child of node {current.node_id} "
-            f"({current.rule_name}) in this flow",
+            gettext("Rule %(rule)s is not a child of node %(node)s (%(current)s) in this flow")
+            % {"rule": rule_registry.short_name(label), "node": current.node_id, "current": current.rule_verbose_name},
             state=self,
             node=current,
             rule=choice,
@@ -552,28 +583,35 @@ class StateHistory(models.Model):
     """
 
     START, TRANSITION, MIGRATION, JUMP, CANCEL = "start", "transition", "migration", "jump", "cancel"
-    KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration"), (JUMP, "jump"), (CANCEL, "cancel")]
+    KINDS = [
+        (START, _("start")),
+        (TRANSITION, _("transition")),
+        (MIGRATION, _("migration")),
+        (JUMP, _("jump")),
+        (CANCEL, _("cancel")),
+    ]
 
     # db_index=False: the unique (state, seq) index serves look-ups by state
     state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows", db_index=False)
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=16, choices=KINDS, default=TRANSITION)
+    seq = models.PositiveIntegerField(_("step"))
+    kind = models.CharField(_("kind"), max_length=16, choices=KINDS, default=TRANSITION)
     from_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    from_rule_label = models.CharField(max_length=255, blank=True, default="")
-    from_rule_name = models.CharField(max_length=255, blank=True, default="")
-    to_rule_label = models.CharField(max_length=255)
-    to_rule_name = models.CharField(max_length=255)
+    from_rule_label = models.CharField(_("from rule label"), max_length=255, blank=True, default="")
+    from_rule_name = models.CharField(_("from rule"), max_length=255, blank=True, default="")
+    to_rule_label = models.CharField(_("to rule label"), max_length=255)
+    to_rule_name = models.CharField(_("to rule"), max_length=255)
     # db_index=False: SetOnlyIndex below (most transitions have no actor)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    actor_repr = models.CharField(max_length=255, blank=True, default="")
-    note = models.TextField(blank=True, default="")
-    created = models.DateTimeField(default=timezone.now)
+    actor_repr = models.CharField(_("actor"), max_length=255, blank=True, default="")
+    note = models.TextField(_("note"), blank=True, default="")
+    created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "state history"
+        verbose_name = _("state history row")
+        verbose_name_plural = _("state history")
         ordering = ["state", "seq"]
         constraints = [models.UniqueConstraint(fields=["state", "seq"], name="flowr_history_state_seq")]
         # Every index is written by every transition.  Kept: the unique
@@ -583,7 +621,18 @@ class StateHistory(models.Model):
         indexes = [SetOnlyIndex(fields=["actor"], name="flowr_history_actor")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.from_rule_name or '-'} -> {self.to_rule_name}"
+        return f"#{self.seq} {self.from_rule_verbose_name or '-'} -> {self.to_rule_verbose_name}"
+
+    @property
+    def from_rule_verbose_name(self) -> str:
+        """The left rule as people see it: its current verbose name while the
+        stored label resolves, else the stored name (history is never rewritten)."""
+        return _shown_rule(self.from_rule_label, self.from_rule_name)
+
+    @property
+    def to_rule_verbose_name(self) -> str:
+        """The entered rule as people see it (see :attr:`from_rule_verbose_name`)."""
+        return _shown_rule(self.to_rule_label, self.to_rule_name)
 
     @classmethod
     def record(
@@ -620,6 +669,11 @@ class StateHistory(models.Model):
         """An unsaved history row, with the rules' labels and names copied
         (:meth:`flowr.db.history.HistoryWriter.build`)."""
         return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)
+
+
+def _shown_rule(label: str, stored_name: str) -> str:
+    found = rule_registry.get_rule(label) if label else None
+    return str(found.verbose_name) if found is not None else stored_name
 
 
 _UPDATED = State._meta.get_field("updated")

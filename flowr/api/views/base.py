@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.authentication import BaseAuthentication
@@ -76,7 +77,9 @@ class FlowrNegotiation(DefaultContentNegotiation):
             if renderer.format == wanted:
                 return renderer, renderer.media_type
         choices = ", ".join(r.format for r in renderers)
-        raise ValidationError({"format": [f"Choose one of {choices}, not {wanted!r}."]})
+        raise ValidationError(
+            {"format": [_("Choose one of %(choices)s, not %(wanted)r.") % {"choices": choices, "wanted": wanted}]}
+        )
 
 
 class FlowrAPIMixin(_APIViewBase):

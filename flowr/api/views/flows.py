@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Count, F, ProtectedError, Q, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -94,7 +95,9 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
             with transaction.atomic():
                 flow.delete()
         except ProtectedError as exc:
-            raise FlowInUse(f"Flow {flow.name!r} cannot be deleted: states use it", flow=flow) from exc
+            raise FlowInUse(
+                _("Flow %(name)r cannot be deleted: states use it") % {"name": flow.name}, flow=flow
+            ) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @document(responses=FlowGraphSerializer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -127,10 +128,13 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         at = state.current_node.node_id
         if (node is not None and node != at) or (version is not None and version != state.version):
             seen = ", ".join(
-                f"{name} {value}" for name, value in (("node", node), ("version", version)) if value is not None
+                text % {"value": value}
+                for text, value in ((_("node %(value)s"), node), (_("version %(value)s"), version))
+                if value is not None
             )
             raise ConcurrentTransition(
-                f"State {state.pk} is at node {at}, version {state.version}, not {seen}; refresh it and try again",
+                _("State %(id)s is at node %(node)s, version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "node": at, "version": state.version, "seen": seen},
                 state=state,
             )
         # next_state() applies only from the version loaded here: a move in
@@ -158,7 +162,8 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def expect_version(self, state: State, version: int | None) -> None:
         if version is not None and version != state.version:
             raise ConcurrentTransition(
-                f"State {state.pk} is at version {state.version}, not {version}; refresh it and try again",
+                _("State %(id)s is at version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "version": state.version, "seen": version},
                 state=state,
             )
 
@@ -172,7 +177,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         self.expect_version(state, data.get("expected_version"))
         node = Node.objects.filter(pk=data["node"]).first()
         if node is None:
-            raise NodeNotInFlow(f"No node {data['node']}", state=state)
+            raise NodeNotInFlow(_("No node %(node)s") % {"node": data["node"]}, state=state)
         state.jump_to(node, actor=request.user, note=data["note"], callbacks=data["callbacks"])
         return self.respond(state)
 

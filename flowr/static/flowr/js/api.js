@@ -9,7 +9,6 @@
 
 import { gettext, interpolate } from "./dom.js";
 
-
 // Codes that add nothing to the server's message (the status says as much):
 // the banner shows only the codes that name a rule of flowr.
 const PLAIN_CODES = new Set([
@@ -170,6 +169,7 @@ export function expandGraph(doc) {
         node: pk,
         rule_label: rule.label,
         rule_name: rule.name,
+        verbose_name: rule.verbose_name,
         missing_rule: rule.missing_rule,
         is_root: pk === root,
         can_remove: removal.can_remove,

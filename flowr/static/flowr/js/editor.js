@@ -11,18 +11,12 @@ import { GraphView } from "./graph.js";
 import { NodePanel } from "./panel.js";
 import { renderProblems } from "./problems.js";
 
-// "<verbose name> #<node>", how the editor names a node to people.
-function nodeName(data, id) {
-  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
-}
-
 // How many node names a prune confirmation lists before summarising.
 const LISTED = 15;
 
-// A translated sentence whose %(count)s is shown in <strong id=...>.
-function withCount(format, count, id) {
-  const [before, after = ""] = format.split("%(count)s");
-  return [before, h("strong", { id }, String(count)), after];
+// "<verbose name> #<node>", how the editor names a node to people.
+function nodeName(data, id) {
+  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
 }
 
 class Editor {
@@ -71,15 +65,19 @@ class Editor {
   }
 
   get readOnlyReason() {
-    return interpolate(ngettext(
+    const text = ngettext(
       "Read-only: %(count)s running state uses this flow. Clone it to edit a new version.",
       "Read-only: %(count)s running states use this flow. Clone it to edit a new version.",
-      this.flow.state_count), { count: this.flow.state_count });
+      this.flow.state_count,
+    );
+    return interpolate(text, { count: this.flow.state_count });
   }
 
   showFlow() {
     const flow = this.flow;
-    const title = flow.version > 1 ? `${flow.name} (v${flow.version})` : flow.name;
+    const title = flow.version > 1
+      ? interpolate(gettext("%(name)s (v%(version)s)"), { name: flow.name, version: flow.version })
+      : flow.name;
     document.getElementById("flowr-flow-title").textContent = title;
     const frozen = document.getElementById("flowr-frozen");
     frozen.hidden = !flow.frozen;
@@ -239,12 +237,12 @@ class Editor {
     );
     this.mode = { kind: "connect", source: source.node, candidates: new Set(candidates.map((n) => n.data("node"))) };
     this.graph.markCandidates(this.graph.node(source.node), candidates);
-    const names = source.allowed_child_rules.map((r) => r.name).join(", ");
+    const names = source.allowed_child_rules.map((r) => r.verbose_name || r.name).join(", ");
+    const prompt = gettext("Click a green node to connect %(node)s to it (allowed rules: %(rules)s).");
     this.panel.showMode("connect",
-      h("p", {}, interpolate(gettext("Click a green node to connect %(node)s to it (allowed rules: %(rules)s)."),
-        { node: nodeName(source, source.node), rules: names }), " ",
-      ...withCount(ngettext("%(count)s node can be picked; dimmed ones cannot.",
-        "%(count)s nodes can be picked; dimmed ones cannot.", candidates.length), candidates.length, "flowr-candidate-count")),
+      h("p", {}, interpolate(prompt, { node: nodeName(source, source.node), rules: names }), " ",
+        h("strong", { id: "flowr-candidate-count" }, String(candidates.length)), " ",
+        ngettext("node can be picked; dimmed ones cannot.", "nodes can be picked; dimmed ones cannot.", candidates.length)),
       h("p", { id: "flowr-connect-note", class: "flowr-reason", hidden: true }),
       this.modeButtons());
   }
@@ -254,8 +252,11 @@ class Editor {
     const source = this.nodes.get(this.mode.source);
     if (!this.mode.candidates.has(id)) {
       const note = document.getElementById("flowr-connect-note");
-      note.textContent = interpolate(gettext("%(node)s cannot be picked: its rule may not follow %(rule)s here."),
-        { node: nodeName(ele.data(), id), rule: source.rule_name });
+      const refused = gettext("%(node)s cannot be picked: its rule may not follow %(source)s here.");
+      note.textContent = interpolate(refused, {
+        node: nodeName({ verbose_name: ele.data("verbose_name"), rule_name: ele.data("rule_name") }, id),
+        source: source.verbose_name || source.rule_name,
+      });
       note.hidden = false;
       return;
     }
@@ -300,7 +301,8 @@ class Editor {
       if (row) {
         return h("li", { class: "flowr-above", dataset: { node: pk } },
           interpolate(gettext("also removes %(node)s, above %(chosen)s, because %(because)s"),
-            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.rule_name, because: row.because }));
+            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.verbose_name || chosen.rule_name,
+              because: row.because }));
       }
       return h("li", { dataset: { node: pk } }, nodeName(data, pk));
     });
@@ -309,8 +311,8 @@ class Editor {
       listed.push(h("li", {}, interpolate(gettext("\u2026 and %(count)s more"), { count: order.length - listed.length })));
     }
     this.panel.showMode("prune",
-      h("p", {}, ...withCount(ngettext("Prune removes %(count)s node, highlighted in red:",
-        "Prune removes %(count)s nodes, highlighted in red:", count), count, "flowr-prune-count")),
+      h("p", {}, gettext("Prune removes"), " ", h("strong", { id: "flowr-prune-count" }, String(count)), " ",
+        ngettext("node, highlighted in red:", "nodes, highlighted in red:", count)),
       h("ul", { class: "flowr-prune-list" }, listed),
       this.modeButtons(interpolate(ngettext("Prune %(count)s node", "Prune %(count)s nodes", count), { count }),
         () => this.run(() => this.api.prune(id))));
@@ -385,7 +387,9 @@ class Editor {
     const url = this.config.edit_screen_url.replace("{id}", id);
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html", "X-Flowr-Fragment": "1" } });
-      if (!response.ok) throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }));
+      if (!response.ok) {
+        throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }));
+      }
       const html = await response.text();
       // HTML made by the rule's code (database values escaped server-side)
       if (this.selected === id) box.innerHTML = html;

@@ -1,7 +1,7 @@
 // The side panel of the flow editor: what the selected node is, and the
 // edits allowed on it.  Buttons that cannot act are disabled and say why.
 
-import { gettext, h, interpolate } from "./dom.js";
+import { gettext, h, interpolate, ngettext } from "./dom.js";
 
 // "<verbose name> #<node>", how the editor names a node to people.
 function nodeName(data, id) {
@@ -9,7 +9,7 @@ function nodeName(data, id) {
 }
 
 function ruleOption(rule) {
-  return h("option", { value: rule.label }, interpolate(gettext("%(name)s (%(label)s)"), rule));
+  return h("option", { value: rule.label }, `${rule.verbose_name || rule.name} (${rule.label})`);
 }
 
 function badge(text, kind) {
@@ -22,17 +22,20 @@ function reason(text, name) {
 
 function describe(data) {
   const badges = [];
-  if (data.is_root) badges.push(badge("root", "root"));
-  if (data.multiple_paths) badges.push(badge("branching", "branching"));
-  if (data.missing_rule) badges.push(badge("missing rule", "missing"));
-  if (data.state_count) badges.push(badge(`${data.state_count} state(s) here`, "states"));
+  if (data.is_root) badges.push(badge(gettext("root"), "root"));
+  if (data.multiple_paths) badges.push(badge(gettext("branching"), "branching"));
+  if (data.missing_rule) badges.push(badge(gettext("missing rule"), "missing"));
+  if (data.state_count) {
+    const here = ngettext("%(count)s state here", "%(count)s states here", data.state_count);
+    badges.push(badge(interpolate(here, { count: data.state_count }), "states"));
+  }
   return [
-    h("h2", { class: "flowr-node-title" }, data.rule_name, " ", ...badges),
+    h("h2", { class: "flowr-node-title" }, data.verbose_name || data.rule_name, " ", ...badges),
     h("dl", { class: "flowr-facts" },
-      h("dt", {}, "Node"), h("dd", { class: "flowr-node-id" }, `#${data.node}`),
-      h("dt", {}, "Rule"),
+      h("dt", {}, gettext("Node")), h("dd", { class: "flowr-node-id" }, `#${data.node}`),
+      h("dt", {}, gettext("Rule")),
       h("dd", {}, data.missing_rule
-        ? h("span", { class: "flowr-missing" }, "missing rule: ", h("code", {}, data.rule_label))
+        ? h("span", { class: "flowr-missing" }, gettext("missing rule:"), " ", h("code", {}, data.rule_label))
         : h("code", { class: "flowr-rule-label" }, data.rule_label)),
     ),
   ];
@@ -109,10 +112,10 @@ function ruleForm(detail, ctx) {
 
 function addChildForm(data, ctx) {
   const rules = data.allowed_child_rules;
-  const select = h("select", { id: "flowr-add-rule", name: "rule", disabled: !rules.length, "aria-label": "Rule of the new child" },
+  const select = h("select", { id: "flowr-add-rule", name: "rule", disabled: !rules.length, "aria-label": gettext("Rule of the new child") },
     rules.length
-      ? rules.map((r) => h("option", { value: r.label }, `${r.name} (${r.label})`))
-      : h("option", { value: "" }, "\u2014 none \u2014"));
+      ? rules.map((r) => h("option", { value: r.label }, `${r.verbose_name || r.name} (${r.label})`))
+      : h("option", { value: "" }, gettext("\u2014 none \u2014")));
   const form = h("form", { class: "flowr-add-child", onsubmit: (evt) => {
     evt.preventDefault();
     if (select.value) ctx.onAddChild(select.value);
