@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowr.exceptions import (
+    CannotDisconnect,
     CannotRemove,
     DuplicateChildRule,
     FlowFrozen,
@@ -231,6 +232,14 @@ def removal_refusal(node: Any, is_root: bool, cut: int) -> CannotRemove | None:
     return None if reason is None else CannotRemove(f"{node}: {reason}", node=node)
 
 
+def prune_above_reason(via: str, loops_back: bool) -> str:
+    """Why a prune also removes a node above the chosen one: ``via`` (a name
+    for people), which the prune removes, leads to it."""
+    if loops_back:
+        return f"{via} loops back to it"
+    return f"{via}, which goes too, leads to it"
+
+
 def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
     """The refusal of any edit of ``flow`` while ``count`` States use it."""
     if not count:
@@ -240,6 +249,136 @@ def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
         flow=flow,
         count=count,
     )
+
+
+# -- links, inserts and rule changes --------------------------------------------------
+
+
+def disconnect_reason(cut: int, child: str) -> str | None:
+    """Why the link to ``child`` (a name for people) cannot be deleted:
+    ``cut`` nodes (the child among them) would lose their way from the
+    root.  None when it can (the child stays reachable another way)."""
+    if not cut:
+        return None
+    others = cut - 1
+    also = f" and {others} other node(s)" if others else ""
+    return f"Deleting this link would cut {child}{also} off from the root; delete or re-route the other links first."
+
+
+def disconnect_refusal(cut: int, child: str, node: Any = None) -> CannotDisconnect | None:
+    reason = disconnect_reason(cut, child)
+    return None if reason is None else CannotDisconnect(reason, node=node, reason=reason)
+
+
+def insert_refusal(
+    parent_label: str,
+    rule: type[Rule] | str,
+    child_label: str,
+    sibling_labels: Sequence[str],
+    *,
+    node_id: int | None = None,
+    node: Any = None,
+) -> FlowrError | None:
+    """Why a new node of ``rule`` cannot go between a node of
+    ``parent_label`` and its child of ``child_label`` (``sibling_labels``:
+    the node's other children); None when it can.  The new node takes the
+    child's place under the parent (the count does not change) and has the
+    child as its only child."""
+    refusal = child_refusal(parent_label, rule, len(sibling_labels), set(sibling_labels), node_id=node_id, node=node)
+    if refusal is not None:
+        return refusal
+    inserted = resolve(rule)
+    if get_rule(child_label) is None:
+        return MissingRule(f"The child's rule {child_label!r} does not resolve", label=child_label, node=node)
+    if resolve(child_label) not in child_rules(inserted):
+        return RuleNotAllowed(
+            f"Rule {rule_name(child_label)} is not a valid child of rule {inserted.name}: "
+            f"{inserted.name} cannot go before it",
+            rule=inserted,
+            node=node,
+        )
+    return None
+
+
+def insert_options(parent_label: str, child_label: str, sibling_labels: Sequence[str]) -> tuple[type[Rule], ...]:
+    """The rules a new node between a node of ``parent_label`` and its child
+    of ``child_label`` may have (see :func:`insert_refusal`)."""
+    parent = get_rule(parent_label)
+    if parent is None:
+        return ()
+    return tuple(
+        r for r in child_rules(parent) if insert_refusal(parent_label, r, child_label, sibling_labels) is None
+    )
+
+
+ROOT_RULE_REASON = "The root's rule is the rule set's root rule; it cannot be changed."
+
+
+def rule_change_refusal(
+    current_label: str,
+    new: type[Rule] | str,
+    parents: Sequence[tuple[str, Sequence[str]]],
+    child_labels: Sequence[str],
+    *,
+    is_root: bool = False,
+    node_id: int | None = None,
+    node: Any = None,
+) -> FlowrError | None:
+    """Why a node of ``current_label`` cannot take the rule ``new``; None
+    when it can.  ``parents``: each parent's label and its other children's
+    labels; ``child_labels``: the node's children.  The new rule must follow
+    every parent's rule (without a second child of that rule there) and
+    allow every current child (as many of them as there are)."""
+    try:
+        rule = resolve(new)
+    except FlowrError as exc:
+        return exc
+    if is_root:
+        return RuleNotAllowed(ROOT_RULE_REASON, rule=rule, node=node, reason=ROOT_RULE_REASON)
+    if rule.class_label == current_label:
+        return RuleNotAllowed(f"{_node_ref(node_id).capitalize()} already has rule {rule.name}", rule=rule, node=node)
+    for parent_label, others in parents:
+        refusal = child_refusal(parent_label, rule, len(others), set(others), node_id=node_id, node=node)
+        if refusal is not None:
+            return refusal
+    allowed = child_rules(rule)
+    for label in child_labels:
+        child = get_rule(label)
+        if child is None or child not in allowed:
+            return RuleNotAllowed(
+                f"Rule {rule.name} does not allow the child rule {rule_name(label)} that {_node_ref(node_id)} has",
+                rule=rule,
+                node=node,
+            )
+    if len(child_labels) > max_children(rule):
+        return TooManyChildren(
+            f"Rule {rule.name} allows {max_children(rule)} child(ren); {_node_ref(node_id)} has {len(child_labels)}",
+            rule=rule,
+            node=node,
+        )
+    return None
+
+
+def rule_options(
+    current_label: str,
+    candidates: Sequence[type[Rule]],
+    parents: Sequence[tuple[str, Sequence[str]]],
+    child_labels: Sequence[str],
+    *,
+    is_root: bool = False,
+) -> tuple[tuple[type[Rule], ...], str | None]:
+    """The rules among ``candidates`` (the rule set's) a node may change to,
+    and when there are none, why (see :func:`rule_change_refusal`)."""
+    if is_root:
+        return (), ROOT_RULE_REASON
+    found = tuple(
+        r
+        for r in candidates
+        if r.class_label != current_label and rule_change_refusal(current_label, r, parents, child_labels) is None
+    )
+    if found:
+        return found, None
+    return (), "No other rule of the rule set may follow its parents and allow its children."
 
 
 # -- the rule graph ------------------------------------------------------------------
@@ -278,6 +417,7 @@ def rule_graph(root_label: str) -> RuleGraph:
 
 __all__ = [
     "ROOT_REASON",
+    "ROOT_RULE_REASON",
     "BrokenChild",
     "ChildOptions",
     "ChildProblem",
@@ -287,14 +427,21 @@ __all__ = [
     "child_refusal",
     "child_rules",
     "cut_reason",
+    "disconnect_reason",
+    "disconnect_refusal",
+    "insert_options",
+    "insert_refusal",
     "frozen_refusal",
     "max_children",
+    "prune_above_reason",
     "removal_reason",
     "removal_refusal",
     "resolve",
     "rule_graph",
+    "rule_change_refusal",
     "rule_graph_elements",
     "rule_name",
+    "rule_options",
     "rules_reachable_from",
 ]
 
