@@ -350,9 +350,7 @@ def removed_by_edit(node_id: int, revision: int | None) -> ConcurrentEdit | None
     that never existed is not found)."""
     if revision is None:
         return None
-    edit = (
-        _models().edit.objects.filter(change__removed__has_key=str(node_id)).order_by("-pk").first()
-    )
+    edit = _models().edit.objects.filter(change__removed__has_key=str(node_id)).order_by("-pk").first()
     if edit is None or edit.seq <= revision:
         return None
     return _conflict(edit, node_id)
@@ -944,9 +942,11 @@ def _restore(
         )
     if edges:
         pairs = [(s, t) for _, s, t, _ in edges]
-        if m.edge.objects.filter(graph_id=graph.pk).filter(
-            reduce(or_, (Q(source_id=s, target_id=t) for s, t in pairs))
-        ).exists():
+        if (
+            m.edge.objects.filter(graph_id=graph.pk)
+            .filter(reduce(or_, (Q(source_id=s, target_id=t) for s, t in pairs)))
+            .exists()
+        ):
             raise ConcurrentEdit("A link to restore exists already; reload the flow.")
         m.edge.objects.bulk_create(
             [m.edge(pk=pk, graph_id=graph.pk, source_id=s, target_id=t, backbone=b) for pk, s, t, b in edges]
@@ -1190,6 +1190,7 @@ def redo(flow: Flow, actor: Any = None) -> Undone:
     """Re-apply the edit undo reverted last (none once a new edit was made)."""
     return _undo_or_redo(flow, actor, redo=True)
 
+
 # The remove/prune path in few statements (the ``hand_statements`` trick):
 # the graph, whether it is in use and its edges in one read (the lock itself
 # on SQLite); what points at the data rows through SET_NULL foreign keys set
@@ -1200,7 +1201,6 @@ def redo(flow: Flow, actor: Any = None) -> Undone:
 # raises ProtectedError as before); then edges and nodes by graph and pk.
 # The ORM's way (the collector) whenever it could differ: a delete receiver,
 # other kinds of foreign keys to the data class, columns that need converting.
-
 
 
 @dataclass(frozen=True)

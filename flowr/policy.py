@@ -306,9 +306,7 @@ def insert_options(parent_label: str, child_label: str, sibling_labels: Sequence
     parent = get_rule(parent_label)
     if parent is None:
         return ()
-    return tuple(
-        r for r in child_rules(parent) if insert_refusal(parent_label, r, child_label, sibling_labels) is None
-    )
+    return tuple(r for r in child_rules(parent) if insert_refusal(parent_label, r, child_label, sibling_labels) is None)
 
 
 ROOT_RULE_REASON = "The root's rule is the rule set's root rule; it cannot be changed."

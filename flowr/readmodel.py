@@ -233,7 +233,12 @@ class FlowGraph:
             cut = self.index.edge_cut(pk, child)
             reason = policy.disconnect_reason(cut, f"{self.name(child)} (node {child})")
             found.append(
-                {"child": child, "backbone": self.tree.parent.get(child) == pk, "can_disconnect": not cut, "reason": reason}
+                {
+                    "child": child,
+                    "backbone": self.tree.parent.get(child) == pk,
+                    "can_disconnect": not cut,
+                    "reason": reason,
+                }
             )
         return found
 

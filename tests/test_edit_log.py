@@ -149,7 +149,9 @@ def test_disconnect_a_backbone_edge_rehomes_the_child(rule_set: RuleSet) -> None
     leaf2.connect_child(under)  # a second way to ``under``
     before = rows(flow)
     leaf.disconnect_child(under)
-    backbone = dict(Edge.objects.filter(graph_id=flow.state_graph_id, backbone=True).values_list("target_id", "source_id"))
+    backbone = dict(
+        Edge.objects.filter(graph_id=flow.state_graph_id, backbone=True).values_list("target_id", "source_id")
+    )
     assert backbone[under.node_id] == leaf2.node_id and backbone[below.node_id] == under.node_id
     check_invariants(flow.state_graph)
     edits.undo(flow)
@@ -164,7 +166,9 @@ def test_insert_between(rule_set: RuleSet) -> None:
     flow = Flow.factory("chain", chains)
     one = flow.root_data.add_child_rule(T.Chain)
     new = flow.root_data.insert_between(one, T.Chain)
-    assert list(Edge.objects.filter(source=flow.root_data.node).values_list("target_id", "backbone")) == [(new.node_id, True)]
+    assert list(Edge.objects.filter(source=flow.root_data.node).values_list("target_id", "backbone")) == [
+        (new.node_id, True)
+    ]
     assert list(Edge.objects.filter(source=new.node).values_list("target_id", "backbone")) == [(one.node_id, True)]
     check_invariants(flow.state_graph)
 

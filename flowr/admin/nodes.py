@@ -14,9 +14,20 @@ from django.utils.html import format_html
 
 from flowr import rules as rule_registry
 from flowr.admin.common import ReadOnlyAdmin, count_of, reverse_or_none
+from flowr.conf import settings as flowr_settings
 from flowr.forms import rule_display
 from flowr.graphwalk import Tree, backbone_root, tree_order
 from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node
+
+
+class InternalTable:
+    """An admin of flowr's internal tables: off the admin index unless
+    ``FLOWR["ADMIN_SHOW_INTERNALS"]`` is true (the pages stay reachable)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if not flowr_settings.ADMIN_SHOW_INTERNALS:
+            return False
+        return cast(bool, super().has_module_permission(request))  # type: ignore[misc]
 
 
 class FlowFilter(admin.SimpleListFilter):
@@ -133,7 +144,7 @@ class TreeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FlowNodeData)
-class FlowNodeDataAdmin(TreeAdmin):
+class FlowNodeDataAdmin(InternalTable, TreeAdmin):
     list_display = ["node_id", "tree_rule", "flow_name", "children"]
     list_filter = [FlowFilter]
     list_select_related = ["node", "node__graph__flow"]
@@ -172,7 +183,7 @@ class FlowNodeDataAdmin(TreeAdmin):
 
 
 @admin.register(Node)
-class NodeAdmin(TreeAdmin):
+class NodeAdmin(InternalTable, TreeAdmin):
     list_display = ["id", "tree_node", "graph", "depth", "children_count"]
     list_filter = [NodeFlowFilter]
     list_select_related = ["graph", "flownodedata"]
@@ -214,7 +225,7 @@ class NodeAdmin(TreeAdmin):
 
 
 @admin.register(DCCGraph)
-class DCCGraphAdmin(ReadOnlyAdmin):
+class DCCGraphAdmin(InternalTable, ReadOnlyAdmin):
     list_display = ["id", "data_content_type", "root", "node_count", "flow_name"]
     list_select_related = ["data_content_type", "root", "flow"]
     fields = readonly_fields = ("data_content_type", "root", "flow_name")
