@@ -263,7 +263,8 @@ class EditContext:
     revision: int | None = None
 
 
-_context: ContextVar[EditContext] = ContextVar("flowr_edit_context", default=EditContext())
+_NOBODY = EditContext()  # frozen: safe to share as the default
+_context: ContextVar[EditContext] = ContextVar("flowr_edit_context", default=_NOBODY)
 _quiet: ContextVar[bool] = ContextVar("flowr_edit_quiet", default=False)
 
 
@@ -937,8 +938,9 @@ def _restore(
     if node_ids:
         m.node.objects.bulk_create([m.node(pk=n, graph_id=graph.pk) for n in node_ids])
         data_class = graph.data_class
+        pk_name = data_class._meta.pk.attname
         data_class._default_manager.bulk_create(
-            [data_class(pk=pk, node_id=node, **fields) for pk, node, fields in data_rows]
+            [data_class(**{pk_name: pk, "node_id": node, **fields}) for pk, node, fields in data_rows]
         )
     if edges:
         pairs = [(s, t) for _, s, t, _ in edges]
@@ -1005,7 +1007,7 @@ def _undo_add(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[s
 
 
 def _redo_add(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
-    snapshot = change["snapshot"]
+    snapshot: dict[str, Any] = change["snapshot"]
     _restore(locked, snapshot["data"], snapshot["edges"])
     _check_rules(locked, [change["parent"]])
     return snapshot
@@ -1026,7 +1028,7 @@ def _undo_connect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> di
 
 
 def _redo_connect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
-    snapshot = change["snapshot"]
+    snapshot: dict[str, Any] = change["snapshot"]
     _restore(locked, [], [snapshot["edge"]])
     _check_rules(locked, [change["source"]])
     return snapshot
@@ -1056,7 +1058,7 @@ def _undo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dic
 
 
 def _redo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
-    snapshot = change["snapshot"]
+    snapshot: dict[str, Any] = change["snapshot"]
     _, edges = _index(locked.graph, rows)[1:]
     old = edges.get((change["parent"], change["child"]))
     if old is None:
@@ -1102,6 +1104,7 @@ def _redo_prune(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict
 
 
 def _rename(locked: Locked, name: str) -> None:
+    assert locked.flow_id is not None
     _models().flow.objects.filter(pk=locked.flow_id).update(name=name)
 
 

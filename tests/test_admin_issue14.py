@@ -62,7 +62,9 @@ def test_insert_refused(admin_client: Client) -> None:
     page = admin_client.get(admin("flowr_flow_insert", flow.pk, n["A"].node_id)).content.decode()
     assert "No rule may go between this node and any of its children." in page
     found = post(
-        admin_client, admin("flowr_flow_insert", flow.pk, n["A"].node_id), {"choice": f"{n['C'].node_id}:{S.B.class_label}"}
+        admin_client,
+        admin("flowr_flow_insert", flow.pk, n["A"].node_id),
+        {"choice": f"{n['C'].node_id}:{S.B.class_label}"},
     )
     assert refused(found, "is not a valid child of rule B")
     assert snapshot(flow) == before

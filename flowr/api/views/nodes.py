@@ -89,7 +89,8 @@ class NodeViewSet(FlowrViewSet):
 
     def get_object(self) -> Node:
         try:
-            return super().get_object()
+            node: Node = super().get_object()
+            return node
         except Http404:
             pk = self.kwargs.get("pk", "")
             if str(pk).isdigit() and len(str(pk)) < 19:
