@@ -43,6 +43,7 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A JSON integer naming an existing row."""
 
@@ -51,6 +52,16 @@ class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if data < 1 or data > 2**63 - 1:
             self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (not an array, a scalar or null)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
         return super().to_internal_value(data)
 
 
@@ -192,14 +203,9 @@ class FlowCloneSerializer(StrictSerializer):
 
 
 class FlowImportSerializer(StrictSerializer):
-    document = serializers.JSONField(help_text="A document made by the export endpoint.")
+    document = JSONObjectField(help_text="A document made by the export endpoint.")
     name = StrictCharField(max_length=100, required=False)
     rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all(), required=False)
-
-    def validate_document(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
-        return value
 
 
 class EditRefSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import edits, export
+from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
@@ -156,7 +157,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         flow = export.import_flow(data["document"], name=data.get("name"), rule_set=data.get("rule_set"))
         return self.respond(flow, status.HTTP_201_CREATED)
 
-    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @document(parameters=[FORMAT_PARAMETER], responses=DIAGRAM_RESPONSES)
     @action(detail=True, methods=["get"])
     def diagram(self, request: Request, pk: str | None = None) -> Response:
         """The flow as Graphviz DOT or Mermaid text."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import export
 from flowr.api import params as query
+from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     AdvanceSerializer,
     StateCreateSerializer,
@@ -34,7 +34,9 @@ FILTERS = [
     OpenApiParameter("rule", str, description="Only States whose current node has this rule (label)."),
     OpenApiParameter("node", int, description="Only States standing on this node (Node id)."),
     OpenApiParameter("subject_type", str, description='Only States of subjects of this model ("app_label.model").'),
-    OpenApiParameter("subject_id", str, description="With subject_type: only States of this subject."),
+    OpenApiParameter(
+        "subject_id", str, description="Only States of subjects with this id (of any type, or of subject_type)."
+    ),
 ]
 
 
@@ -71,12 +73,10 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if rule is not None:
             states = states.filter(current_node__rule_label=rule)
         kind, subject = query.text(params, "subject_type"), query.text(params, "subject_id")
-        if subject is not None and kind is None:
-            raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
         if kind is not None:
             states = states.filter(subject_content_type=subject_content_type(kind, self.request.user))
-            if subject is not None:
-                states = states.filter(subject_id=subject)
+        if subject is not None:
+            states = states.filter(subject_id=subject)
         return states
 
     input_serializers = {"create": StateCreateSerializer, "advance": AdvanceSerializer}
@@ -131,7 +131,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         rows = StateHistory.objects.filter(state_id=state.pk).select_related("from_node", "to_node").order_by("seq")
         return self.paginated(rows, StateHistorySerializer)
 
-    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @document(parameters=[FORMAT_PARAMETER], responses=DIAGRAM_RESPONSES)
     @action(detail=True, methods=["get"])
     def diagram(self, request: Request, pk: str | None = None) -> Response:
         """The State's flow as DOT or Mermaid, its node and path highlighted."""
