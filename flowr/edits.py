@@ -300,8 +300,11 @@ UNDOABLE = ("add", "connect", "disconnect", "insert", "change_rule", "remove", "
 
 def _with_flow(locked: Locked) -> Locked:
     """``locked`` with the flow's revision read (one statement; for the
-    edits whose lock statement does not read it)."""
+    edits whose lock statement does not read it; none for a graph that is
+    not a flow's)."""
     m = _models()
+    if locked.graph.data_class is not m.flow_data:  # not a flow's graph: nothing to read
+        return locked
     row = (
         m.flow.objects.filter(state_graph_id=locked.graph.pk)
         .annotate(redoable=Exists(m.edit.objects.filter(flow_id=OuterRef("pk"), redoable=True)))

@@ -22,7 +22,8 @@ from flowr.models.flows import Flow
 class FlowEdit(models.Model):
     """One applied edit of a flow: who, when, what, and how to undo it."""
 
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="edits")
+    # No index of its own: the unique (flow, seq) starts with it.
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="edits", db_index=False)
     seq = models.PositiveIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

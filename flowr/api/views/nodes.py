@@ -82,7 +82,7 @@ class NodeViewSet(FlowrViewSet):
         if value is None and self.request.method == "DELETE":
             raw = self.request.query_params.get("revision")
             if raw is not None:
-                if not raw.isdigit() or len(raw) > 10:
+                if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
                     raise ValidationError({"revision": ["A valid integer is required."]})
                 value = int(raw)
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -93,7 +93,7 @@ class NodeViewSet(FlowrViewSet):
             return node
         except Http404:
             pk = self.kwargs.get("pk", "")
-            if str(pk).isdigit() and len(str(pk)) < 19:
+            if str(pk).isascii() and str(pk).isdigit() and len(str(pk)) < 19:  # "²".isdigit() too
                 conflict = edits.removed_by_edit(int(pk), self.given_revision())
                 if conflict is not None:
                     raise conflict from None
