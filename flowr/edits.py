@@ -33,6 +33,7 @@ from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, S
 from django.db.models.deletion import PROTECT, SET_NULL, Collector, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from flowr import policy
 from flowr.db import graph as sql
@@ -318,18 +319,20 @@ def _with_flow(locked: Locked) -> Locked:
 
 def _who(edit: FlowEdit) -> str:
     when = timezone.localtime(edit.created).strftime("%H:%M") if edit.created else ""
-    who = edit.actor_repr or "someone"
+    who = edit.actor_repr or _("someone")
     return f"{who}, {when}" if when else who
 
 
 def _conflict(edit: FlowEdit, node: int | None) -> ConcurrentEdit:
     removed = (edit.change or {}).get("removed") or {}
+    facts = {"node": node, "who": _who(edit), "what": edit.description}
     if node is not None and str(node) in removed:
-        text = f"Node {node} ({removed[str(node)]}) was removed by another edit ({_who(edit)}); reload the flow."
+        facts["name"] = removed[str(node)]
+        text = _("Node %(node)s (%(name)s) was removed by another edit (%(who)s); reload the flow.") % facts
     elif node is not None:
-        text = f"Node {node} was changed by another edit ({edit.description}; {_who(edit)}); reload the flow."
+        text = _("Node %(node)s was changed by another edit (%(what)s; %(who)s); reload the flow.") % facts
     else:
-        text = f"The flow was changed by another edit ({edit.description}; {_who(edit)}); reload the flow."
+        text = _("The flow was changed by another edit (%(what)s; %(who)s); reload the flow.") % facts
     return ConcurrentEdit(text, node=node)
 
 
@@ -627,7 +630,8 @@ def _delete_edges(graph: DCCGraph, pks: list[int]) -> None:
 
 
 def _not_a_child(source: int, target: int) -> NotAChild:
-    return NotAChild(f"Node {target} is not a child of node {source}.", node=source, target=target)
+    text = _("Node %(target)s is not a child of node %(source)s.") % {"target": target, "source": source}
+    return NotAChild(text, node=source, target=target)
 
 
 def _disconnect_core(locked: Locked, rows: list[Row], source: int, target: int) -> tuple[Disconnected, dict[str, Any]]:
@@ -1048,7 +1052,7 @@ def _undo_disconnect(locked: Locked, rows: list[Row], change: dict[str, Any]) ->
 
 
 def _redo_disconnect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
-    _, new = _disconnect_core(locked, rows, change["source"], change["target"])
+    _done, new = _disconnect_core(locked, rows, change["source"], change["target"])
     return {"flips": new["flips"], "edge": new["edge"]}
 
 
@@ -1062,7 +1066,7 @@ def _undo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dic
 
 def _redo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
     snapshot: dict[str, Any] = change["snapshot"]
-    _, edges = _index(locked.graph, rows)[1:]
+    edges = _index(locked.graph, rows)[2]
     old = edges.get((change["parent"], change["child"]))
     if old is None:
         raise _not_a_child(change["parent"], change["child"])
@@ -1095,14 +1099,14 @@ def _undo_removal(locked: Locked, rows: list[Row], change: dict[str, Any]) -> di
 def _redo_remove(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
     node = _models().node(pk=change["node"], graph_id=locked.graph.pk)
     node._graph_cache = locked.graph
-    _, new = _remove_core(locked, rows, node)
+    _done, new = _remove_core(locked, rows, node)
     return {k: new[k] for k in ("data", "edges", "flips")}
 
 
 def _redo_prune(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
     node = _models().node(pk=change["node"], graph_id=locked.graph.pk)
     node._graph_cache = locked.graph
-    _, new = _prune_core(locked, rows, node)
+    _done, new = _prune_core(locked, rows, node)
     return {k: new[k] for k in ("nodes", "data", "edges")}
 
 
@@ -1157,14 +1161,15 @@ def _undo_or_redo(flow: Flow, actor: Any, redo: bool) -> Undone:
                 edit = edits.filter(undone=False, operation__in=UNDOABLE).order_by("-seq").first()
             if edit is None:
                 if redo:
-                    raise NothingToRedo(f"Nothing to redo in flow {flow.name!r}.", flow=flow)
-                raise NothingToUndo(f"Nothing to undo in flow {flow.name!r}.", flow=flow)
+                    raise NothingToRedo(_("Nothing to redo in flow %(name)r.") % {"name": flow.name}, flow=flow)
+                raise NothingToUndo(_("Nothing to undo in flow %(name)r.") % {"name": flow.name}, flow=flow)
             step = _STEPS[edit.operation][1 if redo else 0]
             change = dict(edit.change)
             try:
                 kept = step(locked, rows, change)
             except FlowrError as exc:
-                raise _prefixed(exc, f"Cannot {'redo' if redo else 'undo'} {edit.description}") from None
+                text = _("Cannot redo %(what)s") if redo else _("Cannot undo %(what)s")
+                raise _prefixed(exc, text % {"what": edit.description}) from None
             if redo and edit.operation in ("disconnect", "remove", "prune"):
                 change.update(kept)  # re-applied: what undoing it again needs
             elif not redo and kept:
@@ -1381,7 +1386,7 @@ def clone_flow(flow: Flow, name: str | None = None) -> Flow:
             m.flow.objects.using(db).select_for_update().filter(family=flow.family).values_list("version", flat=True)
         )
         source = lock(flow.state_graph_id).graph
-        graph, _ = bulk_copy_graph(source)
+        graph, _copied = bulk_copy_graph(source)
         copy = m.flow.objects.using(db).create(
             name=flow.name if name is None else name,
             rule_set_id=flow.rule_set_id,

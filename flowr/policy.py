@@ -26,6 +26,9 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from flowr.exceptions import (
     CannotDisconnect,
     CannotRemove,
@@ -236,8 +239,8 @@ def prune_above_reason(via: str, loops_back: bool) -> str:
     """Why a prune also removes a node above the chosen one: ``via`` (a name
     for people), which the prune removes, leads to it."""
     if loops_back:
-        return f"{via} loops back to it"
-    return f"{via}, which goes too, leads to it"
+        return _("%(via)s loops back to it") % {"via": via}
+    return _("%(via)s, which goes too, leads to it") % {"via": via}
 
 
 def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
@@ -261,8 +264,15 @@ def disconnect_reason(cut: int, child: str) -> str | None:
     if not cut:
         return None
     others = cut - 1
-    also = f" and {others} other node(s)" if others else ""
-    return f"Deleting this link would cut {child}{also} off from the root; delete or re-route the other links first."
+    if others:
+        text = _(
+            "Deleting this link would cut %(child)s and %(others)d other node(s) off from the root; "
+            "delete or re-route the other links first."
+        )
+        return text % {"child": child, "others": others}
+    return _("Deleting this link would cut %(child)s off from the root; delete or re-route the other links first.") % {
+        "child": child
+    }
 
 
 def disconnect_refusal(cut: int, child: str, node: Any = None) -> CannotDisconnect | None:
@@ -289,11 +299,13 @@ def insert_refusal(
         return refusal
     inserted = resolve(rule)
     if get_rule(child_label) is None:
-        return MissingRule(f"The child's rule {child_label!r} does not resolve", label=child_label, node=node)
+        return MissingRule(
+            _("The child's rule %(label)r does not resolve") % {"label": child_label}, label=child_label, node=node
+        )
     if resolve(child_label) not in child_rules(inserted):
         return RuleNotAllowed(
-            f"Rule {rule_name(child_label)} is not a valid child of rule {inserted.name}: "
-            f"{inserted.name} cannot go before it",
+            _("Rule %(child)s is not a valid child of rule %(rule)s: %(rule)s cannot go before it")
+            % {"child": rule_name(child_label), "rule": inserted.name},
             rule=inserted,
             node=node,
         )
@@ -309,7 +321,7 @@ def insert_options(parent_label: str, child_label: str, sibling_labels: Sequence
     return tuple(r for r in child_rules(parent) if insert_refusal(parent_label, r, child_label, sibling_labels) is None)
 
 
-ROOT_RULE_REASON = "The root's rule is the rule set's root rule; it cannot be changed."
+ROOT_RULE_REASON = gettext_lazy("The root's rule is the rule set's root rule; it cannot be changed.")
 
 
 def rule_change_refusal(
@@ -332,9 +344,13 @@ def rule_change_refusal(
     except FlowrError as exc:
         return exc
     if is_root:
-        return RuleNotAllowed(ROOT_RULE_REASON, rule=rule, node=node, reason=ROOT_RULE_REASON)
+        return RuleNotAllowed(str(ROOT_RULE_REASON), rule=rule, node=node, reason=str(ROOT_RULE_REASON))
     if rule.class_label == current_label:
-        return RuleNotAllowed(f"{_node_ref(node_id).capitalize()} already has rule {rule.name}", rule=rule, node=node)
+        return RuleNotAllowed(
+            _("%(node)s already has rule %(rule)s") % {"node": _node_ref(node_id).capitalize(), "rule": rule.name},
+            rule=rule,
+            node=node,
+        )
     for parent_label, others in parents:
         refusal = child_refusal(parent_label, rule, len(others), set(others), node_id=node_id, node=node)
         if refusal is not None:
@@ -344,13 +360,15 @@ def rule_change_refusal(
         child = get_rule(label)
         if child is None or child not in allowed:
             return RuleNotAllowed(
-                f"Rule {rule.name} does not allow the child rule {rule_name(label)} that {_node_ref(node_id)} has",
+                _("Rule %(rule)s does not allow the child rule %(child)s that %(node)s has")
+                % {"rule": rule.name, "child": rule_name(label), "node": _node_ref(node_id)},
                 rule=rule,
                 node=node,
             )
     if len(child_labels) > max_children(rule):
         return TooManyChildren(
-            f"Rule {rule.name} allows {max_children(rule)} child(ren); {_node_ref(node_id)} has {len(child_labels)}",
+            _("Rule %(rule)s allows %(limit)d child(ren); %(node)s has %(count)d")
+            % {"rule": rule.name, "limit": max_children(rule), "node": _node_ref(node_id), "count": len(child_labels)},
             rule=rule,
             node=node,
         )
@@ -368,7 +386,7 @@ def rule_options(
     """The rules among ``candidates`` (the rule set's) a node may change to,
     and when there are none, why (see :func:`rule_change_refusal`)."""
     if is_root:
-        return (), ROOT_RULE_REASON
+        return (), str(ROOT_RULE_REASON)
     found = tuple(
         r
         for r in candidates
@@ -376,7 +394,7 @@ def rule_options(
     )
     if found:
         return found, None
-    return (), "No other rule of the rule set may follow its parents and allow its children."
+    return (), _("No other rule of the rule set may follow its parents and allow its children.")
 
 
 # -- the rule graph ------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flowr import edits, policy
@@ -371,27 +372,29 @@ class FlowAdmin(admin.ModelAdmin):
         if request.method == "POST":
             child = self._other(flow, request.POST.get("choice", ""))
             if child is None:
-                self.message_user(request, "Choose one of the links offered.", messages.ERROR)
+                self.message_user(request, _("Choose one of the links offered."), messages.ERROR)
                 return self._back(flow)
             self._attempt(
                 request,
                 lambda: (
                     edits.disconnect(data.node, child.node),
-                    f"Deleted the link from {node_label(data)} to {node_label(child)}.",
+                    _("Deleted the link from %(source)s to %(target)s.")
+                    % {"source": node_label(data), "target": node_label(child)},
                 )[1],
             )
             return self._back(flow)
         graph = FlowGraph.load(flow)
         links = graph.links(data.node_id)
         labels = graph.labels
-        kind = {True: "creation-tree link", False: "link"}
+        kind = {True: _("creation-tree link"), False: _("link")}
         return self._choice_page(
             request,
             flow,
             data,
-            title=f"Delete a link of {node_label(data)}",
-            intro=f"Delete one link from {node_label(data)}; the child stays in the flow, reached another way:",
-            submit="Yes, delete the link",
+            title=_("Delete a link of %(node)s") % {"node": node_label(data)},
+            intro=_("Delete one link from %(node)s; the child stays in the flow, reached another way:")
+            % {"node": node_label(data)},
+            submit=_("Yes, delete the link"),
             choices=[
                 (str(link["child"]), f"to {node_text(link['child'], labels[link['child']])} ({kind[link['backbone']]})")
                 for link in links
@@ -402,7 +405,7 @@ class FlowAdmin(admin.ModelAdmin):
                 for link in links
                 if not link["can_disconnect"]
             ],
-            refusal="This node has no links." if not links else "",
+            refusal=_("This node has no links.") if not links else "",
             url_name="flowr_flow_disconnect",
         )
 
@@ -412,11 +415,11 @@ class FlowAdmin(admin.ModelAdmin):
         if data is None:
             return self._back(flow)
         if request.method == "POST":
-            child_id, _, label = request.POST.get("choice", "").partition(":")
+            child_id, _sep, label = request.POST.get("choice", "").partition(":")
             child = self._other(flow, child_id)
             rule = rule_registry.get_rule(label)
             if child is None or rule is None:
-                self.message_user(request, "Choose one of the places offered.", messages.ERROR)
+                self.message_user(request, _("Choose one of the places offered."), messages.ERROR)
                 return self._back(flow)
             self._attempt(
                 request,
@@ -440,12 +443,12 @@ class FlowAdmin(admin.ModelAdmin):
             request,
             flow,
             data,
-            title=f"Insert a node after {node_label(data)}",
-            intro=f"A new node goes between {node_label(data)} and one of its children:",
-            submit="Insert",
+            title=_("Insert a node after %(node)s") % {"node": node_label(data)},
+            intro=_("A new node goes between %(node)s and one of its children:") % {"node": node_label(data)},
+            submit=_("Insert"),
             choices=choices,
             refused=[],
-            refusal="No rule may go between this node and any of its children.",
+            refusal=_("No rule may go between this node and any of its children."),
             url_name="flowr_flow_insert",
         )
 
@@ -467,9 +470,9 @@ class FlowAdmin(admin.ModelAdmin):
             request,
             flow,
             data,
-            title=f"Change the rule of {node_label(data)}",
-            intro="The rules that may follow every parent of the node and allow every child it has:",
-            submit="Change the rule",
+            title=_("Change the rule of %(node)s") % {"node": node_label(data)},
+            intro=_("The rules that may follow every parent of the node and allow every child it has:"),
+            submit=_("Change the rule"),
             choices=[(option["label"], option["name"]) for option in options],
             refused=[],
             refusal=reason or "",
@@ -483,7 +486,8 @@ class FlowAdmin(admin.ModelAdmin):
 
         def run() -> str:
             done = edits.redo(flow) if redo else edits.undo(flow)
-            return f"{'Redid' if redo else 'Undid'}: {done.edit.description}."
+            text = _("Redid: %(what)s.") if redo else _("Undid: %(what)s.")
+            return text % {"what": done.edit.description}
 
         self._attempt(request, run)
         return HttpResponseRedirect(admin_url("flowr_flow_change", flow.pk) + "#flowr-edits")
