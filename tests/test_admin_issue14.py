@@ -166,3 +166,12 @@ def test_flowr_sections_clear_the_floating_form() -> None:
 
     css = (Path(flowr.__file__).parent / "static/flowr/admin/flowr-admin.css").read_text()
     assert ".flowr-tree, .flowr-family, .flowr-rules, .flowr-edits { clear: both; }" in css
+
+
+def test_internal_tables_name_graphs_and_roots_readably(admin_client: Client) -> None:
+    flow, n = build_ae()
+    graph = flow.state_graph_id
+    nodes = admin_client.get(reverse("admin:flowr_node_changelist")).content.decode()
+    graphs = admin_client.get(reverse("admin:flowr_dccgraph_changelist")).content.decode()
+    assert f"graph {graph} (flow AE)" in nodes and "DCCGraph(id=" not in nodes
+    assert f"#{n['A'].node_id} A" in graphs and "Node(id=" not in graphs
