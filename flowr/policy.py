@@ -280,6 +280,15 @@ def disconnect_refusal(cut: int, child: str, node: Any = None) -> CannotDisconne
     return None if reason is None else CannotDisconnect(reason, node=node, reason=reason)
 
 
+def _as_not_allowed(refusal: FlowrError) -> FlowrError:
+    """An insert or a rule change the rules refuse is ``rule_not_allowed``
+    (the reason kept), whatever the child check found (a full node, a second
+    child of the rule); a rule that does not resolve stays what it is."""
+    if isinstance(refusal, (TooManyChildren, DuplicateChildRule)):
+        return RuleNotAllowed(refusal.message, rule=refusal.rule, node=refusal.node, reason=refusal.message)
+    return refusal
+
+
 def insert_refusal(
     parent_label: str,
     rule: type[Rule] | str,
@@ -296,7 +305,7 @@ def insert_refusal(
     child as its only child."""
     refusal = child_refusal(parent_label, rule, len(sibling_labels), set(sibling_labels), node_id=node_id, node=node)
     if refusal is not None:
-        return refusal
+        return _as_not_allowed(refusal)
     inserted = resolve(rule)
     if get_rule(child_label) is None:
         return MissingRule(
@@ -354,7 +363,7 @@ def rule_change_refusal(
     for parent_label, others in parents:
         refusal = child_refusal(parent_label, rule, len(others), set(others), node_id=node_id, node=node)
         if refusal is not None:
-            return refusal
+            return _as_not_allowed(refusal)
     allowed = child_rules(rule)
     for label in child_labels:
         child = get_rule(label)
@@ -366,7 +375,7 @@ def rule_change_refusal(
                 node=node,
             )
     if len(child_labels) > max_children(rule):
-        return TooManyChildren(
+        return RuleNotAllowed(
             _("Rule %(rule)s allows %(limit)d child(ren); %(node)s has %(count)d")
             % {"rule": rule.name, "limit": max_children(rule), "node": _node_ref(node_id), "count": len(child_labels)},
             rule=rule,

@@ -201,7 +201,7 @@ def test_change_rule_refusals(flow: Flow) -> None:
     before = everything(flow)
     with pytest.raises(RuleNotAllowed, match="root's rule"):
         flow.root_data.change_rule(S.B)
-    with pytest.raises(Exception, match="already has a child with rule E"):
+    with pytest.raises(RuleNotAllowed, match="already has a child with rule E"):
         data_of(flow, S.D).change_rule(S.E)  # C already has an E
     with pytest.raises(RuleNotAllowed, match="does not allow the child rule"):
         data_of(flow, S.C).change_rule(S.B)  # B allows no child, C has two
@@ -347,3 +347,18 @@ def test_a_stale_revision_that_does_not_conflict_is_applied(flow: Flow) -> None:
     with edits.acting(None, revision=seen):
         edits.remove(data_of(flow, S.D).node)  # D, C: not touched by the disconnect
     assert not FlowNodeData.objects.filter(rule_label=S.D.class_label, node__graph_id=flow.state_graph_id).exists()
+
+
+def test_insert_and_rule_change_refusals_are_rule_not_allowed() -> None:
+    """Whatever the child check finds (a second child of the rule, too many
+    children), the contract's code is ``rule_not_allowed``, the reason kept."""
+    from flowr import policy
+
+    refusal = policy.insert_refusal(T.Wide.class_label, T.Leaf, T.Chain.class_label, [T.Leaf.class_label])
+    assert isinstance(refusal, RuleNotAllowed) and refusal.code == "rule_not_allowed"
+    assert "already has a child with rule Leaf" in str(refusal)
+    refusal = policy.rule_change_refusal(
+        T.Leaf2.class_label, T.Leaf, [], [T.Wide.class_label, T.Chain.class_label], node_id=1
+    )
+    assert isinstance(refusal, RuleNotAllowed) and "does not allow the child rule Chain" in str(refusal)
+    assert policy.insert_options(T.Chain.class_label, T.Chain.class_label, []) == (T.Chain,)
