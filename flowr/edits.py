@@ -30,7 +30,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models, router, transaction
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.deletion import PROTECT, SET_NULL, Collector, get_candidate_relations_to_delete
+from django.db.models.deletion import PROTECT, SET_NULL, Collector, ProtectedError, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,7 +143,7 @@ class Pruned:
 
 def _reads(node_id: int | None, target_id: int | None, child_label: str | None) -> dict[str, Any]:
     m = _models()
-    reads: dict[str, Any] = {"in_use": Exists(m.state.objects.filter(flow__state_graph_id=OuterRef("pk")))}
+    reads: dict[str, Any] = {"in_use": Exists(m.state.objects.running().filter(flow__state_graph_id=OuterRef("pk")))}
     flows = m.flow.objects.filter(state_graph_id=OuterRef("pk")).order_by()
     reads["flow_id"] = Subquery(flows.values("pk")[:1], output_field=IntegerField())
     reads["revision"] = Subquery(flows.values("revision")[:1], output_field=IntegerField())
@@ -230,7 +230,7 @@ def _refuse_if_frozen(locked: Locked) -> None:
     m = _models()
     gid = locked.graph.pk
     flow = m.flow.objects.get(state_graph_id=gid)
-    refusal = policy.frozen_refusal(flow, m.state.objects.filter(flow__state_graph_id=gid).count())
+    refusal = policy.frozen_refusal(flow, m.state.objects.running().filter(flow__state_graph_id=gid).count())
     if refusal is not None:
         raise refusal
 
@@ -246,7 +246,7 @@ def edit_refusal(flow: Flow) -> FlowrError | None:
     """Why ``flow`` cannot be edited now (frozen), None when it can; for
     forms that validate before they save.  The edit itself checks again
     under the lock."""
-    return policy.frozen_refusal(flow, _models().state.objects.filter(flow_id=flow.pk).count())
+    return policy.frozen_refusal(flow, _models().state.objects.running().filter(flow_id=flow.pk).count())
 
 
 def _gone(node: Any, what: str = "node") -> ConcurrentEdit:
@@ -782,6 +782,28 @@ def _set_backbone(graph: DCCGraph, true: list[int], false: list[int]) -> None:
     )
 
 
+class _protected_as_refusal:  # noqa: N801 -- used like a function
+    """A node that cancelled States stand on (they no longer freeze the
+    flow) cannot be deleted: ``ProtectedError`` becomes ``CannotRemove``
+    when only cancelled States protect it (anything else stays a
+    ``ProtectedError``)."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, ProtectedError):
+            return
+        objs = list(exc.protected_objects)
+        state = _models().state
+        if objs and all(isinstance(o, state) and o.cancelled is not None for o in objs):
+            raise CannotRemove(
+                f"{len(objs)} cancelled state(s) stand on the node(s) to remove: "
+                f"delete them first ({', '.join(str(o) for o in objs[:5])})",
+                count=len(objs),
+            ) from exc
+
+
 def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
     """Delete the nodes ``ids`` of ``graph``, their data and their edges.
 
@@ -795,7 +817,8 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
     if data:
         pks = [d.pk for d in data]
         collector = Collector(using=db, origin=data[0])
-        collector.collect(data)
+        with _protected_as_refusal():
+            collector.collect(data)
         collector.delete()
         for d, pk in zip(data, pks, strict=True):  # 0.2 returned them with their pks
             d.pk = pk
@@ -1283,7 +1306,7 @@ def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
     connection = connections[db]
     if connection.features.has_select_for_update:
         list(m.graph.objects.using(db).select_for_update().filter(pk=graph_id).values_list("pk"))
-    in_use = m.state.objects.using(db).filter(flow__state_graph_id=graph_id).values("pk")
+    in_use = m.state.objects.using(db).running().filter(flow__state_graph_id=graph_id).values("pk")
     in_use_sql, in_use_params = in_use.query.get_compiler(db).as_sql()
     names = [f.attname for f in m.graph._meta.concrete_fields]
     statement = sql.graph_with_edges_statement(
@@ -1346,7 +1369,8 @@ def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> lis
                 .exclude(pk__in=[row[plan.pk_at] for row in deleted])
             )
             if spared:  # the collector says what protects them (ProtectedError)
-                Collector(using=db, origin=spared[0]).collect(spared)
+                with _protected_as_refusal():
+                    Collector(using=db, origin=spared[0]).collect(spared)
                 raise ConcurrentEdit(f"The data of nodes {[d.node_id for d in spared]} could not be deleted.")
         for row in deleted:
             by_node[row[node_at]] = data_class.from_db(db, plan.attnames, row)

@@ -151,6 +151,58 @@ class AdvanceForm(forms.Form):
         _choice_field(self, "rule").choices = [(data.rule_label, rule_display(data.rule_label)) for data in next_nodes]
 
 
+class AdvanceManyForm(forms.Form):
+    """Advance the States selected in the admin's list (``ids``, comma-separated)."""
+
+    ids = forms.CharField(widget=forms.HiddenInput)
+    rule = forms.ChoiceField(
+        label="Rule where a state branches", required=False, help_text="Only used where the current node branches."
+    )
+    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+    atomic = forms.BooleanField(
+        label="All or nothing", required=False, help_text="If any state cannot move, none moves."
+    )
+
+    def __init__(self, *args: Any, rules: list[str], limit: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+        _choice_field(self, "rule").choices = [("", "—"), *((label, rule_display(label)) for label in rules)]
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data["ids"]
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+            raise forms.ValidationError("Not a list of state ids.")
+        ids = [int(part) for part in parts]
+        if any(i < 1 or i > 2**63 - 1 for i in ids):
+            raise forms.ValidationError("Not a list of state ids.")
+        if len(ids) > self.limit:
+            raise forms.ValidationError(f"At most {self.limit} states at once.")
+        return list(dict.fromkeys(ids))
+
+
+class JumpForm(forms.Form):
+    """Move a State to any node of its flow (``node``: a Node id)."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    node = forms.TypedChoiceField(label="Jump to", coerce=int)
+    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+    callbacks = forms.BooleanField(
+        label="Run the callbacks", required=False, help_text="on_leave of the current rule, on_enter of the new one."
+    )
+
+    def __init__(self, *args: Any, nodes: list[FlowNodeData], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice_field(self, "node").choices = [(data.node_id, node_label(data)) for data in nodes]
+
+
+class CancelForm(forms.Form):
+    """Cancel a State for good."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(label="Note", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 def node_label(data: FlowNodeData) -> str:
     """``#<node id> <rule>`` -- how the admin names a node."""
     return node_text(data.node_id, data.rule_label)

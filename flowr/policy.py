@@ -22,7 +22,7 @@ How a rule's ``children`` are read (decided here, once):
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,16 @@ from flowr.exceptions import (
     RuleNotAllowed,
     TooManyChildren,
 )
-from flowr.rules import Rule, child_rules, get_rule, is_rule_class, resolve, rules_reachable_from, short_name
+from flowr.rules import (
+    Rule,
+    all_rules,
+    child_rules,
+    get_rule,
+    is_rule_class,
+    resolve,
+    rules_reachable_from,
+    short_name,
+)
 
 ROOT_REASON = "The root node cannot be removed."
 
@@ -440,6 +449,81 @@ def rule_graph(root_label: str) -> RuleGraph:
     return RuleGraph(tuple(seen.values()), tuple(edges), tuple(missing), root_label, False)
 
 
+@dataclass(frozen=True)
+class RuleSetProblem:
+    """One design problem of a rule set (:func:`rule_set_problems`)."""
+
+    kind: str  # "unreachable" | "no_end" | "single_branch"
+    rule: type[Rule]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def rule_set_problems(root_label: str, candidates: Iterable[type[Rule]] | None = None) -> list[RuleSetProblem]:
+    """What is wrong with the design of the rule set rooted at ``root_label``
+    (a lint for rule authors; a flow built from it is still valid).
+
+    * ``unreachable`` -- a rule among ``candidates`` that no chain of
+      ``children`` leads to from the root.  ``candidates`` defaults to every
+      resolvable rule defined in the root rule's module;
+    * ``no_end`` -- a reachable rule from which no chain of ``children``
+      leads to a rule without child rules: every flow path through it loops
+      (a State there can never reach an end node of the rule graph);
+    * ``single_branch`` -- a reachable rule with ``multiple_paths`` that
+      allows fewer than two child rules, so it can never branch.
+
+    Children that do not resolve are left out, as everywhere (they are
+    reported by ``manage.py check``).  Reachable rules come first, in the
+    rule graph's breadth-first order; an empty list when the root label
+    does not resolve.
+    """
+    graph = rule_graph(root_label)
+    if graph.root_missing:
+        return []
+    root = graph.rules[0]
+    reachable = {r.class_label for r in graph.rules}
+    problems: list[RuleSetProblem] = []
+    # no_end: walk the reversed rule edges from the rules without children
+    parents: dict[str, set[str]] = {}
+    for source, target in graph.edges:
+        parents.setdefault(target.class_label, set()).add(source.class_label)
+    ending = [r.class_label for r in graph.rules if not child_rules(r)]
+    can_end = set(ending)
+    queue = list(ending)
+    for label in queue:  # grows while walked
+        for parent in parents.get(label, ()):
+            if parent not in can_end:
+                can_end.add(parent)
+                queue.append(parent)
+    for rule in graph.rules:
+        if rule.class_label not in can_end:
+            problems.append(
+                RuleSetProblem("no_end", rule, f"Rule {rule.name} has no way to an end: every path from it loops")
+            )
+        count = len(child_rules(rule))
+        if rule.multiple_paths and count < 2:
+            problems.append(
+                RuleSetProblem(
+                    "single_branch",
+                    rule,
+                    f"Rule {rule.name} has multiple_paths but allows {count} child rule(s): it never branches",
+                )
+            )
+    if candidates is None:
+        candidates = [r for r in all_rules() if r.__module__ == root.__module__]
+    seen: set[str] = set()
+    for rule in candidates:
+        label = resolve(rule).class_label
+        if label not in reachable and label not in seen:
+            seen.add(label)
+            problems.append(
+                RuleSetProblem("unreachable", rule, f"Rule {rule.name} is not reachable from the root rule {root.name}")
+            )
+    return problems
+
+
 __all__ = [
     "ROOT_REASON",
     "ROOT_RULE_REASON",
@@ -447,6 +531,7 @@ __all__ = [
     "ChildOptions",
     "ChildProblem",
     "RuleGraph",
+    "RuleSetProblem",
     "broken_children",
     "child_options",
     "child_refusal",
@@ -467,6 +552,7 @@ __all__ = [
     "rule_graph_elements",
     "rule_name",
     "rule_options",
+    "rule_set_problems",
     "rules_reachable_from",
 ]
 

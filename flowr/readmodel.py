@@ -92,7 +92,8 @@ class FlowGraph:
             for f in fields:
                 f.set_cached_value(flow, f.get_cached_value(found))
         states = (  # the States standing on the node (its index answers it)
-            State.objects.filter(current_node_id=OuterRef("pk"))
+            State.objects.running()
+            .filter(current_node_id=OuterRef("pk"))
             .order_by()
             .annotate(n=Func(F("pk"), function="COUNT"))
             .values("n")

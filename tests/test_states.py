@@ -25,6 +25,7 @@ from flowr.exceptions import (
 from flowr.integrity import check_integrity
 from flowr.models import Flow, FlowNodeData, Node, RuleSet, State, StateHistory
 from flowr.signals import post_transition
+from flowr.testing import assert_history
 from tests.helpers import backbone_tree
 from tests.testapp.models import CallbackLog
 from tests.testapp.rules import Cycle1, Cycle2, Probe1, Probe2, Probe3, cycle_flow, probe_flow, probing
@@ -169,7 +170,7 @@ def test_a_branch_needs_a_choice_by_class_or_label():
     state.next_state()
     state.next_state(Probe3.class_label)
     assert state.current_node == third
-    assert [r[3] for r in history(state)] == ["Probe1", "Probe2", "Probe1", "Probe2", "Probe3"]
+    assert_history(state, ["Probe1", "Probe2", "Probe1", "Probe2", "Probe3"])
 
 
 def test_a_rule_that_is_not_a_child_is_refused():
@@ -331,7 +332,7 @@ def test_a_fresh_copy_of_the_moving_state_is_refused_too():
     with probing({"Probe2.on_enter": sneaky}):
         state.next_state()
     assert len(errors) == 1 and state.version == 1
-    assert [r[3] for r in history(state)] == ["Probe1", "Probe2"]
+    assert_history(state, ["Probe1", "Probe2"])
     assert check_integrity() == []
 
 

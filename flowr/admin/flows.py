@@ -50,7 +50,7 @@ class FlowAdmin(admin.ModelAdmin):
         queryset: QuerySet[Flow] = super().get_queryset(request)
         return queryset.annotate(
             _node_count=count_of(Node.objects.filter(graph_id=OuterRef("state_graph_id")), "graph_id"),
-            _state_count=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"),
+            _state_count=count_of(State.objects.running().filter(flow_id=OuterRef("pk")), "flow_id"),
         )
 
     def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
@@ -148,7 +148,7 @@ class FlowAdmin(admin.ModelAdmin):
             may_edit = self.has_change_permission(request, flow)
             family = (
                 Flow.objects.filter(family=flow.family)
-                .annotate(running_states=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"))
+                .annotate(running_states=count_of(State.objects.running().filter(flow_id=OuterRef("pk")), "flow_id"))
                 .order_by("version", "pk")
             )
             extra.update(

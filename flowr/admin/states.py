@@ -1,4 +1,4 @@
-"""The State admin (start, advance, history inline) and the read-only StateHistory admin."""
+"""The State admin (start, advance one or many, jump, cancel, history inline) and the read-only StateHistory admin."""
 
 from __future__ import annotations
 
@@ -11,11 +11,22 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from flowr.admin.common import CSS, ReadOnlyAdmin, admin_url
 from flowr.exceptions import FlowrError
-from flowr.forms import AdvanceForm, StartStateForm, node_label, rule_display
-from flowr.models import State, StateHistory
+from flowr.forms import AdvanceForm, AdvanceManyForm, CancelForm, JumpForm, StartStateForm, node_label, rule_display
+from flowr.models import FlowNodeData, State, StateHistory, moves
+
+#: how many refusals the batch advance lists one by one (then a count)
+REFUSALS_SHOWN = 20
+
+
+def _ids(raw: str | None) -> list[int]:
+    """State ids from ``"1,2,3"``, leniently (the form checks them strictly)."""
+    parts = (raw or "").split(",")
+    found = (p.strip() for p in parts[: moves.BATCH_MAX + 1])
+    return [int(p) for p in found if p.isascii() and p.isdigit() and len(p) < 19]
 
 
 class StateHistoryInline(admin.TabularInline):
@@ -46,10 +57,20 @@ def subject_display(state: State) -> str:
 class StateAdmin(admin.ModelAdmin):
     list_display = ["id", "flow", "current_rule", "subject_text", "updated", "advance"]
     list_display_links = ["id"]
-    list_filter = ["flow", "flow__rule_set"]
+    list_filter = ["flow", "flow__rule_set", ("cancelled", admin.EmptyFieldListFilter)]
     list_select_related = ["flow", "current_node", "subject_content_type"]
-    fields = readonly_fields = ("flow", "current_rule", "subject_text", "version", "created", "updated", "advance")
+    fields = readonly_fields = (
+        "flow",
+        "current_rule",
+        "subject_text",
+        "version",
+        "created",
+        "updated",
+        "cancelled",
+        "advance",
+    )
     inlines = [StateHistoryInline]
+    actions = ["advance_selected"]
 
     class Media:
         css = CSS
@@ -67,12 +88,48 @@ class StateAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def advance(self, obj: State) -> str:
+        if obj.cancelled is not None:
+            return "cancelled"
         url = admin_url("flowr_state_advance", obj.pk)
         return format_html('<a class="button" href="{}">advance…</a>', url)
 
+    @admin.action(description="Advance selected states", permissions=["change"])
+    def advance_selected(self, request: HttpRequest, queryset: QuerySet[State]) -> HttpResponse:
+        """To the confirmation page (rule, note, all or nothing); GET never moves."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: moves.BATCH_MAX + 1])
+        query = urlencode({"ids": ",".join(str(pk) for pk in ids)})
+        return HttpResponseRedirect(f"{admin_url('flowr_state_advance_many')}?{query}")
+
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.advance_view)
-        return [path("<path:object_id>/advance/", view, name="flowr_state_advance"), *super().get_urls()]
+        def view(method: Any) -> Any:
+            return self.admin_site.admin_view(method)
+
+        return [
+            path("advance/", view(self.advance_many_view), name="flowr_state_advance_many"),
+            path("<path:object_id>/advance/", view(self.advance_view), name="flowr_state_advance"),
+            path("<path:object_id>/jump/", view(self.jump_view), name="flowr_state_jump"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="flowr_state_cancel"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        user = request.user
+        extra = {
+            **(extra_context or {}),
+            "flowr_may_jump": user.has_perm(moves.JUMP_PERMISSION),
+            "flowr_may_cancel": user.has_perm(moves.CANCEL_PERMISSION),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _state_or_404(self, request: HttpRequest, object_id: str, perm: str | None = None) -> State:
+        state: State | None = self.get_object(request, object_id)
+        if state is None:
+            raise Http404(f"No state {object_id!r}")
+        if not (self.has_change_permission(request, state) if perm is None else request.user.has_perm(perm)):
+            raise PermissionDenied
+        return state
 
     def _render(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
         base = {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
@@ -99,11 +156,7 @@ class StateAdmin(admin.ModelAdmin):
         return self._render(request, "flowr/admin/start_state.html", "Start a state", form=form)
 
     def advance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        state = self.get_object(request, object_id)
-        if state is None:
-            raise Http404(f"No state {object_id!r}")
-        if not self.has_change_permission(request, state):
-            raise PermissionDenied
+        state = self._state_or_404(request, object_id)
         change_url = admin_url("flowr_state_change", state.pk)
         next_nodes = state.current_node.children_data()
         at = state.current_node.node_id  # the Node id, as the graph API and the editor name it
@@ -141,6 +194,122 @@ class StateAdmin(admin.ModelAdmin):
             current=rule_display(state.current_node.rule_label),
             branches=len(next_nodes) > 1,
             next_nodes=[node_label(d) for d in next_nodes],
+            change_url=change_url,
+        )
+
+    def advance_many_view(self, request: HttpRequest) -> HttpResponse:
+        """The batch advance's page: GET shows the choices, POST advances
+        (``State.objects.advance_many``) and reports each refusal."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        changelist = admin_url("flowr_state_changelist")
+        raw = request.POST.get("ids") if request.method == "POST" else request.GET.get("ids")
+        ids = _ids(raw)
+        form = AdvanceManyForm(
+            request.POST if request.method == "POST" else None,
+            initial={"ids": raw},
+            rules=moves.next_rule_labels(ids[: moves.BATCH_MAX]),
+            limit=moves.BATCH_MAX,
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            results = State.objects.advance_many(
+                data["ids"], data["rule"] or None, actor=request.user, note=data["note"], atomic=data["atomic"]
+            )
+            moved = [r for r in results if r.ok]
+            failed = [r for r in results if not r.ok]
+            if moved:
+                self.message_user(request, f"{len(moved)} state(s) advanced.", messages.SUCCESS)
+            for result in failed[:REFUSALS_SHOWN]:
+                self.message_user(request, f"State {result.state_pk}: {result.message}", messages.ERROR)
+            if len(failed) > REFUSALS_SHOWN:
+                self.message_user(
+                    request, f"… and {len(failed) - REFUSALS_SHOWN} more state(s) did not move.", messages.ERROR
+                )
+            return HttpResponseRedirect(changelist)
+        return self._render(
+            request,
+            "flowr/admin/advance_states.html",
+            "Advance states",
+            form=form,
+            count=len(ids),
+            ids=ids[:REFUSALS_SHOWN],
+            more=max(0, len(ids) - REFUSALS_SHOWN),
+            changelist_url=changelist,
+        )
+
+    def jump_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Move the State to any node of its flow (``flowr.jump_state``)."""
+        state = self._state_or_404(request, object_id, moves.JUMP_PERMISSION)
+        change_url = admin_url("flowr_state_change", state.pk)
+        nodes = list(
+            FlowNodeData.objects.filter(node__graph__flow__pk=state.flow_id).select_related("node").order_by("node_id")
+        )
+        form = JumpForm(request.POST or None, nodes=nodes, initial={"expected_version": state.version})
+        if request.method == "POST":
+            if not form.is_valid():
+                self.message_user(request, "Choose one of the nodes offered; nothing was done.", messages.ERROR)
+            elif form.cleaned_data["expected_version"] != state.version:
+                self.message_user(
+                    request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                )
+            else:
+                target = next(d for d in nodes if d.node_id == form.cleaned_data["node"])
+                try:
+                    state.jump_to(
+                        target,
+                        actor=request.user,
+                        note=form.cleaned_data["note"],
+                        callbacks=form.cleaned_data["callbacks"],
+                    )
+                except FlowrError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    self.message_user(request, f"State {state.pk} jumped to {node_label(target)}.", messages.SUCCESS)
+                    return HttpResponseRedirect(change_url)
+            return HttpResponseRedirect(request.path)
+        return self._render(
+            request,
+            "flowr/admin/jump_state.html",
+            f"Jump state {state.pk}",
+            state=state,
+            original=state,
+            crumb=f"State {state.pk}",
+            form=form,
+            current=node_label(state.current_node),
+            change_url=change_url,
+        )
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Cancel the State for good (``flowr.cancel_state``), after a confirmation."""
+        state = self._state_or_404(request, object_id, moves.CANCEL_PERMISSION)
+        change_url = admin_url("flowr_state_change", state.pk)
+        form = CancelForm(request.POST or None, initial={"expected_version": state.version})
+        if request.method == "POST":
+            if not form.is_valid():
+                self.message_user(request, "The form was not valid; nothing was done.", messages.ERROR)
+            elif form.cleaned_data["expected_version"] != state.version:
+                self.message_user(
+                    request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                )
+            else:
+                try:
+                    state.cancel(actor=request.user, note=form.cleaned_data["note"])
+                except FlowrError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    self.message_user(request, f"State {state.pk} was cancelled.", messages.SUCCESS)
+                    return HttpResponseRedirect(change_url)
+            return HttpResponseRedirect(request.path)
+        return self._render(
+            request,
+            "flowr/admin/cancel_state.html",
+            f"Cancel state {state.pk}",
+            state=state,
+            original=state,
+            crumb=f"State {state.pk}",
+            form=form,
+            current=node_label(state.current_node),
             change_url=change_url,
         )
 

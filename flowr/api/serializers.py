@@ -16,7 +16,7 @@ from rest_framework import serializers
 from flowr import policy
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
-from flowr.models import Flow, Node, RuleSet, State, StateHistory
+from flowr.models import Flow, Node, RuleSet, State, StateHistory, moves
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
 
@@ -53,6 +53,15 @@ class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         if data < 1 or data > 2**63 - 1:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` (DRF would take ``"yes"``, ``1``...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -411,6 +420,7 @@ class StateSerializer(serializers.ModelSerializer):
             "subject_id",
             "created",
             "updated",
+            "cancelled",
         ]
         read_only_fields = fields
 
@@ -507,6 +517,48 @@ class AdvanceSerializer(StrictSerializer):
     )
 
 
+#: The most States one ``POST /states/advance/`` may name.
+ADVANCE_MANY_MAX = moves.BATCH_MAX
+
+NOTE_MAX = 10_000
+
+
+class AdvanceManySerializer(StrictSerializer):
+    states = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
+        allow_empty=False,
+        max_length=ADVANCE_MANY_MAX,
+        help_text=f"Ids of the States to advance (at most {ADVANCE_MANY_MAX}); each State once, in this order.",
+    )
+    rule = StrictCharField(
+        max_length=255, required=False, allow_null=True, help_text="Label of the rule to take where a State branches."
+    )
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    atomic = StrictBooleanField(
+        required=False, default=False, help_text="All or nothing: any failure rolls every State back."
+    )
+
+
+class JumpSerializer(StrictSerializer):
+    node = StrictIntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The Node (id) of the State's flow to jump to."
+    )
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    callbacks = StrictBooleanField(
+        required=False, default=False, help_text="Run the left rule's on_leave and the new rule's on_enter."
+    )
+    expected_version = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, help_text="The State's version the caller saw (409 if it moved)."
+    )
+
+
+class CancelSerializer(StrictSerializer):
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    expected_version = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, help_text="The State's version the caller saw (409 if it moved)."
+    )
+
+
 class StateHistorySerializer(serializers.ModelSerializer):
     from_node = serializers.IntegerField(source="from_node.node_id", read_only=True, allow_null=True, default=None)
     to_node = serializers.IntegerField(source="to_node.node_id", read_only=True, allow_null=True, default=None)
@@ -529,3 +581,19 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "note",
         ]
         read_only_fields = fields
+
+
+class MoveResultSerializer(serializers.Serializer):
+    """One State's outcome in ``POST /states/advance/``."""
+
+    state = serializers.IntegerField(source="state_pk")
+    ok = serializers.BooleanField()
+    code = serializers.CharField(help_text='Why it did not move ("" when it did).')
+    detail = serializers.CharField(source="message")
+    history = StateHistorySerializer(allow_null=True, help_text="The new history row (when ok).")
+
+
+class AdvanceManyResultSerializer(serializers.Serializer):
+    advanced = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = MoveResultSerializer(many=True)

@@ -117,11 +117,12 @@ class Flow(models.Model):
         return data
 
     def in_use(self) -> bool:
-        """True when any State uses this flow (it is then frozen)."""
-        return self.states.exists()
+        """True when any running (not cancelled) State uses this flow (it is then frozen)."""
+        return self.states.running().exists()
 
     def state_count(self) -> int:
-        return self.states.count()
+        """How many running (not cancelled) States use this flow."""
+        return self.states.running().count()
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         count = self.states.count()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models import F
 from django.utils import timezone
 
 from flowr import edits, signals
@@ -47,9 +49,11 @@ from flowr.exceptions import (
     ConcurrentTransition,
     NoNextState,
     ReentrantTransition,
+    StateCancelled,
     TransitionRefused,
 )
 from flowr.indexes import SetOnlyIndex
+from flowr.models import moves
 from flowr.models.flows import Flow, FlowNodeData
 from flowr.models.graph import Edge, Node, _rows_as_instances
 
@@ -135,6 +139,17 @@ def _on_commit(db: str, **kwargs: Any) -> None:
         transaction.on_commit(partial(_send_committed, **kwargs), using=db)
 
 
+def _send_cancelled(**kwargs: Any) -> None:
+    """Send ``state_cancelled``; a receiver that raises is logged, not fatal."""
+    for receiver, result in signals.state_cancelled.send_robust(sender=State, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "state_cancelled receiver %r raised (the cancel is committed)",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+
+
 # -- the transition's rows -----------------------------------------------------------
 
 
@@ -160,6 +175,26 @@ class StateQuerySet(models.QuerySet["State"]):
         content_type = ContentType.objects.db_manager(self.db).get_for_model(subject)
         return self.filter(subject_content_type=content_type, subject_id=str(subject.pk))
 
+    def running(self) -> StateQuerySet:
+        """States not cancelled: the ones that freeze their flow (the one
+        definition of "running" every freezing check uses)."""
+        return self.filter(cancelled__isnull=True)
+
+    def advance_many(
+        self,
+        states: Iterable[State | Any],
+        rule: type[Rule] | str | None = None,
+        *,
+        actor: Any = None,
+        note: str = "",
+        atomic: bool = False,
+        per_transaction: int = 1,
+    ) -> list[moves.MoveResult]:
+        """Advance many States; one result each (:func:`flowr.models.moves.advance_many`)."""
+        return moves.advance_many(
+            self, states, rule, actor=actor, note=note, atomic=atomic, per_transaction=per_transaction
+        )
+
 
 class State(models.Model):
     """One running instance of a :class:`Flow`.
@@ -181,12 +216,16 @@ class State(models.Model):
     subject = GenericForeignKey("subject_content_type", "subject_id")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # set once by cancel(): the State then takes no more moves and no longer
+    # freezes its flow
+    cancelled = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = StateQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated", "-pk"]
         indexes = [models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject")]
+        permissions = [("jump_state", "Can move a state to any node"), ("cancel_state", "Can cancel a state")]
 
     def __str__(self) -> str:
         return f"State(id={self.pk} flow={self.flow_id} node={self.current_node_id})"
@@ -196,6 +235,11 @@ class State(models.Model):
     def history(self) -> models.QuerySet[StateHistory]:
         """Every start, transition and migration of this State, oldest first."""
         return self.history_rows.order_by("seq")
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once :meth:`cancel` has run (no query)."""
+        return self.cancelled is not None
 
     @property
     def is_finished(self) -> bool:
@@ -210,8 +254,11 @@ class State(models.Model):
         """The rules :meth:`next_state` would accept now, guards consulted.
 
         Empty when the flow ends here, when the current rule refuses to be
-        left, or when the current rule no longer resolves.
+        left, when the current rule no longer resolves, or when the State
+        was cancelled.
         """
+        if self.cancelled is not None:
+            return []
         current = rule_registry.get_rule(self.current_node.rule_label)
         if current is None:
             return []
@@ -263,7 +310,7 @@ class State(models.Model):
         _on_commit(db, history=row, **event)
 
     # -- moving --------------------------------------------------------------
-    def next_state(self, rule: type[Rule] | str | None = None, *, actor: Any = None) -> State:
+    def next_state(self, rule: type[Rule] | str | None = None, *, actor: Any = None, note: str = "") -> State:
         """Move to the next node; return ``self``, moved.
 
         One child: take it.  Several: ``rule`` (a Rule class or label) picks
@@ -274,33 +321,71 @@ class State(models.Model):
 
         :param rule: the rule to move to, when the current rule branches
         :param actor: who moved it (a user, or anything with a ``str()``)
-        :raises NoNextState, ChoiceRequired, ChoiceNotInFlow: no such move
+        :param note: stored on the history row
+        :raises NoNextState: the current node has no children
+        :raises ChoiceRequired: several children and no ``rule``
+        :raises ChoiceNotInFlow: ``rule`` is not one of the children
+        :raises StateCancelled: the State was cancelled
         :raises TransitionRefused: a guard vetoed
         :raises ConcurrentTransition: the State moved since it was loaded,
             or another transaction is moving it (``TransitionLockTimeout``
             when a lock wait timed out); refresh and retry
         :raises ReentrantTransition: a callback tried to move this State
         """
+        self._next(rule, actor, note)
+        return self
+
+    def _next(self, rule: type[Rule] | str | None, actor: Any, note: str) -> StateHistory:
+        """:meth:`next_state`, returning the history row; what
+        ``advance_many`` runs for each State (one code path)."""
+        return self._apply(partial(self._transition, rule, actor, note), "next_state")
+
+    def jump_to(
+        self, node: FlowNodeData | Node, *, actor: Any = None, note: str = "", callbacks: bool = False
+    ) -> State:
+        """Move to any node of the flow, edges and guards ignored; return ``self``
+        (:func:`flowr.models.moves.jump_to`)."""
+        moves.jump_to(self, node, actor=actor, note=note, callbacks=callbacks)
+        return self
+
+    def cancel(self, *, actor: Any = None, note: str = "") -> State:
+        """Cancel the State for good; return ``self`` (:func:`flowr.models.moves.cancel`)."""
+        moves.cancel(self, actor=actor, note=note)
+        return self
+
+    def _apply(self, move: Callable[[str], StateHistory], what: str) -> StateHistory:
+        """Run ``move(db)`` as one move of this State: refused for a
+        cancelled State, atomic, re-entry guarded, lock errors as flowr
+        errors, the in-memory object put back on any error."""
         if self.pk is None:
-            raise ValueError("next_state() needs a saved State; use State.start()")
+            raise ValueError(f"{what}() needs a saved State; use State.start()")
+        if self.cancelled is not None:
+            raise StateCancelled(f"State {self.pk} was cancelled: it takes no more moves", state=self)
         db = router.db_for_write(type(self), instance=self)
-        saved = (self.current_node_id, self.version, self.updated, self._state.fields_cache.get("current_node"))
+        saved = self._snapshot()
         try:
             with _guard_reentry(self.pk), _lock_errors_as_flowr(self), transaction.atomic(using=db):
-                return self._transition(rule, actor, db)
+                return move(db)
         except BaseException:
             self._restore(*saved)
             raise
 
-    def _restore(self, node_id: int, version: int, updated: Any, node: FlowNodeData | None) -> None:
-        """Put the in-memory fields back after a failed transition."""
+    def _snapshot(self) -> tuple[Any, ...]:
+        """What :meth:`_restore` puts back."""
+        node = self._state.fields_cache.get("current_node")
+        return (self.current_node_id, self.version, self.updated, node, self.cancelled)
+
+    def _restore(
+        self, node_id: int, version: int, updated: Any, node: FlowNodeData | None, cancelled: Any = None
+    ) -> None:
+        """Put the in-memory fields back after a failed (or rolled back) move."""
         if node is not None and node.pk == node_id:
             self.current_node = node
         else:
             self.current_node_id = node_id
-        self.version, self.updated = version, updated
+        self.version, self.updated, self.cancelled = version, updated, cancelled
 
-    def _transition(self, choice: type[Rule] | str | None, actor: Any, db: str) -> State:
+    def _transition(self, choice: type[Rule] | str | None, actor: Any, note: str, db: str) -> StateHistory:
         seen = (self.current_node_id, self.version)
         current = self.current_node
         with connections[db].cursor() as cursor:  # one cursor for the transition's statements
@@ -313,10 +398,63 @@ class State(models.Model):
             signals.pre_transition.send(sender=State, **event)
             leaving.on_leave(self)
             entering.on_enter(self)
-            row = self._move(cursor, seen, current, target, actor, db)
+            row = self._move(cursor, seen, current, target, actor, db, note=note)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
-        return self
+        return row
+
+    def _jump(self, target: FlowNodeData, actor: Any, note: str, callbacks: bool, db: str) -> StateHistory:
+        """A jump's lock, re-check, callbacks (when asked), signals and rows."""
+        seen = (self.current_node_id, self.version)
+        current = self.current_node
+        with connections[db].cursor() as cursor:
+            self._lock_and_load(cursor, seen, current, db)
+            entering = target.rule
+            event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
+            signals.pre_transition.send(sender=State, **event)
+            if callbacks:
+                current.rule.on_leave(self)
+                entering.on_enter(self)
+            row = self._move(cursor, seen, current, target, actor, db, kind=StateHistory.JUMP, note=note)
+        signals.post_transition.send(sender=State, history=row, **event)
+        _on_commit(db, history=row, **event)
+        return row
+
+    def _cancel(self, actor: Any, note: str, db: str) -> StateHistory:
+        """A cancel's lock, re-check, compare-and-set and row (not a hot path: the ORM's update)."""
+        seen = (self.current_node_id, self.version)
+        current = self.current_node
+        with connections[db].cursor() as cursor:
+            self._lock_and_load(cursor, seen, current, db)
+        now = timezone.now()
+        changed = (
+            type(self)
+            ._default_manager.using(db)
+            .filter(pk=self.pk, current_node_id=seen[0], version=seen[1], cancelled__isnull=True)
+            .update(cancelled=now, version=F("version") + 1, updated=now)
+        )
+        if changed != 1:
+            raise ConcurrentTransition(f"State {self.pk} moved during the cancel; try again", state=self)
+        self.version, self.updated, self.cancelled = seen[1] + 1, now, now
+        try:
+            row = StateHistory.record(
+                self,
+                next_seq(seen[1]),
+                current,
+                current,
+                actor,
+                kind=StateHistory.CANCEL,
+                note=note,
+                using=db,
+                created=now,
+            )
+        except IntegrityError as exc:
+            raise ConcurrentTransition(
+                f"State {self.pk}: history row {next_seq(seen[1])} already exists; try again", state=self
+            ) from exc
+        if signals.state_cancelled.has_listeners(State):
+            transaction.on_commit(partial(_send_cancelled, state=self, actor=actor, history=row), using=db)
+        return row
 
     def _lock_and_load(
         self, cursor: CursorWrapper, seen: tuple[int, int], current: FlowNodeData, db: str
@@ -350,6 +488,8 @@ class State(models.Model):
         target: FlowNodeData,
         actor: Any,
         db: str,
+        kind: str = "transition",
+        note: str = "",
     ) -> StateHistory:
         """The compare-and-set and the history row (:mod:`flowr.db.history`).
 
@@ -359,7 +499,7 @@ class State(models.Model):
         now = timezone.now()  # the State's ``updated`` and the row's ``created``
         stamp = _UPDATED.get_db_prep_value(now, cursor.db)
         seq = next_seq(seen[1])
-        row = _HISTORY.build(self, seq, current, target, actor, StateHistory.TRANSITION, created=now)
+        row = _HISTORY.build(self, seq, current, target, actor, kind, note, created=now)
         # moved before the write: save() receivers see it so; next_state()
         # puts it back if the write fails
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
@@ -404,15 +544,15 @@ class State(models.Model):
 
 
 class StateHistory(models.Model):
-    """One start, transition or migration of a State.
+    """One start, transition, migration, jump or cancel of a State.
 
     ``seq`` counts from 1 per State (unique with the State).  Rule labels and
     names are copied as they were, so history stays readable after rules are
     renamed or nodes deleted (the node foreign keys then become null).
     """
 
-    START, TRANSITION, MIGRATION = "start", "transition", "migration"
-    KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration")]
+    START, TRANSITION, MIGRATION, JUMP, CANCEL = "start", "transition", "migration", "jump", "cancel"
+    KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration"), (JUMP, "jump"), (CANCEL, "cancel")]
 
     # db_index=False: the unique (state, seq) index serves look-ups by state
     state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows", db_index=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Count, F, ProtectedError, QuerySet
+from django.db.models import Count, F, ProtectedError, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -37,7 +37,10 @@ def flows() -> QuerySet[Flow]:
     # aggregation queries ignore Meta.ordering: order explicitly (pagination)
     return (
         Flow.objects.select_related("rule_set", "state_graph")
-        .annotate(running_states=Count("states"), root_node=F("state_graph__root_id"))
+        .annotate(
+            running_states=Count("states", filter=Q(states__cancelled__isnull=True)),
+            root_node=F("state_graph__root_id"),
+        )
         .order_by("name", "version", "pk")
     )
 

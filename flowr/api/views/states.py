@@ -1,4 +1,4 @@
-"""``/states/``: running instances of flows: start, read, advance, history."""
+"""``/states/``: running instances of flows: start, read, advance (one or many), jump, cancel, history."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from flowr import export
 from flowr.api import params as query
 from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
+    AdvanceManyResultSerializer,
+    AdvanceManySerializer,
     AdvanceSerializer,
+    CancelSerializer,
+    JumpSerializer,
+    MoveResultSerializer,
     StateCreateSerializer,
     StateDetailSerializer,
     StateHistorySerializer,
@@ -24,8 +29,9 @@ from flowr.api.serializers import (
 )
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
-from flowr.exceptions import ConcurrentTransition
-from flowr.models import State, StateHistory
+from flowr.exceptions import ConcurrentTransition, NodeNotInFlow
+from flowr.models import Node, State, StateHistory
+from flowr.models.moves import CANCEL_PERMISSION, JUMP_PERMISSION
 
 VIEW, ADD, CHANGE = "flowr.view_state", "flowr.add_state", "flowr.change_state"
 
@@ -52,6 +58,9 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         "diagram": [VIEW],
         "create": [ADD],
         "advance": [CHANGE],
+        "advance_many": [CHANGE],
+        "jump": [JUMP_PERMISSION],
+        "cancel": [CANCEL_PERMISSION],
     }
     fallback_permissions = [CHANGE]
 
@@ -79,7 +88,13 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             states = states.filter(subject_id=subject)
         return states
 
-    input_serializers = {"create": StateCreateSerializer, "advance": AdvanceSerializer}
+    input_serializers = {
+        "create": StateCreateSerializer,
+        "advance": AdvanceSerializer,
+        "advance_many": AdvanceManySerializer,
+        "jump": JumpSerializer,
+        "cancel": CancelSerializer,
+    }
 
     def get_serializer_class(self) -> type[Any]:
         if self.action == "list" and self.request.method == "GET":
@@ -121,6 +136,55 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         # next_state() applies only from the version loaded here: a move in
         # between is refused too
         state.next_state(data.get("rule"), actor=request.user)
+        return self.respond(state)
+
+    @document(request=AdvanceManySerializer, responses=AdvanceManyResultSerializer, operation_id="states_advance_many")
+    @action(detail=False, methods=["post"], url_path="advance", url_name="advance-many")
+    def advance_many(self, request: Request) -> Response:
+        """Advance many States (``State.objects.advance_many``): one result per
+        State, 200 even when some (or, with ``atomic``, all) did not move."""
+        data = self.input(AdvanceManySerializer)
+        results = State.objects.advance_many(
+            data["states"], data.get("rule"), actor=request.user, note=data["note"], atomic=data["atomic"]
+        )
+        advanced = sum(1 for r in results if r.ok)
+        body = {
+            "advanced": advanced,
+            "failed": len(results) - advanced,
+            "results": MoveResultSerializer(results, many=True).data,
+        }
+        return Response(body)
+
+    def expect_version(self, state: State, version: int | None) -> None:
+        if version is not None and version != state.version:
+            raise ConcurrentTransition(
+                f"State {state.pk} is at version {state.version}, not {version}; refresh it and try again",
+                state=state,
+            )
+
+    @document(request=JumpSerializer, responses=StateDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def jump(self, request: Request, pk: str | None = None) -> Response:
+        """Move the State to any node of its flow, edges and guards ignored
+        (``flowr.jump_state``); callbacks only with ``callbacks``."""
+        state = self.get_object()
+        data = self.input(JumpSerializer)
+        self.expect_version(state, data.get("expected_version"))
+        node = Node.objects.filter(pk=data["node"]).first()
+        if node is None:
+            raise NodeNotInFlow(f"No node {data['node']}", state=state)
+        state.jump_to(node, actor=request.user, note=data["note"], callbacks=data["callbacks"])
+        return self.respond(state)
+
+    @document(request=CancelSerializer, responses=StateDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel the State for good (``flowr.cancel_state``): no more moves,
+        and it no longer freezes its flow."""
+        state = self.get_object()
+        data = self.input(CancelSerializer)
+        self.expect_version(state, data.get("expected_version"))
+        state.cancel(actor=request.user, note=data["note"])
         return self.respond(state)
 
     @document(responses=StateHistorySerializer(many=True))

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("flowr", "0003_backbone_edges_only"),
+        ("flowr", "0004_state_cancel"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
