@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "SUBJECT_MODELS": [],
     # page size of the API's lists
     "API_PAGE_SIZE": 50,
+    # list the internal tables (graphs, nodes, flow-node data) on the admin
+    # index; they stay reachable by URL either way
+    "ADMIN_SHOW_INTERNALS": False,
 }
 
 

@@ -18,8 +18,10 @@ registry, so there is no import circle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from functools import cache, reduce
 from operator import itemgetter, or_
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -30,21 +32,33 @@ from django.db import connections, models, router, transaction
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.deletion import PROTECT, SET_NULL, Collector, ProtectedError, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext as _
 
 from flowr import policy
 from flowr.db import graph as sql
 from flowr.db import tricks
 from flowr.db.transitions import plain
-from flowr.exceptions import CannotRemove, ConcurrentEdit, DifferentGraphs, FlowrError
-from flowr.graphwalk import EdgeIndex, rehome_plan, tree_order
+from flowr.exceptions import (
+    CannotDisconnect,
+    CannotRemove,
+    ConcurrentEdit,
+    DifferentGraphs,
+    FlowrError,
+    NotAChild,
+    NothingToRedo,
+    NothingToUndo,
+    RuleNotAllowed,
+)
+from flowr.graphwalk import EdgeIndex, rehome_link_plan, rehome_plan, tree_order
 from flowr.rules import Rule, resolve
 
 if TYPE_CHECKING:
     from django.db.models.fields.reverse_related import ForeignObjectRel
     from django.db.models.options import Options
 
-    from flowr.models import BaseNodeData, DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet, State
+    from flowr.models import BaseNodeData, DCCGraph, Edge, Flow, FlowEdit, FlowNodeData, Node, RuleSet, State
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class _Models:
     flow: type[Flow]
     state: type[State]
     flow_data: type[FlowNodeData]
+    edit: type[FlowEdit]
 
 
 @cache
@@ -64,7 +79,9 @@ def _models() -> _Models:
     def get(name: str) -> Any:
         return apps.get_model("flowr", name)
 
-    return _Models(get("DCCGraph"), get("Node"), get("Edge"), get("Flow"), get("State"), get("FlowNodeData"))
+    return _Models(
+        get("DCCGraph"), get("Node"), get("Edge"), get("Flow"), get("State"), get("FlowNodeData"), get("FlowEdit")
+    )
 
 
 # -- results ------------------------------------------------------------------------
@@ -80,9 +97,14 @@ class Locked:
     target_exists: bool = True  # the node it goes to (connect) is still in the graph
     child_count: int = 0  # children of the node
     has_child_rule: bool = False  # the node has a child of the rule asked about
+    flow_id: int | None = None  # the graph's flow (None: a graph without a flow, nothing is logged)
+    revision: int = 0  # the flow's revision
+    flow_name: str = ""
+    redoable: bool = False  # the flow's edit log has undone edits that redo may re-apply
 
 
 D = TypeVar("D")
+Row = tuple[Any, ...]  # a row of the edge read (see _lock_with_edges)
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,11 @@ class Pruned:
 def _reads(node_id: int | None, target_id: int | None, child_label: str | None) -> dict[str, Any]:
     m = _models()
     reads: dict[str, Any] = {"in_use": Exists(m.state.objects.running().filter(flow__state_graph_id=OuterRef("pk")))}
+    flows = m.flow.objects.filter(state_graph_id=OuterRef("pk")).order_by()
+    reads["flow_id"] = Subquery(flows.values("pk")[:1], output_field=IntegerField())
+    reads["revision"] = Subquery(flows.values("revision")[:1], output_field=IntegerField())
+    reads["flow_name"] = Subquery(flows.values("name")[:1], output_field=models.CharField())
+    reads["redoable"] = Exists(m.edit.objects.filter(flow__state_graph_id=OuterRef("pk"), redoable=True))
     if node_id is not None:
         reads["node_exists"] = Exists(m.node.objects.filter(pk=node_id, graph_id=OuterRef("pk")))
     if target_id is not None:
@@ -168,6 +195,10 @@ def lock(
         target_exists=bool(values.get("target_exists", True)),
         child_count=int(values.get("child_count") or 0),
         has_child_rule=bool(values.get("has_child_rule", False)),
+        flow_id=values["flow_id"],
+        revision=int(values["revision"] or 0),
+        flow_name=values["flow_name"] or "",
+        redoable=bool(values["redoable"]),
     )
 
 
@@ -226,6 +257,185 @@ _WORDS = (gettext_noop("node"), gettext_noop("graphs"), gettext_noop("flows"))
 def _gone(node: Any, what: str = "node") -> ConcurrentEdit:
     text = gettext("The %(what)s %(node)s was removed by another edit; reload the flow.")
     return ConcurrentEdit(text % {"what": gettext(what), "node": node}, node=node)
+
+
+# -- the edit log, the actor and the revision an edit was made on -------------------------
+
+
+@dataclass(frozen=True)
+class EditContext:
+    """Who edits (a user, or None) and the flow revision the edit was made on (None: not said)."""
+
+    actor: Any = None
+    revision: int | None = None
+
+
+_NOBODY = EditContext()  # frozen: safe to share as the default
+_context: ContextVar[EditContext] = ContextVar("flowr_edit_context", default=_NOBODY)
+_quiet: ContextVar[bool] = ContextVar("flowr_edit_quiet", default=False)
+
+
+@contextmanager
+def acting(actor: Any = None, *, revision: int | None = None) -> Iterator[None]:
+    """Edits made inside are logged with ``actor`` (a user; anonymous users
+    count as None), and when ``revision`` is given, refused with
+    :class:`ConcurrentEdit` when edits applied since that revision touched a
+    node they need.  Surfaces (admin, API) wrap their edits in it."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    token = _context.set(EditContext(actor, revision))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+@contextmanager
+def _unlogged() -> Iterator[None]:
+    """Edits of a flow being built (``Flow.factory_from_rules``): its one
+    ``create`` row stands for them."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+#: operations undo may revert (the others: create, undo, redo)
+UNDOABLE = ("add", "connect", "disconnect", "insert", "change_rule", "remove", "prune", "rename_flow")
+
+
+def _with_flow(locked: Locked) -> Locked:
+    """``locked`` with the flow's revision read (one statement; for the
+    edits whose lock statement does not read it; none for a graph that is
+    not a flow's)."""
+    m = _models()
+    if locked.graph.data_class is not m.flow_data:  # not a flow's graph: nothing to read
+        return locked
+    row = (
+        m.flow.objects.filter(state_graph_id=locked.graph.pk)
+        .annotate(redoable=Exists(m.edit.objects.filter(flow_id=OuterRef("pk"), redoable=True)))
+        .values_list("pk", "revision", "name", "redoable")
+        .first()
+    )
+    if row is None:
+        return locked
+    return replace(locked, flow_id=row[0], revision=row[1], flow_name=row[2], redoable=bool(row[3]))
+
+
+def _who(edit: FlowEdit) -> str:
+    when = timezone.localtime(edit.created).strftime("%H:%M") if edit.created else ""
+    who = edit.actor_repr or _("someone")
+    return f"{who}, {when}" if when else who
+
+
+def _conflict(edit: FlowEdit, node: int | None) -> ConcurrentEdit:
+    removed = (edit.change or {}).get("removed") or {}
+    facts = {"node": node, "who": _who(edit), "what": edit.description}
+    if node is not None and str(node) in removed:
+        facts["name"] = removed[str(node)]
+        text = _("Node %(node)s (%(name)s) was removed by another edit (%(who)s); reload the flow.") % facts
+    elif node is not None:
+        text = _("Node %(node)s was changed by another edit (%(what)s; %(who)s); reload the flow.") % facts
+    else:
+        text = _("The flow was changed by another edit (%(what)s; %(who)s); reload the flow.") % facts
+    return ConcurrentEdit(text, node=node)
+
+
+def _check_stale(locked: Locked, needed: Iterable[int], *, whole_flow: bool = False) -> None:
+    """Refuse (:class:`ConcurrentEdit`) an edit made on a revision older than
+    the flow's when an edit applied since touched a node it needs (or, with
+    ``whole_flow``, when any edit was applied since).  No statement unless
+    the revision is stale."""
+    given = _context.get().revision
+    if given is None or locked.flow_id is None or given >= locked.revision:
+        return
+    wanted = set(needed)
+    for edit in _models().edit.objects.filter(flow_id=locked.flow_id, seq__gt=given).order_by("seq"):
+        touched = wanted.intersection(edit.nodes or [])
+        if whole_flow or touched or (not wanted and edit.operation == "rename_flow"):
+            raise _conflict(edit, min(touched) if touched else None)
+
+
+def removed_by_edit(node_id: int, revision: int | None) -> ConcurrentEdit | None:
+    """The :class:`ConcurrentEdit` to answer for a node that is gone, when an
+    edit newer than ``revision`` (given) removed it; None otherwise (a node
+    that never existed is not found)."""
+    if revision is None:
+        return None
+    edit = _models().edit.objects.filter(change__removed__has_key=str(node_id)).order_by("-pk").first()
+    if edit is None or edit.seq <= revision:
+        return None
+    return _conflict(edit, node_id)
+
+
+def _log(
+    locked: Locked,
+    operation: str,
+    description: str,
+    change: dict[str, Any],
+    nodes: Iterable[int],
+    *,
+    clears_redo: bool = True,
+) -> FlowEdit | None:
+    """Write the edit's log row and move the flow's revision and updated
+    time (two statements; three when a redo chain is cleared).  Nothing for
+    a graph without a flow, or while a flow is being built."""
+    if locked.flow_id is None or _quiet.get():
+        return None
+    m = _models()
+    seq = locked.revision + 1
+    now = timezone.now()
+    m.flow.objects.filter(pk=locked.flow_id).update(revision=seq, updated=now)
+    if clears_redo and locked.redoable:
+        m.edit.objects.filter(flow_id=locked.flow_id, redoable=True).update(redoable=False)
+    actor = _context.get().actor
+    return m.edit.objects.create(
+        flow_id=locked.flow_id,
+        seq=seq,
+        actor=actor,
+        actor_repr=actor.get_username() if actor is not None else "",
+        operation=operation,
+        description=description[:500],
+        change=change,
+        nodes=sorted(set(nodes)),
+        created=now,
+    )
+
+
+def log_created(flow: Flow, description: str) -> None:
+    """The ``create`` row of a new flow (factory, clone, import): revision 1."""
+    if _quiet.get():
+        return
+    locked = Locked(graph=cast("DCCGraph", None), in_use=False, flow_id=flow.pk, revision=flow.revision)
+    edit = _log(locked, "create", description, {}, [])
+    if edit is not None:
+        flow.revision = edit.seq
+
+
+def _name(label: str | None) -> str:
+    return policy.rule_name(label) if label else "a node"
+
+
+def _labels(ids: Iterable[int]) -> dict[int, str]:
+    return dict(_models().flow_data.objects.filter(node_id__in=list(ids)).values_list("node_id", "rule_label"))
+
+
+def _fields(data: BaseNodeData) -> dict[str, Any]:
+    """A data object's field values (not its pk and node), for restoring it."""
+    return {
+        f.attname: f.value_from_object(data)
+        for f in type(data)._meta.concrete_fields
+        if not f.primary_key and f.name != "node"
+    }
+
+
+def _data_row(data: BaseNodeData) -> list[Any]:
+    return [data.pk, data.node_id, _fields(data)]
+
+
+def _removed_names(data: Iterable[BaseNodeData]) -> dict[str, str]:
+    return {str(d.node_id): _name(getattr(d, "rule_label", None)) for d in data}
 
 
 # -- creating graphs ----------------------------------------------------------------------
@@ -306,19 +516,25 @@ def add_child(parent: Node, data_kwargs: dict[str, Any]) -> Added[BaseNodeData]:
     ``Node.add_child``: no rule is checked; a frozen flow refuses)."""
     with transaction.atomic():
         locked = lock_for_edit(parent.graph_id, node_id=parent.pk)
+        _check_stale(locked, [parent.pk])
         if not locked.node_exists:
             raise _gone(parent)
         child = _insert_child(locked.graph, parent, data_kwargs)
+        label = data_kwargs.get("rule_label")
+        change = {"parent": parent.pk, "node": child.pk}
+        _log(locked, "add", f"add {_name(label)} under node {parent.pk}", change, [parent.pk, child.pk])
         return Added(child, cast("BaseNodeData", child._data_cache))
 
 
 def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added[FlowNodeData]:
     """A new node of ``rule`` under the flow node ``parent``, as the policy
-    allows it (four statements on SQLite and PostgreSQL, five on MariaDB)."""
+    allows it (four statements on SQLite and PostgreSQL, five on MariaDB;
+    two more for the edit log row and the flow's revision)."""
     label = resolve(rule).class_label
     node = parent.node
     with transaction.atomic():
         locked = lock_for_edit(node.graph_id, node_id=node.pk, child_label=label)
+        _check_stale(locked, [node.pk])
         if not locked.node_exists:
             raise _gone(node)
         existing = {label} if locked.has_child_rule else set()
@@ -332,18 +548,25 @@ def add_child_rule(parent: FlowNodeData, rule: type[Rule] | str) -> Added[FlowNo
         flow = getattr(parent, "_flow_cache", None)
         if flow is not None:
             data._flow_cache = flow
+        change = {"parent": node.pk, "node": child.pk, "rule": label}
+        description = f"add {_name(label)} under {_name(parent.rule_label)}"
+        _log(locked, "add", description, change, [node.pk, child.pk])
         return Added(child, data)
 
 
-def _connect(locked: Locked, source: Node, target: Node) -> Connected:
+def _connect(locked: Locked, source: Node, target: Node, description: str | None = None) -> Connected:
     m = _models()
+    _check_stale(locked, [source.pk, target.pk])
     if not locked.node_exists:
         raise _gone(source)
     if not locked.target_exists:
         raise _gone(target)
     if m.edge.objects.filter(source_id=source.pk, target_id=target.pk).exists():
         return Connected(source.pk, target.pk, created=False)
-    m.edge.objects.create(graph=locked.graph, source_id=source.pk, target_id=target.pk, backbone=False)
+    edge = m.edge.objects.create(graph=locked.graph, source_id=source.pk, target_id=target.pk, backbone=False)
+    change = {"source": source.pk, "target": target.pk, "edge": [edge.pk, source.pk, target.pk, False]}
+    text = description or f"connect node {source.pk} to node {target.pk}"
+    _log(locked, "connect", text, change, [source.pk, target.pk])
     return Connected(source.pk, target.pk, created=True)
 
 
@@ -384,6 +607,7 @@ def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
         locked = lock_for_edit(
             source_node.graph_id, node_id=source_node.pk, target_id=target_node.pk, child_label=label
         )
+        _check_stale(locked, [source_node.pk, target_node.pk])
         existing = {label} if locked.has_child_rule else set()
         refusal = policy.child_refusal(
             source.rule_label, label, locked.child_count, existing, node_id=source.node_id, node=source
@@ -392,7 +616,158 @@ def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
             raise _gone(source_node)
         if refusal is not None:
             raise refusal
-        return _connect(locked, source_node, target_node)
+        description = f"connect {_name(source.rule_label)} to {_name(label)}"
+        return _connect(locked, source_node, target_node, description)
+
+
+# -- disconnecting, inserting, changing a rule ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """A link deleted; ``rehomed`` lists ``(node, new backbone parent)``."""
+
+    source: int
+    target: int
+    rehomed: list[tuple[int, int]]
+
+
+def _delete_edges(graph: DCCGraph, pks: list[int]) -> None:
+    m = _models()
+    edges = m.edge.objects.filter(graph_id=graph.pk, pk__in=pks)
+    if any(s.has_listeners(m.edge) for s in (pre_delete, post_delete)):
+        edges.delete()
+    else:
+        edges._raw_delete(router.db_for_write(m.edge))
+
+
+def _not_a_child(source: int, target: int) -> NotAChild:
+    text = _("Node %(target)s is not a child of node %(source)s.") % {"target": target, "source": source}
+    return NotAChild(text, node=source, target=target)
+
+
+def _disconnect_core(locked: Locked, rows: list[Row], source: int, target: int) -> tuple[Disconnected, dict[str, Any]]:
+    graph = locked.graph
+    index, backbone_parent, edges = _index(graph, rows)
+    for pk in (source, target):
+        if pk not in index.nodes:
+            raise _gone(f"node {pk}", "")
+    if (source, target) not in edges:
+        raise _not_a_child(source, target)
+    labels = _labels([source, target])
+    refusal = policy.disconnect_refusal(index.edge_cut(source, target), f"{_name(labels.get(target))} (node {target})")
+    if refusal is not None:
+        raise refusal
+    moves = rehome_link_plan(index, backbone_parent, source, target)
+    flips = [[edges[(parent, child)], edges[(backbone_parent[child], child)]] for child, parent in moves]
+    was_backbone = backbone_parent.get(target) == source
+    _rehome(graph, moves, backbone_parent, edges)
+    _delete_edges(graph, [edges[(source, target)]])
+    change = {"source": source, "target": target, "edge": [edges[(source, target)], source, target, was_backbone]}
+    change["flips"] = flips
+    change["description"] = f"disconnect {_name(labels.get(target))} from {_name(labels.get(source))}"
+    change["touched"] = [source, target, *(child for child, _ in moves)]
+    return Disconnected(source, target, moves), change
+
+
+def disconnect(source: Node, target: Node) -> Disconnected:
+    """Delete the edge ``source -> target`` (``FlowNodeData.disconnect_child``),
+    refused (:class:`CannotDisconnect`) when a node would lose its way from
+    the root; a creation-tree edge re-homes the child (as :func:`remove`
+    does)."""
+    with tricks.collector_paused(), transaction.atomic():
+        locked, rows = _lock_with_edges(source.graph_id)
+        locked = _with_flow(locked)
+        _check_stale(locked, [source.pk, target.pk])
+        result, change = _disconnect_core(locked, rows, source.pk, target.pk)
+        _log(locked, "disconnect", change.pop("description"), change, change.pop("touched"))
+        return result
+
+
+def insert(parent: FlowNodeData, child: FlowNodeData, rule: type[Rule] | str) -> Added[FlowNodeData]:
+    """A new node of ``rule`` between ``parent`` and its child ``child``
+    (``FlowNodeData.insert_between``): the edge ``parent -> child`` becomes
+    ``parent -> new -> child``, as the policy allows it (``rule`` may follow
+    the parent's rule and the child's rule may follow ``rule``)."""
+    label = resolve(rule).class_label
+    p, c = parent.node_id, child.node_id
+    with tricks.collector_paused(), transaction.atomic():
+        locked, rows = _lock_with_edges(parent.node.graph_id)
+        locked = _with_flow(locked)
+        _check_stale(locked, [p, c])
+        graph = locked.graph
+        index, backbone_parent, edges = _index(graph, rows)
+        for pk in (p, c):
+            if pk not in index.nodes:
+                raise _gone(f"node {pk}", "")
+        if (p, c) not in edges:
+            raise _not_a_child(p, c)
+        kids = index.children.get(p, [])
+        labels = _labels([p, *kids])
+        siblings = [labels.get(k, "") for k in kids if k != c]
+        refusal = policy.insert_refusal(labels.get(p, ""), label, labels.get(c, ""), siblings, node_id=p, node=parent)
+        if refusal is not None:
+            raise refusal
+        was_backbone = backbone_parent.get(c) == p
+        old = edges[(p, c)]
+        _delete_edges(graph, [old])
+        new = _insert_child(graph, parent.node, {"rule_label": label})
+        _models().edge.objects.create(graph=graph, source_id=new.pk, target_id=c, backbone=was_backbone)
+        data = cast("FlowNodeData", new._data_cache)
+        change = {"parent": p, "child": c, "node": new.pk, "rule": label, "edge": [old, p, c, was_backbone]}
+        text = f"insert {_name(label)} between {_name(labels.get(p))} and {_name(labels.get(c))}"
+        _log(locked, "insert", text, change, [p, new.pk, c])
+        return Added(new, data)
+
+
+@dataclass(frozen=True)
+class RuleChanged:
+    """A node's rule replaced."""
+
+    node: int
+    old: str
+    new: str
+
+
+def _rule_change_core(locked: Locked, node: int, rule: type[Rule] | str, data: Any = None) -> RuleChanged:
+    m = _models()
+    label = resolve(rule).class_label
+    if not locked.node_exists:
+        raise _gone(f"node {node}", "")
+    parents = list(m.edge.objects.filter(target_id=node).values_list("source_id", flat=True))
+    rows = m.edge.objects.filter(source_id__in=[*parents, node]).values_list(
+        "source_id", "target_id", "target__flownodedata__rule_label"
+    )
+    labels = _labels([node, *parents])
+    current = labels.get(node, "")
+    children: dict[int, list[tuple[int, str]]] = {}
+    for source, target, child_label in rows:
+        children.setdefault(source, []).append((target, child_label or ""))
+    parent_info = [(labels.get(s, ""), [lab for t, lab in children.get(s, []) if t != node]) for s in parents]
+    child_labels = [lab for _, lab in children.get(node, [])]
+    refusal = policy.rule_change_refusal(
+        current, label, parent_info, child_labels, is_root=node == locked.graph.root_id, node_id=node, node=data
+    )
+    if refusal is not None:
+        raise refusal
+    m.flow_data.objects.filter(node_id=node).update(rule_label=label)
+    if data is not None:
+        data.rule_label = label
+    return RuleChanged(node, current, label)
+
+
+def change_rule(data: FlowNodeData, rule: type[Rule] | str) -> RuleChanged:
+    """Give the flow node ``data`` the rule ``rule`` (``FlowNodeData.change_rule``),
+    as the policy allows it: ``rule`` may follow every parent's rule and
+    allows every current child; the root's rule is the rule set's."""
+    with transaction.atomic():
+        locked = lock_for_edit(data.node.graph_id, node_id=data.node_id)
+        _check_stale(locked, [data.node_id])
+        result = _rule_change_core(locked, data.node_id, rule, data)
+        change = {"node": result.node, "old": result.old, "new": result.new}
+        text = f"change {_name(result.old)} to {_name(result.new)} (node {result.node})"
+        _log(locked, "change_rule", text, change, [result.node])
+        return result
 
 
 # -- removing ------------------------------------------------------------------------------
@@ -408,8 +783,14 @@ def _rehome(
         return
     new = [edges[(parent, child)] for child, parent in moves]
     old = [edges[(backbone_parent[child], child)] for child, _ in moves]
-    _models().edge.objects.filter(graph_id=graph.pk, pk__in=new + old).update(
-        backbone=Case(When(pk__in=new, then=Value(True)), default=Value(False))
+    _set_backbone(graph, new, old)
+
+
+def _set_backbone(graph: DCCGraph, true: list[int], false: list[int]) -> None:
+    if not true and not false:
+        return
+    _models().edge.objects.filter(graph_id=graph.pk, pk__in=true + false).update(
+        backbone=Case(When(pk__in=true, then=Value(True)), default=Value(False))
     )
 
 
@@ -469,67 +850,391 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
             nodes.delete()
 
 
+def _edge_rows(rows: list[Row], ids: Iterable[int]) -> list[list[Any]]:
+    """``[pk, source, target, backbone]`` of the edges touching ``ids``."""
+    touching = set(ids)
+    return [[pk, s, t, bool(b)] for _, pk, s, t, b in rows if s in touching or t in touching]
+
+
+def _remove_core(locked: Locked, rows: list[Row], node: Node) -> tuple[Removed, dict[str, Any]]:
+    graph = locked.graph
+    pk, is_root = node.pk, node.pk == graph.root_id
+    leaf = not is_root and pk not in map(itemgetter(2), rows)
+    moves: list[tuple[int, int]] = []
+    flips: list[list[int]] = []
+    if leaf:
+        # a node without children strictly dominates nothing: nothing is
+        # cut off and nothing re-homed (no walk of the whole graph)
+        if pk not in map(itemgetter(3), rows):
+            raise _gone(node)
+        cut = 0
+    else:
+        index, backbone_parent, edges = _index(graph, rows)
+        if pk not in index.nodes:
+            raise _gone(node)
+        cut = index.cut(pk)
+    refusal = policy.removal_refusal(node, is_root, cut)
+    if refusal is not None:
+        raise refusal
+    plan = _delete_plan(graph)
+    data = None if plan else graph.data_class._default_manager.get(node_id=node.pk)
+    if not leaf:
+        moves = rehome_plan(index, backbone_parent, pk)
+        flips = [[edges[(parent, child)], edges[(backbone_parent[child], child)]] for child, parent in moves]
+        _rehome(graph, moves, backbone_parent, edges)
+    if plan:
+        found = _delete_returning(graph, plan, [node.pk])
+        if not found:
+            raise graph.data_class.DoesNotExist(f"{node} has no data object")
+        _delete(graph, [node.pk], [])
+        data = found[0]
+    else:
+        assert data is not None
+        _delete(graph, [node.pk], [data])
+    edge_rows = _edge_rows(rows, [pk])
+    change = {"node": pk, "data": [_data_row(data)], "edges": edge_rows, "flips": flips}
+    change["removed"] = _removed_names([data])
+    change["touched"] = [pk, *(s for _, s, _, _ in edge_rows), *(t for _, _, t, _ in edge_rows)]
+    change["description"] = f"remove {_name(getattr(data, 'rule_label', None))} (node {pk})"
+    return Removed(data, moves), change
+
+
 def remove(node: Node) -> Removed:
     """Remove ``node`` and its data, re-homing the creation-tree children it
     had; refused unless every other node stays reachable from the root."""
     with tricks.collector_paused(), transaction.atomic():
         locked, rows = _lock_with_edges(node.graph_id)
-        graph = locked.graph
-        pk, is_root = node.pk, node.pk == graph.root_id
-        leaf = not is_root and pk not in map(itemgetter(2), rows)
-        moves: list[tuple[int, int]] = []
-        if leaf:
-            # a node without children strictly dominates nothing: nothing is
-            # cut off and nothing re-homed (no walk of the whole graph)
-            if pk not in map(itemgetter(3), rows):
-                raise _gone(node)
-            cut = 0
-        else:
-            index, backbone_parent, edges = _index(graph, rows)
-            if pk not in index.nodes:
-                raise _gone(node)
-            cut = index.cut(pk)
-        refusal = policy.removal_refusal(node, is_root, cut)
-        if refusal is not None:
-            raise refusal
-        plan = _delete_plan(graph)
-        data = None if plan else graph.data_class._default_manager.get(node_id=node.pk)
-        if not leaf:
-            moves = rehome_plan(index, backbone_parent, pk)
-            _rehome(graph, moves, backbone_parent, edges)
-        if plan:
-            found = _delete_returning(graph, plan, [node.pk])
-            if not found:
-                raise graph.data_class.DoesNotExist(f"{node} has no data object")
-            _delete(graph, [node.pk], [])
-            return Removed(found[0], moves)
-        assert data is not None
-        _delete(graph, [node.pk], [data])
-        return Removed(data, moves)
+        locked = _with_flow(locked)
+        _check_stale(locked, [node.pk])
+        result, change = _remove_core(locked, rows, node)
+        _log(locked, "remove", change.pop("description"), change, change.pop("touched"))
+        return result
+
+
+def _prune_core(locked: Locked, rows: list[Row], node: Node) -> tuple[Pruned, dict[str, Any]]:
+    graph = locked.graph
+    if node.pk == graph.root_id:
+        raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
+    index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
+    if node.pk not in index.nodes:
+        raise _gone(node)
+    ids = index.prune_set(node.pk)
+    plan = _delete_plan(graph)
+    if plan:
+        data = _delete_returning(graph, plan, ids)
+        _delete(graph, ids, [])
+    else:
+        found = {
+            d.node_id: d for d in graph.data_class._default_manager.filter(node__graph_id=graph.pk, node_id__in=ids)
+        }
+        data = [found[i] for i in ids if i in found]
+        _delete(graph, ids, data)
+    edge_rows = _edge_rows(rows, ids)
+    change: dict[str, Any] = {"node": node.pk, "nodes": ids, "data": [_data_row(d) for d in data]}
+    change["edges"] = edge_rows
+    change["removed"] = _removed_names(data)
+    change["touched"] = [*ids, *(s for _, s, _, _ in edge_rows)]
+    first = data[0] if data and data[0].node_id == node.pk else None
+    change["description"] = f"prune {_name(getattr(first, 'rule_label', None))} (node {node.pk}, {len(ids)} node(s))"
+    return Pruned(data), change
 
 
 def prune(node: Node) -> Pruned:
     """Remove ``node`` and everything it reaches without passing the root."""
     with tricks.collector_paused(), transaction.atomic():
         locked, rows = _lock_with_edges(node.graph_id)
-        graph = locked.graph
-        if node.pk == graph.root_id:
-            raise CannotRemove(f"{node} is the root of its graph and cannot be pruned", node=node)
-        index = EdgeIndex(graph.root_id or 0, list(map(itemgetter(2, 3), rows)))
-        if node.pk not in index.nodes:
-            raise _gone(node)
-        ids = index.prune_set(node.pk)
-        plan = _delete_plan(graph)
-        if plan:
-            data = _delete_returning(graph, plan, ids)
-            _delete(graph, ids, [])
-            return Pruned(data)
-        found = {
-            d.node_id: d for d in graph.data_class._default_manager.filter(node__graph_id=graph.pk, node_id__in=ids)
-        }
-        data = [found[i] for i in ids if i in found]
-        _delete(graph, ids, data)
-        return Pruned(data)
+        locked = _with_flow(locked)
+        _check_stale(locked, [node.pk])
+        result, change = _prune_core(locked, rows, node)
+        _log(locked, "prune", change.pop("description"), change, change.pop("touched"))
+        return result
+
+
+# -- undo and redo ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Undone:
+    """An edit undone (or redone): the edit's row and the flow's new revision."""
+
+    edit: FlowEdit
+    revision: int
+
+
+def _restore(
+    locked: Locked, data_rows: list[list[Any]], edges: list[list[Any]], backbone: Iterable[tuple[int, bool]] = ()
+) -> None:
+    """Put rows back as they were (same primary keys): nodes with their data,
+    edges, then each edge's ``backbone`` flag."""
+    m = _models()
+    graph = locked.graph
+    node_ids = [row[1] for row in data_rows]
+    ends = {x for _, s, t, _ in edges for x in (s, t)}
+    existing = set(m.node.objects.filter(graph_id=graph.pk, pk__in=[*ends, *node_ids]).values_list("pk", flat=True))
+    again = [n for n in node_ids if n in existing]
+    if again:
+        raise ConcurrentEdit(f"Node {again[0]} exists already; reload the flow.", node=again[0])
+    missing = sorted(ends - existing - set(node_ids))
+    if missing:
+        raise _gone(f"node {missing[0]}", "")
+    if node_ids:
+        m.node.objects.bulk_create([m.node(pk=n, graph_id=graph.pk) for n in node_ids])
+        data_class = graph.data_class
+        pk_name = data_class._meta.pk.attname
+        data_class._default_manager.bulk_create(
+            [data_class(**{pk_name: pk, "node_id": node, **fields}) for pk, node, fields in data_rows]
+        )
+    if edges:
+        pairs = [(s, t) for _, s, t, _ in edges]
+        if (
+            m.edge.objects.filter(graph_id=graph.pk)
+            .filter(reduce(or_, (Q(source_id=s, target_id=t) for s, t in pairs)))
+            .exists()
+        ):
+            raise ConcurrentEdit("A link to restore exists already; reload the flow.")
+        m.edge.objects.bulk_create(
+            [m.edge(pk=pk, graph_id=graph.pk, source_id=s, target_id=t, backbone=b) for pk, s, t, b in edges]
+        )
+    flags = list(backbone)
+    _set_backbone(graph, [pk for pk, b in flags if b], [pk for pk, b in flags if not b])
+
+
+def _check_rules(locked: Locked, sources: Iterable[int]) -> None:
+    """Refuse (the transaction rolls back) when a node among ``sources`` has
+    children its rule no longer allows (the policy's answer for stored nodes)."""
+    wanted = sorted(set(sources))
+    if not wanted:
+        return
+    rows = (
+        _models()
+        .edge.objects.filter(graph_id=locked.graph.pk, source_id__in=wanted)
+        .order_by("pk")
+        .values_list("source_id", "target__flownodedata__rule_label")
+    )
+    children: dict[int, list[str]] = {}
+    for source, label in rows:
+        children.setdefault(source, []).append(label or "")
+    labels = _labels(wanted)
+    for source in wanted:
+        problems = policy.stored_children_problems(labels.get(source, ""), children.get(source, []))
+        if problems:
+            text = f"node {source} ({_name(labels.get(source))}): {problems[0].message}"
+            raise RuleNotAllowed(text, node=source, reason=problems[0].message)
+
+
+def _leaf_snapshot(locked: Locked, node: int, allowed: set[tuple[int, int]]) -> dict[str, Any]:
+    """Delete the node ``node`` whose only edges are ``allowed``; what
+    restores it."""
+    m = _models()
+    edges = [
+        [pk, s, t, b]
+        for pk, s, t, b in m.edge.objects.filter(graph_id=locked.graph.pk)
+        .filter(Q(source_id=node) | Q(target_id=node))
+        .order_by("pk")
+        .values_list("pk", "source_id", "target_id", "backbone")
+    ]
+    data = list(locked.graph.data_class._default_manager.filter(node_id=node))
+    if not data:
+        raise _gone(f"node {node}", "")
+    others = [e for e in edges if (e[1], e[2]) not in allowed]
+    if others:
+        raise CannotRemove(f"node {node} has other links now (node {others[0][1]} -> node {others[0][2]})", node=node)
+    _delete(locked.graph, [node], data)
+    return {"data": [_data_row(data[0])], "edges": edges}
+
+
+def _undo_add(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    node, parent = change["node"], change["parent"]
+    return _leaf_snapshot(locked, node, {(parent, node)})
+
+
+def _redo_add(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    snapshot: dict[str, Any] = change["snapshot"]
+    _restore(locked, snapshot["data"], snapshot["edges"])
+    _check_rules(locked, [change["parent"]])
+    return snapshot
+
+
+def _undo_connect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    pk, s, t, _ = change["edge"]
+    index, backbone_parent, edges = _index(locked.graph, rows)
+    if edges.get((s, t)) is None:
+        raise _not_a_child(s, t)
+    if backbone_parent.get(t) == s:
+        raise CannotDisconnect(f"the link from node {s} to node {t} is a creation-tree link now", node=s)
+    refusal = policy.disconnect_refusal(index.edge_cut(s, t), f"node {t}")
+    if refusal is not None:
+        raise refusal
+    _delete_edges(locked.graph, [edges[(s, t)]])
+    return {"edge": [edges[(s, t)], s, t, False]}
+
+
+def _redo_connect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    snapshot: dict[str, Any] = change["snapshot"]
+    _restore(locked, [], [snapshot["edge"]])
+    _check_rules(locked, [change["source"]])
+    return snapshot
+
+
+def _undo_disconnect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    flags = [(new, False) for new, _ in change["flips"]] + [(old, True) for _, old in change["flips"]]
+    edge = change["edge"]
+    if edge[3]:  # the deleted edge was the child's creation-tree edge: it is again
+        flags = [(pk, b) for pk, b in flags if pk != edge[0]]
+    _restore(locked, [], [edge], flags)
+    _check_rules(locked, [change["source"]])
+    return {}
+
+
+def _redo_disconnect(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _done, new = _disconnect_core(locked, rows, change["source"], change["target"])
+    return {"flips": new["flips"], "edge": new["edge"]}
+
+
+def _undo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    node, parent, child = change["node"], change["parent"], change["child"]
+    snapshot = _leaf_snapshot(locked, node, {(parent, node), (node, child)})
+    _restore(locked, [], [change["edge"]])
+    _check_rules(locked, [parent])
+    return snapshot
+
+
+def _redo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    snapshot: dict[str, Any] = change["snapshot"]
+    edges = _index(locked.graph, rows)[2]
+    old = edges.get((change["parent"], change["child"]))
+    if old is None:
+        raise _not_a_child(change["parent"], change["child"])
+    _delete_edges(locked.graph, [old])
+    _restore(locked, snapshot["data"], snapshot["edges"])
+    _check_rules(locked, [change["parent"], change["node"]])
+    return snapshot
+
+
+def _undo_change_rule(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _rule_change_core(replace(locked, node_exists=True), change["node"], change["old"])
+    return {}
+
+
+def _redo_change_rule(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _rule_change_core(replace(locked, node_exists=True), change["node"], change["new"])
+    return {}
+
+
+def _undo_removal(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    flips = change.get("flips", [])
+    flags = [(new, False) for new, _ in flips] + [(old, True) for _, old in flips]
+    restored = {pk for pk, *_ in change["edges"]}
+    flags = [(pk, b) for pk, b in flags if pk not in restored]  # restored edges come back as they were
+    _restore(locked, change["data"], change["edges"], flags)
+    _check_rules(locked, [s for _, s, _, _ in change["edges"]])
+    return {}
+
+
+def _redo_remove(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    node = _models().node(pk=change["node"], graph_id=locked.graph.pk)
+    node._graph_cache = locked.graph
+    _done, new = _remove_core(locked, rows, node)
+    return {k: new[k] for k in ("data", "edges", "flips")}
+
+
+def _redo_prune(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    node = _models().node(pk=change["node"], graph_id=locked.graph.pk)
+    node._graph_cache = locked.graph
+    _done, new = _prune_core(locked, rows, node)
+    return {k: new[k] for k in ("nodes", "data", "edges")}
+
+
+def _rename(locked: Locked, name: str) -> None:
+    assert locked.flow_id is not None
+    _models().flow.objects.filter(pk=locked.flow_id).update(name=name)
+
+
+def _undo_rename(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _rename(locked, change["old"])
+    return {}
+
+
+def _redo_rename(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _rename(locked, change["new"])
+    return {}
+
+
+Step = Callable[[Locked, list[Row], dict[str, Any]], dict[str, Any]]
+
+#: operation -> (its inverse, its re-application); each returns what to keep in the row's ``change``
+_STEPS: dict[str, tuple[Step, Step]] = {
+    "add": (_undo_add, _redo_add),
+    "connect": (_undo_connect, _redo_connect),
+    "disconnect": (_undo_disconnect, _redo_disconnect),
+    "insert": (_undo_insert, _redo_insert),
+    "change_rule": (_undo_change_rule, _redo_change_rule),
+    "remove": (_undo_removal, _redo_remove),
+    "prune": (_undo_removal, _redo_prune),
+    "rename_flow": (_undo_rename, _redo_rename),
+}
+
+
+def _prefixed(exc: FlowrError, prefix: str) -> FlowrError:
+    exc.message = f"{prefix}: {exc.message}"
+    exc.args = (exc.message,)
+    return exc
+
+
+def _undo_or_redo(flow: Flow, actor: Any, redo: bool) -> Undone:
+    m = _models()
+    given = _context.get().revision
+    with acting(actor if actor is not None else _context.get().actor, revision=given):
+        with tricks.collector_paused(), transaction.atomic():
+            locked, rows = _lock_with_edges(flow.state_graph_id)
+            locked = _with_flow(locked)
+            _check_stale(locked, [], whole_flow=True)
+            edits = m.edit.objects.filter(flow_id=flow.pk)
+            if redo:
+                edit = edits.filter(redoable=True).order_by("seq").first()
+            else:
+                edit = edits.filter(undone=False, operation__in=UNDOABLE).order_by("-seq").first()
+            if edit is None:
+                if redo:
+                    raise NothingToRedo(_("Nothing to redo in flow %(name)r.") % {"name": flow.name}, flow=flow)
+                raise NothingToUndo(_("Nothing to undo in flow %(name)r.") % {"name": flow.name}, flow=flow)
+            step = _STEPS[edit.operation][1 if redo else 0]
+            change = dict(edit.change)
+            try:
+                kept = step(locked, rows, change)
+            except FlowrError as exc:
+                text = _("Cannot redo %(what)s") if redo else _("Cannot undo %(what)s")
+                raise _prefixed(exc, text % {"what": edit.description}) from None
+            if redo and edit.operation in ("disconnect", "remove", "prune"):
+                change.update(kept)  # re-applied: what undoing it again needs
+            elif not redo and kept:
+                change["snapshot"] = kept
+            edit.change = change
+            edit.undone = not redo
+            edit.redoable = not redo
+            edit.save(update_fields=["change", "undone", "redoable"])
+            removed: dict[str, str] = {}
+            if not redo and edit.operation in ("add", "insert"):
+                removed = {str(change["node"]): _name(change.get("rule"))}
+            elif redo and edit.operation in ("remove", "prune"):
+                removed = change.get("removed", {})
+            verb = "redo" if redo else "undo"
+            change_of = {"of": edit.seq, "removed": removed}
+            log = _log(locked, verb, f"{verb} {edit.description}", change_of, edit.nodes, clears_redo=False)
+            assert log is not None
+            flow.revision = log.seq
+            return Undone(edit, log.seq)
+
+
+def undo(flow: Flow, actor: Any = None) -> Undone:
+    """Revert the flow's latest edit not undone yet, through the same rules
+    (refused with the rule's reason when they refuse the inverse now)."""
+    return _undo_or_redo(flow, actor, redo=False)
+
+
+def redo(flow: Flow, actor: Any = None) -> Undone:
+    """Re-apply the edit undo reverted last (none once a new edit was made)."""
+    return _undo_or_redo(flow, actor, redo=True)
 
 
 # The remove/prune path in few statements (the ``hand_statements`` trick):
@@ -542,8 +1247,6 @@ def prune(node: Node) -> Pruned:
 # raises ProtectedError as before); then edges and nodes by graph and pk.
 # The ORM's way (the collector) whenever it could differ: a delete receiver,
 # other kinds of foreign keys to the data class, columns that need converting.
-
-Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -690,11 +1393,18 @@ def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> lis
 
 
 def rename_flow(flow: Flow, name: str) -> Flow:
-    """Give ``flow`` a new name; refused while States use it (frozen)."""
+    """Give ``flow`` a new name; refused while States use it (frozen).
+    Logged (``rename_flow``) when the name changes."""
     with transaction.atomic():
-        lock_for_edit(flow.state_graph_id)
+        locked = lock_for_edit(flow.state_graph_id)
+        _check_stale(locked, [])
+        old = locked.flow_name
         flow.name = name
         flow.save(update_fields=["name", "updated"])
+        if old != name:
+            edit = _log(locked, "rename_flow", f"rename flow {old!r} to {name!r}", {"old": old, "new": name}, [])
+            if edit is not None:
+                flow.revision = edit.seq
     return flow
 
 
@@ -712,14 +1422,16 @@ def clone_flow(flow: Flow, name: str | None = None) -> Flow:
             m.flow.objects.using(db).select_for_update().filter(family=flow.family).values_list("version", flat=True)
         )
         source = lock(flow.state_graph_id).graph
-        graph, _ = bulk_copy_graph(source)
-        return m.flow.objects.using(db).create(
+        graph, _copied = bulk_copy_graph(source)
+        copy = m.flow.objects.using(db).create(
             name=flow.name if name is None else name,
             rule_set_id=flow.rule_set_id,
             state_graph=graph,
             family=flow.family,
             version=max(versions, default=0) + 1,
         )
+        log_created(copy, f"clone {flow} as version {copy.version}")
+        return copy
 
 
 def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: Iterable[Any]) -> Flow:
@@ -732,7 +1444,8 @@ def build_from_rules(cls: type[Flow], name: str, rule_set: RuleSet, children: It
                 raise TypeError(f"each node's kwargs must be exactly {{'rule': ...}}, not {kwargs!r}")
             return add_child_rule(parent, kwargs["rule"]).data
 
-        _nested(flow.root_data, children, add)
+        with _unlogged():  # the flow's "create" row stands for them
+            _nested(flow.root_data, children, add)
     return flow
 
 

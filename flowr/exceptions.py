@@ -109,6 +109,30 @@ class CannotRemove(FlowrError):
     code: ClassVar[str] = "cannot_remove"
 
 
+class CannotDisconnect(FlowrError):
+    """Deleting the link would cut a node off from the root."""
+
+    code: ClassVar[str] = "cannot_disconnect"
+
+
+class NotAChild(FlowrError):
+    """The node is not a child of the other node (no such link)."""
+
+    code: ClassVar[str] = "not_a_child"
+
+
+class NothingToUndo(FlowrError):
+    """The flow's edit log has no edit left to undo."""
+
+    code: ClassVar[str] = "nothing_to_undo"
+
+
+class NothingToRedo(FlowrError):
+    """No undone edit may be re-applied (none, or an edit since cleared them)."""
+
+    code: ClassVar[str] = "nothing_to_redo"
+
+
 class DifferentGraphs(FlowrError):
     """The two nodes belong to different graphs."""
 

@@ -547,7 +547,9 @@ def import_flow(document: Any, name: str | None = None, rule_set: RuleSet | int 
             if found is None:
                 found = RuleSet.objects.create(name=info["name"], root_rule_label=info["root_rule"])
         graph, _ = edits.bulk_create_graph(FlowNodeData, parents, data, links)
-        return Flow.objects.create(name=name or document["flow"]["name"], rule_set=found, state_graph=graph)
+        flow = Flow.objects.create(name=name or document["flow"]["name"], rule_set=found, state_graph=graph)
+        edits.log_created(flow, f"import flow {flow.name!r}")
+        return flow
 
 
 # -- diagrams -----------------------------------------------------------------

@@ -114,6 +114,28 @@ class EdgeIndex:
         found.discard(self.root)
         return [node, *sorted(found)]
 
+    def reachable_without_edge(self, source: int, target: int) -> set[int]:
+        """Nodes reachable from the root when the edge ``source -> target`` is gone."""
+        found = {self.root}
+        queue = deque([self.root])
+        children = self.children
+        while queue:
+            current = queue.popleft()
+            for nxt in children.get(current, ()):
+                if nxt in found or (current == source and nxt == target):
+                    continue
+                found.add(nxt)
+                queue.append(nxt)
+        return found
+
+    def edge_cut(self, source: int, target: int) -> int:
+        """How many nodes lose their way from the root without the edge
+        ``source -> target`` (0: ``target`` stays reachable another way)."""
+        after = self.reachable_without_edge(source, target)
+        if target in after:
+            return 0
+        return len(self.reachable_without(-1) - after)
+
     def bfs_order(self, skip: int | None = None) -> tuple[list[int], dict[int, int]]:
         """Breadth-first order from the root and each node's BFS parent."""
         order = [self.root]
@@ -245,6 +267,83 @@ def rehome_plan(index: EdgeIndex, backbone_parent: dict[int, int], removed: int)
         moves.append((node, via[node]))
         attached.add(node)
     return moves
+
+
+def rehome_link_plan(
+    index: EdgeIndex, backbone_parent: dict[int, int], source: int, child: int
+) -> list[tuple[int, int]]:
+    """New backbone parents when the edge ``source -> child`` goes.
+
+    When it is ``child``'s backbone edge, ``child`` and its creation-tree
+    subtree are re-attached as :func:`rehome_plan` does for a removed node
+    (walking breadth first from the root without that edge, a node keeps its
+    backbone parent when it is already attached, otherwise it takes its BFS
+    parent).  ``[]`` for a link edge.  The caller has checked that ``child``
+    stays reachable.
+    """
+    if backbone_parent.get(child) != source:
+        return []
+    kids: dict[int, list[int]] = {}
+    for node, parent in backbone_parent.items():
+        kids.setdefault(parent, []).append(node)
+    below = {child}
+    stack = [child]
+    while stack:
+        current = stack.pop()
+        for nxt in kids.get(current, ()):
+            if nxt not in below:
+                below.add(nxt)
+                stack.append(nxt)
+    order = [index.root]
+    via: dict[int, int] = {}
+    seen = {index.root}
+    queue = deque([index.root])
+    while queue:
+        current = queue.popleft()
+        for nxt in index.children.get(current, ()):
+            if nxt in seen or (current == source and nxt == child):
+                continue
+            seen.add(nxt)
+            via[nxt] = current
+            order.append(nxt)
+            queue.append(nxt)
+    attached = set(index.nodes) - below
+    moves: list[tuple[int, int]] = []
+    for node in order:
+        if node not in below:
+            continue
+        kept = backbone_parent.get(node)
+        if node != child and kept in attached:
+            attached.add(node)
+            continue
+        moves.append((node, via[node]))
+        attached.add(node)
+    return moves
+
+
+def prune_above(index: EdgeIndex, backbone_parent: dict[int, int], node: int) -> list[tuple[int, int]]:
+    """The creation-tree ancestors of ``node`` that pruning it also removes,
+    nearest first, each with the pruned node whose edge reaches it
+    ``(ancestor, via)``: preferably one below the chosen node (a loop back),
+    else its backbone parent, which goes too."""
+    if node == index.root:
+        return []
+    pruned = set(index.prune_set(node))
+    chain: list[int] = []
+    current = backbone_parent.get(node)
+    while current is not None and current != index.root and current not in chain:
+        chain.append(current)
+        current = backbone_parent.get(current)
+    on_chain = set(chain)
+    found = []
+    for ancestor in chain:
+        if ancestor not in pruned:
+            continue
+        parents = [p for p in index.parents.get(ancestor, ()) if p in pruned]
+        below = [p for p in parents if p not in on_chain]
+        via = below[0] if below else parents[0]
+        found.append((ancestor, via))
+    return found
 
 
 class Tree:

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from flowr.exceptions import (
+    CannotDisconnect,
     CannotRemove,
     DuplicateChildRule,
     FlowFrozen,
@@ -274,6 +275,14 @@ def removal_refusal(node: Any, is_root: bool, cut: int) -> CannotRemove | None:
     return None if reason is None else CannotRemove(f"{node}: {reason}", node=node)
 
 
+def prune_above_reason(via: str, loops_back: bool) -> str:
+    """Why a prune also removes a node above the chosen one: ``via`` (a name
+    for people), which the prune removes, leads to it."""
+    if loops_back:
+        return _("%(via)s loops back to it") % {"via": via}
+    return _("%(via)s, which goes too, leads to it") % {"via": via}
+
+
 def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
     """The refusal of any edit of ``flow`` while ``count`` States use it."""
     if not count:
@@ -288,6 +297,158 @@ def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
         flow=flow,
         count=count,
     )
+
+
+# -- links, inserts and rule changes --------------------------------------------------
+
+
+def disconnect_reason(cut: int, child: str) -> str | None:
+    """Why the link to ``child`` (a name for people) cannot be deleted:
+    ``cut`` nodes (the child among them) would lose their way from the
+    root.  None when it can (the child stays reachable another way)."""
+    if not cut:
+        return None
+    others = cut - 1
+    if others:
+        text = _(
+            "Deleting this link would cut %(child)s and %(others)d other node(s) off from the root; "
+            "delete or re-route the other links first."
+        )
+        return text % {"child": child, "others": others}
+    return _("Deleting this link would cut %(child)s off from the root; delete or re-route the other links first.") % {
+        "child": child
+    }
+
+
+def disconnect_refusal(cut: int, child: str, node: Any = None) -> CannotDisconnect | None:
+    reason = disconnect_reason(cut, child)
+    return None if reason is None else CannotDisconnect(reason, node=node, reason=reason)
+
+
+def _as_not_allowed(refusal: FlowrError) -> FlowrError:
+    """An insert or a rule change the rules refuse is ``rule_not_allowed``
+    (the reason kept), whatever the child check found (a full node, a second
+    child of the rule); a rule that does not resolve stays what it is."""
+    if isinstance(refusal, (TooManyChildren, DuplicateChildRule)):
+        return RuleNotAllowed(refusal.message, rule=refusal.rule, node=refusal.node, reason=refusal.message)
+    return refusal
+
+
+def insert_refusal(
+    parent_label: str,
+    rule: type[Rule] | str,
+    child_label: str,
+    sibling_labels: Sequence[str],
+    *,
+    node_id: int | None = None,
+    node: Any = None,
+) -> FlowrError | None:
+    """Why a new node of ``rule`` cannot go between a node of
+    ``parent_label`` and its child of ``child_label`` (``sibling_labels``:
+    the node's other children); None when it can.  The new node takes the
+    child's place under the parent (the count does not change) and has the
+    child as its only child."""
+    refusal = child_refusal(parent_label, rule, len(sibling_labels), set(sibling_labels), node_id=node_id, node=node)
+    if refusal is not None:
+        return _as_not_allowed(refusal)
+    inserted = resolve(rule)
+    if get_rule(child_label) is None:
+        return MissingRule(
+            _("The child's rule %(label)r does not resolve") % {"label": child_label}, label=child_label, node=node
+        )
+    if resolve(child_label) not in child_rules(inserted):
+        return RuleNotAllowed(
+            _("Rule %(child)s is not a valid child of rule %(rule)s: %(rule)s cannot go before it")
+            % {"child": rule_name(child_label), "rule": inserted.name},
+            rule=inserted,
+            node=node,
+        )
+    return None
+
+
+def insert_options(parent_label: str, child_label: str, sibling_labels: Sequence[str]) -> tuple[type[Rule], ...]:
+    """The rules a new node between a node of ``parent_label`` and its child
+    of ``child_label`` may have (see :func:`insert_refusal`)."""
+    parent = get_rule(parent_label)
+    if parent is None:
+        return ()
+    return tuple(r for r in child_rules(parent) if insert_refusal(parent_label, r, child_label, sibling_labels) is None)
+
+
+ROOT_RULE_REASON = gettext_lazy("The root's rule is the rule set's root rule; it cannot be changed.")
+
+
+def rule_change_refusal(
+    current_label: str,
+    new: type[Rule] | str,
+    parents: Sequence[tuple[str, Sequence[str]]],
+    child_labels: Sequence[str],
+    *,
+    is_root: bool = False,
+    node_id: int | None = None,
+    node: Any = None,
+) -> FlowrError | None:
+    """Why a node of ``current_label`` cannot take the rule ``new``; None
+    when it can.  ``parents``: each parent's label and its other children's
+    labels; ``child_labels``: the node's children.  The new rule must follow
+    every parent's rule (without a second child of that rule there) and
+    allow every current child (as many of them as there are)."""
+    try:
+        rule = resolve(new)
+    except FlowrError as exc:
+        return exc
+    if is_root:
+        return RuleNotAllowed(str(ROOT_RULE_REASON), rule=rule, node=node, reason=str(ROOT_RULE_REASON))
+    if rule.class_label == current_label:
+        return RuleNotAllowed(
+            _("%(node)s already has rule %(rule)s") % {"node": _node_ref(node_id).capitalize(), "rule": rule.name},
+            rule=rule,
+            node=node,
+        )
+    for parent_label, others in parents:
+        refusal = child_refusal(parent_label, rule, len(others), set(others), node_id=node_id, node=node)
+        if refusal is not None:
+            return _as_not_allowed(refusal)
+    allowed = child_rules(rule)
+    for label in child_labels:
+        child = get_rule(label)
+        if child is None or child not in allowed:
+            return RuleNotAllowed(
+                _("Rule %(rule)s does not allow the child rule %(child)s that %(node)s has")
+                % {"rule": rule.name, "child": rule_name(label), "node": _node_ref(node_id)},
+                rule=rule,
+                node=node,
+            )
+    if len(child_labels) > max_children(rule):
+        return RuleNotAllowed(
+            _("Rule %(rule)s allows %(limit)d child(ren); %(node)s has %(count)d")
+            % {"rule": rule.name, "limit": max_children(rule), "node": _node_ref(node_id), "count": len(child_labels)},
+            rule=rule,
+            node=node,
+        )
+    return None
+
+
+def rule_options(
+    current_label: str,
+    candidates: Sequence[type[Rule]],
+    parents: Sequence[tuple[str, Sequence[str]]],
+    child_labels: Sequence[str],
+    *,
+    is_root: bool = False,
+) -> tuple[tuple[type[Rule], ...], str | None]:
+    """The rules among ``candidates`` (the rule set's) a node may change to,
+    and when there are none, why (see :func:`rule_change_refusal`)."""
+    if is_root:
+        return (), str(ROOT_RULE_REASON)
+    found = tuple(
+        r
+        for r in candidates
+        if r.class_label != current_label and rule_change_refusal(current_label, r, parents, child_labels) is None
+    )
+    if found:
+        return found, None
+    return (), _("No other rule of the rule set may follow its parents and allow its children.")
 
 
 # -- the rule graph ------------------------------------------------------------------
@@ -401,6 +562,7 @@ def rule_set_problems(root_label: str, candidates: Iterable[type[Rule]] | None =
 
 __all__ = [
     "ROOT_REASON",
+    "ROOT_RULE_REASON",
     "BrokenChild",
     "ChildOptions",
     "ChildProblem",
@@ -411,14 +573,21 @@ __all__ = [
     "child_refusal",
     "child_rules",
     "cut_reason",
+    "disconnect_reason",
+    "disconnect_refusal",
+    "insert_options",
+    "insert_refusal",
     "frozen_refusal",
     "max_children",
+    "prune_above_reason",
     "removal_reason",
     "removal_refusal",
     "resolve",
     "rule_graph",
+    "rule_change_refusal",
     "rule_graph_elements",
     "rule_name",
+    "rule_options",
     "rule_set_problems",
     "rules_reachable_from",
 ]

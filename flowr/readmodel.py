@@ -24,8 +24,9 @@ from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Subque
 from flowr import policy
 from flowr.db import tricks
 from flowr.db.reads import driver_rows
-from flowr.graphwalk import EdgeIndex, Tree, dominated_counts, tree_order
-from flowr.models import Edge, Flow, FlowNodeData, State
+from flowr.edits import UNDOABLE
+from flowr.graphwalk import EdgeIndex, Tree, dominated_counts, prune_above, tree_order
+from flowr.models import Edge, Flow, FlowEdit, FlowNodeData, State
 from flowr.models.graph import _collector_paused_in
 from flowr.rules import Rule, get_rule, short_name
 
@@ -35,6 +36,22 @@ NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", 
 
 def rule_ref(rule: type[Rule]) -> dict[str, str]:
     return {"label": rule.class_label, "name": rule.name, "verbose_name": str(rule.verbose_name)}
+
+
+def _edit_ref(edit: FlowEdit | None) -> dict[str, Any] | None:
+    if edit is None:
+        return None
+    return {"seq": edit.seq, "operation": edit.operation, "description": edit.description}
+
+
+def undo_redo(flow: Flow) -> dict[str, dict[str, Any] | None]:
+    """The edit undo would revert and the one redo would re-apply (or None),
+    as the graph document shows them (two queries)."""
+    edits = FlowEdit.objects.filter(flow_id=flow.pk).only("seq", "operation", "description")
+    return {
+        "undo": _edit_ref(edits.filter(undone=False, operation__in=UNDOABLE).order_by("-seq").first()),
+        "redo": _edit_ref(edits.filter(redoable=True).order_by("seq").first()),
+    }
 
 
 @dataclass
@@ -208,11 +225,77 @@ class FlowGraph:
         passing the root (nothing for the root)."""
         return [] if pk == self.root else self.index.prune_set(pk)
 
+    def name(self, pk: int) -> str:
+        """The rule name of a node, for people."""
+        return policy.rule_name(self.labels.get(pk, ""))
+
+    def links(self, pk: int) -> list[dict[str, Any]]:
+        """One entry per child: whether the edge is the child's creation-tree
+        edge and whether it may be deleted (and why not)."""
+        found = []
+        for child in self.index.children.get(pk, ()):
+            cut = self.index.edge_cut(pk, child)
+            reason = policy.disconnect_reason(cut, f"{self.name(child)} (node {child})")
+            found.append(
+                {
+                    "child": child,
+                    "backbone": self.tree.parent.get(child) == pk,
+                    "can_disconnect": not cut,
+                    "reason": reason,
+                }
+            )
+        return found
+
+    def insert_options(self, pk: int) -> list[dict[str, Any]]:
+        """Per child, the rules a new node between ``pk`` and it may have."""
+        label = self.labels[pk]
+        kids = self.index.children.get(pk, ())
+        found = []
+        for child in kids:
+            siblings = [self.labels.get(k, "") for k in kids if k != child]
+            rules = policy.insert_options(label, self.labels.get(child, ""), siblings)
+            found.append({"child": child, "rules": [rule_ref(r) for r in rules]})
+        return found
+
+    def rule_options(self, pk: int) -> tuple[list[dict[str, str]], str | None]:
+        """The rules ``pk`` may change to, and why none when none may."""
+        candidates = policy.rule_graph(self.flow.rule_set.root_rule_label).rules
+        parents = [
+            (self.labels.get(p, ""), [self.labels.get(k, "") for k in self.index.children.get(p, ()) if k != pk])
+            for p in self.index.parents.get(pk, ())
+        ]
+        rules, reason = policy.rule_options(
+            self.labels[pk], candidates, parents, self.child_labels(pk), is_root=pk == self.root
+        )
+        return [rule_ref(r) for r in rules], reason
+
+    def prune_above(self, pk: int) -> list[dict[str, Any]]:
+        """The nodes above ``pk`` (creation-tree ancestors) a prune of it also
+        removes, each with the reason."""
+        if pk == self.root:
+            return []
+        found = []
+        for ancestor, via in prune_above(self.index, self.tree.parent, pk):
+            loops_back = not self.tree.contains(via, pk)  # not a node on the way down to ``pk``
+            found.append(
+                {
+                    "node": ancestor,
+                    "rule_name": self.name(ancestor),
+                    "because": policy.prune_above_reason(self.name(via), loops_back),
+                }
+            )
+        return found
+
     def node_detail(self, pk: int) -> dict[str, Any]:
-        """Everything about one node: its graph data plus parents and prune list."""
+        """Everything about one node: its graph data plus parents, prune list,
+        links and the insert / rule-change options."""
         data = {"id": pk, "flow": self.flow.pk, **self.node_data(pk)}
         data["parents"] = self.parents(pk)
         data["prune_list"] = self.prune_list(pk)
+        data["prune_above"] = self.prune_above(pk)
+        data["links"] = self.links(pk)
+        data["insert_options"] = self.insert_options(pk)
+        data["rule_options"], data["rule_reason"] = self.rule_options(pk)
         return data
 
     # -- whole graph ----------------------------------------------------------
@@ -228,6 +311,8 @@ class FlowGraph:
             "rule_set": flow.rule_set_id,
             "rule_set_name": flow.rule_set.name,
             "root_node": self.root,
+            "revision": flow.revision,
+            **undo_redo(flow),
         }
 
     @_collector_paused_in

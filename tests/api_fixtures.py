@@ -20,11 +20,11 @@ from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from flowr import sample_rules
-from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node, RuleSet, State, StateHistory
+from flowr.models import DCCGraph, Edge, Flow, FlowEdit, FlowNodeData, Node, RuleSet, State, StateHistory
 from tests.testapp import rules as test_rules
 
 API = "/flowr/api"
-FLOWR_MODELS = [RuleSet, Flow, DCCGraph, Node, Edge, FlowNodeData, State, StateHistory]
+FLOWR_MODELS = [RuleSet, Flow, DCCGraph, Node, Edge, FlowNodeData, State, StateHistory, FlowEdit]
 
 
 def make_user(username: str, *perms: str, **flags: Any) -> User:

@@ -16,10 +16,12 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from flowr import edits
 from flowr import sample_rules as S
 from flowr.export import export_flow
 from flowr.models import Flow, RuleSet, State
 from tests.api_fixtures import API, EDIT_PERMS, STATE_PERMS, build_flow, make_user, node_of, snapshot
+from tests.testapp import rules as T
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +94,14 @@ ENDPOINTS = [
     api("post", "/nodes/{partial_E}/connect/", (CHANGE_FLOW,), 200, {"target": "{partial_A}"}),
     api("post", "/nodes/{C}/prune/", (CHANGE_FLOW,), 200, {}),
     api("delete", "/nodes/{D}/", (CHANGE_FLOW,), 204),
+    api("post", "/nodes/{E}/disconnect/", (CHANGE_FLOW,), 200, {"child": "{A}"}),
+    api(
+        "post", "/nodes/{chain_root}/insert/", (CHANGE_FLOW,), 201, {"rule": T.Chain.class_label, "child": "{chain_1}"}
+    ),
+    api("post", "/nodes/{partial_E}/rule/", (CHANGE_FLOW,), 200, {"rule": S.D.class_label}),
+    api("get", "/flows/{flow}/edits/", (VIEW_FLOW,), 200),
+    api("post", "/flows/{partial}/undo/", (CHANGE_FLOW,), 200, {}),
+    api("post", "/flows/{undone}/redo/", (CHANGE_FLOW,), 200, {}),
     api("get", "/states/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/history/", (VIEW_STATE,), 200),
@@ -158,7 +168,15 @@ def world_fixture() -> dict[str, Any]:
     state = State.start(running)
     partial = Flow.factory("partial", rule_set)  # A -> C -> E, room for D under C and E -> A
     partial.root_data.add_child_rule(S.C).add_child_rule(S.E)
+    undone = Flow.factory("undone", rule_set)  # an add undone: redo may re-apply it
+    undone.root_data.add_child_rule(S.C)
+    edits.undo(undone)
+    chain = Flow.factory("chain", RuleSet.factory("chains", T.Chain))  # Chain -> Chain: room to insert one
+    chain_1 = chain.root_data.add_child_rule(T.Chain)
     return {
+        "undone": undone.pk,
+        "chain_root": chain.state_graph.root_id,
+        "chain_1": chain_1.node_id,
         "partial": partial.pk,
         "partial_A": node_of(partial, S.A),
         "partial_C": node_of(partial, S.C),
@@ -171,6 +189,7 @@ def world_fixture() -> dict[str, Any]:
         "A": node_of(flow, S.A),
         "C": node_of(flow, S.C),
         "D": node_of(flow, S.D),
+        "E": node_of(flow, S.E),
         "document": export_flow(flow),
     }
 

@@ -37,3 +37,22 @@ def test_rehome_plan_through_own_subtree():
 def test_rehome_plan_nothing_below():
     index = EdgeIndex(1, [(1, 2)])
     assert rehome_plan(index, {2: 1}, 2) == []
+
+
+def test_edge_cut_rehome_link_plan_and_prune_above():
+    from flowr.graphwalk import EdgeIndex, prune_above, rehome_link_plan
+
+    # 1 -> 2 -> 3 -> 4 (backbone), 1 -> 3 (a join), 4 -> 2 (a loop)
+    index = EdgeIndex(1, [(1, 2), (2, 3), (3, 4), (1, 3), (4, 2)])
+    backbone = {2: 1, 3: 2, 4: 3}
+    assert index.edge_cut(1, 2) == 0  # 2 stays reachable through 1 -> 3 -> 4 -> 2
+    assert index.edge_cut(3, 4) == 1  # 4 only through 3
+    assert index.edge_cut(1, 3) == 0
+    assert rehome_link_plan(index, backbone, 1, 3) == []  # a link: nothing moves
+    assert rehome_link_plan(index, backbone, 2, 3) == [(3, 1)]  # 3 goes under 1; 4 stays under 3
+    # 2 is reached through 4 now; 3, under 2, would close a circle: it goes under 1 first
+    assert rehome_link_plan(index, backbone, 1, 2) == [(3, 1), (2, 4)]
+    assert prune_above(index, backbone, 3) == [(2, 4)]  # pruning 3 takes 2: 4 loops back to it
+    # pruning 4 takes 3 (reached from 2, which goes too) and 2 (4 loops back to it)
+    assert prune_above(index, backbone, 4) == [(3, 2), (2, 4)]
+    assert prune_above(index, backbone, 1) == []

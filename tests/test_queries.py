@@ -4,9 +4,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from flowr import edits
 from flowr import sample_rules as rules
 from flowr.models import DCCGraph, Flow, FlowNodeData, Node, RuleSet, State
 from tests.helpers import check_invariants
+from tests.testapp import rules as test_rules
 from tests.testapp.models import Label
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +120,7 @@ def test_add_child_queries_constant():
             parent = fresh(graph, name)
             counts.add(count(lambda: parent.add_child(name="new")))
         check_invariants(graph)
-    assert counts == {ADD_CHILD}, counts
+    assert counts == {ADD_CHILD}, counts  # a graph without a flow: no edit log
 
 
 def test_add_child_rule_queries_constant():
@@ -135,7 +137,72 @@ def test_add_child_rule_queries_constant():
         c = FlowNodeData.objects.select_related("node").get(pk=c.pk)
         counts.add(count(lambda: c.add_child_rule(rules.E)))  # after the last child
         check_invariants(flow.state_graph)
-    assert counts == {ADD_CHILD}, counts
+    assert counts == {ADD_CHILD + EDIT_LOG}, counts
+
+
+#: What an edit of a flow adds: the flow's revision and updated time (one
+#: UPDATE) and its edit-log row (one INSERT); the flow's revision is read by
+#: the lock statement (add, connect, change rule) or by one more SELECT
+#: (remove, prune, disconnect, insert, whose lock reads the edges).
+EDIT_LOG = 2
+
+
+def test_flow_edits_queries_constant_and_bounded():
+    """Every edit of a flow costs the same whatever the flow's size, and at
+    most EDIT_LOG (+1 for the revision read) more than the same edit of a
+    graph without a flow."""
+    rule_set = RuleSet.factory("rs", rules.A)
+    chains = RuleSet.factory("chains", test_rules.Chain)
+    found: dict[str, set[int]] = {}
+    for size in (3, 60):
+        flow = Flow.factory("f", rule_set)
+        root = flow.root_data
+        c = root.add_child_rule(rules.C)
+        d = c.add_child_rule(rules.D)
+        e = c.add_child_rule(rules.E)
+        d2 = Flow.factory("f2", rule_set).root_data.add_child_rule(rules.C).add_child_rule(rules.D)
+        chain = Flow.factory("chain", chains)
+        data = chain.root_data
+        for _ in range(size):
+            data = data.add_child_rule(test_rules.Chain)
+        first = (
+            FlowNodeData.objects.select_related("node").filter(node__in_edges__source_id=chain.root_data.node_id).get()
+        )
+        chain_root = chain.root_data
+
+        def fresh(data: FlowNodeData) -> FlowNodeData:
+            return FlowNodeData.objects.select_related("node").get(pk=data.pk)
+
+        steps = {
+            "connect": lambda: fresh(e).connect_child(fresh(root)),
+            "disconnect": lambda: fresh(e).disconnect_child(fresh(root)),
+            "change_rule": lambda: fresh(d2).change_rule(rules.E),
+            "insert": lambda: chain_root.insert_between(first, test_rules.Chain),
+            "remove": lambda: fresh(d).node.remove(),
+            "undo": lambda: edits.undo(flow),
+            "redo": lambda: edits.redo(flow),
+            "prune": lambda: fresh(c).node.prune(),
+        }
+        for name, step in steps.items():
+            found.setdefault(name, set()).add(count(step))
+    assert all(len(counts) == 1 for counts in found.values()), found
+    # SQLite; where the lock statement can wait it comes first (+1). Each
+    # count includes the test's own reads of the nodes (``fresh``: 1 each)
+    # and the SAVEPOINT / RELEASE pair; EDIT_LOG of each is the log.
+    sqlite = {
+        "connect": 9,  # 2 reads; lock with the checks, exists, insert; log
+        "disconnect": 10,  # 2 reads; lock with the edges, revision, labels, delete; log
+        "change_rule": 10,  # 1 read; lock, parents, children, labels, update; log
+        "insert": 12,  # lock with the edges, revision, labels, delete, node + edge, data, edge; log
+        "remove": 11,  # 1 read (+1 node); the 5 statements of remove, revision; log
+        "prune": 11,
+        "undo": 15,  # lock, revision, the log row, its inverse (a removed node restored: 6), the row; log
+        "redo": 12,
+    }
+    extra = 1 if connection.features.has_select_for_update else 0
+    for name, expected in sqlite.items():
+        assert max(found[name]) <= expected + extra, (name, found)
+    assert found["connect"] == {7 + extra + EDIT_LOG}
 
 
 def build_flow(branches: int) -> Flow:

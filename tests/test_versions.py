@@ -226,7 +226,7 @@ def test_clone_query_count_does_not_depend_on_size():
     small_count = _clone_queries(small)
     large_count = _clone_queries(large)
     assert small_count == large_count
-    assert large_count <= 16
+    assert large_count <= 16 + 2  # + the new version's "create" row and its revision
     clone = Flow.objects.get(family=large.family, version=2)
     assert Node.objects.filter(graph_id=clone.state_graph_id).count() == 300
     check_invariants(clone.state_graph)

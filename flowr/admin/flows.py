@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet
 from django.forms import ModelForm
@@ -28,8 +29,11 @@ from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_modul
 from flowr.admin.tree import build_tree
 from flowr.exceptions import FlowrError
 from flowr.forms import ConnectForm, FlowAddForm, FlowChangeForm, node_label, node_text
-from flowr.models import Flow, FlowNodeData, Node, State
-from flowr.readmodel import FlowGraph
+from flowr.models import Flow, FlowEdit, FlowNodeData, Node, State
+from flowr.readmodel import FlowGraph, undo_redo
+
+#: Rows per page of a flow's edit log on its change page.
+EDIT_PAGE_SIZE = 50
 
 
 @admin.register(Flow)
@@ -64,7 +68,8 @@ class FlowAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Flow, form: ModelForm, change: bool) -> None:
         if change:
-            edits.rename_flow(obj, obj.name)  # under the graph lock: a flow frozen meanwhile is refused
+            with edits.acting(request.user):
+                edits.rename_flow(obj, obj.name)  # under the graph lock: a flow frozen meanwhile is refused
             return
         created = Flow.factory(obj.name, obj.rule_set)  # creates the graph and its root node
         for model_field in Flow._meta.concrete_fields:
@@ -159,6 +164,10 @@ class FlowAdmin(admin.ModelAdmin):
                 flowr_family=family if len(family) > 1 else [],
                 flowr_start_url=f"{admin_url('flowr_state_add')}?flow={flow.pk}",
                 flowr_states_url=f"{admin_url('flowr_state_changelist')}?flow__id__exact={flow.pk}",
+                flowr_edits=Paginator(
+                    FlowEdit.objects.filter(flow_id=flow.pk).order_by("-seq"), EDIT_PAGE_SIZE
+                ).get_page(request.GET.get("edits_page")),
+                flowr_undo_redo=undo_redo(flow),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -173,6 +182,11 @@ class FlowAdmin(admin.ModelAdmin):
             path(f"{node}/connect/choose/", wrap(self.connect_choose_view), name="flowr_flow_connect_choose"),
             path(f"{node}/remove/", wrap(self.remove_view), name="flowr_flow_remove"),
             path(f"{node}/prune/", wrap(self.prune_view), name="flowr_flow_prune"),
+            path(f"{node}/disconnect/", wrap(self.disconnect_view), name="flowr_flow_disconnect"),
+            path(f"{node}/insert/", wrap(self.insert_view), name="flowr_flow_insert"),
+            path(f"{node}/rule/", wrap(self.change_rule_view), name="flowr_flow_change_rule"),
+            path("<path:object_id>/undo/", wrap(self.undo_view, True), name="flowr_flow_undo"),
+            path("<path:object_id>/redo/", wrap(self.redo_view, True), name="flowr_flow_redo"),
             path("<path:object_id>/clone/", wrap(self.clone_view, True), name="flowr_flow_clone"),
             path("<path:object_id>/export/", wrap(self.export_view), name="flowr_flow_export"),
             *super().get_urls(),
@@ -182,7 +196,7 @@ class FlowAdmin(admin.ModelAdmin):
     def _attempt(self, request: HttpRequest, action: Callable[[], str]) -> bool:
         """Run one edit; a refusal becomes an error message and changes nothing."""
         try:
-            with transaction.atomic():
+            with edits.acting(request.user), transaction.atomic():
                 done = action()
         except FlowrError as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -320,8 +334,193 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         graph = FlowGraph.load(flow)
         refusal = _("The root node cannot be pruned.") if node.pk == graph.root else ""
-        goes = [node_text(i, graph.labels[i]) for i in graph.prune_list(node.pk)]
+        above = {entry["node"]: entry["because"] for entry in graph.prune_above(node.pk)}
+        goes = [
+            node_text(i, graph.labels[i])
+            + (
+                _(" (above %(node)s: also removed because %(reason)s)") % {"node": node_label(data), "reason": above[i]}
+                if i in above
+                else ""
+            )
+            for i in graph.prune_list(node.pk)
+        ]
         return self._confirm(request, flow, data, "prune", goes, refusal, [])
+
+    def _choice_page(
+        self,
+        request: HttpRequest,
+        flow: Flow,
+        data: FlowNodeData,
+        *,
+        title: str,
+        intro: str,
+        submit: str,
+        choices: list[tuple[str, str]],
+        refused: list[tuple[str, str]],
+        refusal: str,
+        url_name: str,
+    ) -> HttpResponse:
+        frozen = policy.frozen_refusal(flow, flow.state_count())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": flow,
+            "title": title,
+            "intro": intro,
+            "submit": submit,
+            "choices": choices if frozen is None else [],
+            "refused": refused if frozen is None else [],
+            "refusal": str(frozen) if frozen is not None else refusal,
+            "action_url": admin_url(url_name, flow.pk, data.node_id),
+            "back_url": admin_url("flowr_flow_change", flow.pk),
+        }
+        return TemplateResponse(request, "flowr/admin/node_choice.html", context)
+
+    def _other(self, flow: Flow, value: str) -> FlowNodeData | None:
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            return None
+        found = (
+            FlowNodeData.objects.select_related("node")
+            .filter(node_id=int(value), node__graph_id=flow.state_graph_id)
+            .first()
+        )
+        if found is not None:
+            found._flow_cache = flow
+        return found
+
+    def disconnect_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        """Choose one of the node's links to delete (those that may go), then delete it."""
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        if request.method == "POST":
+            child = self._other(flow, request.POST.get("choice", ""))
+            if child is None:
+                self.message_user(request, _("Choose one of the links offered."), messages.ERROR)
+                return self._back(flow)
+            self._attempt(
+                request,
+                lambda: (
+                    edits.disconnect(data.node, child.node),
+                    _("Deleted the link from %(source)s to %(target)s.")
+                    % {"source": node_label(data), "target": node_label(child)},
+                )[1],
+            )
+            return self._back(flow)
+        graph = FlowGraph.load(flow)
+        links = graph.links(data.node_id)
+        labels = graph.labels
+        kind = {True: _("creation-tree link"), False: _("link")}
+        return self._choice_page(
+            request,
+            flow,
+            data,
+            title=_("Delete a link of %(node)s") % {"node": node_label(data)},
+            intro=_("Delete one link from %(node)s; the child stays in the flow, reached another way:")
+            % {"node": node_label(data)},
+            submit=_("Yes, delete the link"),
+            choices=[
+                (str(link["child"]), f"to {node_text(link['child'], labels[link['child']])} ({kind[link['backbone']]})")
+                for link in links
+                if link["can_disconnect"]
+            ],
+            refused=[
+                (f"to {node_text(link['child'], labels[link['child']])}", link["reason"])
+                for link in links
+                if not link["can_disconnect"]
+            ],
+            refusal=_("This node has no links.") if not links else "",
+            url_name="flowr_flow_disconnect",
+        )
+
+    def insert_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        """Choose a child and a rule: a new node of that rule goes between the node and the child."""
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        if request.method == "POST":
+            child_id, _sep, label = request.POST.get("choice", "").partition(":")
+            child = self._other(flow, child_id)
+            rule = rule_registry.get_rule(label)
+            if child is None or rule is None:
+                self.message_user(request, _("Choose one of the places offered."), messages.ERROR)
+                return self._back(flow)
+            self._attempt(
+                request,
+                lambda: (
+                    f"Inserted {node_label(edits.insert(data, child, rule).data)} between "
+                    f"{node_label(data)} and {node_label(child)}."
+                ),
+            )
+            return self._back(flow)
+        graph = FlowGraph.load(flow)
+        labels = graph.labels
+        choices = [
+            (
+                f"{option['child']}:{rule['label']}",
+                f"{rule['name']} before {node_text(option['child'], labels[option['child']])}",
+            )
+            for option in graph.insert_options(data.node_id)
+            for rule in option["rules"]
+        ]
+        return self._choice_page(
+            request,
+            flow,
+            data,
+            title=_("Insert a node after %(node)s") % {"node": node_label(data)},
+            intro=_("A new node goes between %(node)s and one of its children:") % {"node": node_label(data)},
+            submit=_("Insert"),
+            choices=choices,
+            refused=[],
+            refusal=_("No rule may go between this node and any of its children."),
+            url_name="flowr_flow_insert",
+        )
+
+    def change_rule_view(self, request: HttpRequest, object_id: str, node_id: int) -> HttpResponse:
+        """Choose the node's new rule among those its parents and children allow."""
+        flow, data = self._flow_and_node(request, object_id, node_id)
+        if data is None:
+            return self._back(flow)
+        if request.method == "POST":
+            rule = rule_registry.get_rule(request.POST.get("choice", ""))
+            if rule is None:
+                self.message_user(request, "Choose one of the rules offered.", messages.ERROR)
+                return self._back(flow)
+            old = node_label(data)
+            self._attempt(request, lambda: (edits.change_rule(data, rule), f"Changed {old} to {rule.name}.")[1])
+            return self._back(flow)
+        options, reason = FlowGraph.load(flow).rule_options(data.node_id)
+        return self._choice_page(
+            request,
+            flow,
+            data,
+            title=_("Change the rule of %(node)s") % {"node": node_label(data)},
+            intro=_("The rules that may follow every parent of the node and allow every child it has:"),
+            submit=_("Change the rule"),
+            choices=[(option["label"], option["name"]) for option in options],
+            refused=[],
+            refusal=reason or "",
+            url_name="flowr_flow_change_rule",
+        )
+
+    def _undo_or_redo(self, request: HttpRequest, object_id: str, redo: bool) -> HttpResponse:
+        flow = self._flow(request, object_id)
+        if not self.has_change_permission(request, flow):
+            raise PermissionDenied
+
+        def run() -> str:
+            done = edits.redo(flow) if redo else edits.undo(flow)
+            text = _("Redid: %(what)s.") if redo else _("Undid: %(what)s.")
+            return text % {"what": done.edit.description}
+
+        self._attempt(request, run)
+        return HttpResponseRedirect(admin_url("flowr_flow_change", flow.pk) + "#flowr-edits")
+
+    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._undo_or_redo(request, object_id, redo=False)
+
+    def redo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._undo_or_redo(request, object_id, redo=True)
 
     def _confirm(
         self,

@@ -16,9 +16,26 @@ from django.utils.translation import gettext_lazy
 
 from flowr import rules as rule_registry
 from flowr.admin.common import ReadOnlyAdmin, count_of, reverse_or_none
+from flowr.conf import settings as flowr_settings
 from flowr.forms import rule_display
 from flowr.graphwalk import Tree, backbone_root, tree_order
 from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node
+
+
+class InternalTable:
+    """An admin of flowr's internal tables: off the admin index unless
+    ``FLOWR["ADMIN_SHOW_INTERNALS"]`` is true (the pages stay reachable)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if not flowr_settings.ADMIN_SHOW_INTERNALS:
+            return False
+        return cast(bool, super().has_module_permission(request))  # type: ignore[misc]
+
+
+def graph_text(graph: DCCGraph) -> str:
+    """A graph as the admin names it: its id and its flow, if any."""
+    flow = getattr(graph, "flow", None)
+    return f"graph {graph.pk} (flow {flow})" if flow is not None else f"graph {graph.pk}"
 
 
 class FlowFilter(admin.SimpleListFilter):
@@ -135,7 +152,7 @@ class TreeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FlowNodeData)
-class FlowNodeDataAdmin(TreeAdmin):
+class FlowNodeDataAdmin(InternalTable, TreeAdmin):
     list_display = ["node_id", "tree_rule", "flow_name", "children"]
     list_filter = [FlowFilter]
     list_select_related = ["node", "node__graph__flow"]
@@ -174,12 +191,17 @@ class FlowNodeDataAdmin(TreeAdmin):
 
 
 @admin.register(Node)
-class NodeAdmin(TreeAdmin):
-    list_display = ["id", "tree_node", "graph", "depth", "children_count"]
+class NodeAdmin(InternalTable, TreeAdmin):
+    list_display = ["id", "tree_node", "graph_text", "depth", "children_count"]
     list_filter = [NodeFlowFilter]
-    list_select_related = ["graph", "flownodedata"]
+    list_select_related = ["graph__flow", "flownodedata"]
     ordering = ["graph_id", "id"]
-    fields = readonly_fields = ("graph", "depth", "data_text")
+    fields = readonly_fields = ("graph_text", "depth", "data_text")
+
+    @admin.display(description="graph")
+    def graph_text(self, obj: Node) -> str:
+        """``graph 3 (flow Support tickets)``: readable, where the model's 0.2 ``str`` is ``DCCGraph(id=3)``."""
+        return graph_text(obj.graph)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
         edges = Edge.objects.filter(source_id=OuterRef("pk"))
@@ -216,10 +238,18 @@ class NodeAdmin(TreeAdmin):
 
 
 @admin.register(DCCGraph)
-class DCCGraphAdmin(ReadOnlyAdmin):
-    list_display = ["id", "data_content_type", "root", "node_count", "flow_name"]
-    list_select_related = ["data_content_type", "root", "flow"]
-    fields = readonly_fields = ("data_content_type", "root", "flow_name")
+class DCCGraphAdmin(InternalTable, ReadOnlyAdmin):
+    list_display = ["id", "data_content_type", "root_text", "node_count", "flow_name"]
+    list_select_related = ["data_content_type", "root__flownodedata", "flow"]
+    fields = readonly_fields = ("data_content_type", "root_text", "flow_name")
+
+    @admin.display(description="root")
+    def root_text(self, obj: DCCGraph) -> str:
+        root = obj.root
+        if root is None:
+            return "—"
+        data = getattr(root, "flownodedata", None)
+        return f"#{root.pk} {rule_display(data.rule_label)}" if data is not None else f"node {root.pk}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DCCGraph]:
         nodes = Node.objects.filter(graph_id=OuterRef("pk"))

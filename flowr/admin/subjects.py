@@ -35,6 +35,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS
@@ -189,7 +191,7 @@ def _subject_pks(model: type[Model], **filters: Any) -> list[Any]:
 class FlowrFlowFilter(admin.SimpleListFilter):
     """Filter a subject model's change list by the flow of its States."""
 
-    title = "flow"
+    title = gettext_lazy("flow")
     parameter_name = "flowr_flow"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -200,7 +202,9 @@ class FlowrFlowFilter(admin.SimpleListFilter):
             .values_list("flow_id", "flow__name", "flow__version")
             .distinct()
         )
-        return [(str(pk), f"{name} (v{version})") for pk, name, version in flows]
+        return [
+            (str(pk), _("%(name)s (v%(version)s)") % {"name": name, "version": version}) for pk, name, version in flows
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         value = self.value()
@@ -214,7 +218,7 @@ class FlowrFlowFilter(admin.SimpleListFilter):
 class FlowrRuleFilter(admin.SimpleListFilter):
     """Filter a subject model's change list by the current rule of its States."""
 
-    title = "current rule"
+    title = gettext_lazy("current rule")
     parameter_name = "flowr_rule"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -288,7 +292,7 @@ class FlowrSubjectAdminMixin(_AdminBase):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type:
         return _changelist_with_states(super().get_changelist(request, **kwargs))
 
-    @admin.display(description="state")
+    @admin.display(description=gettext_lazy("state"))
     def flowr_state(self, obj: Model) -> str:
         """The current rule of each of the object's States ("—": none)."""
         states = getattr(obj, "flowr_states", None)
@@ -322,7 +326,7 @@ class FlowrSubjectAdminMixin(_AdminBase):
         """The object, if the user may view it and holds ``permission``."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            raise Http404(f"No {self.opts.verbose_name} {object_id!r}")
+            raise Http404(_("No %(model)s %(id)r") % {"model": self.opts.verbose_name, "id": object_id})
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         if not request.user.has_perm(permission):
@@ -338,30 +342,41 @@ class FlowrSubjectAdminMixin(_AdminBase):
         back = HttpResponseRedirect(self._flowr_change_url(obj))
         form = SubjectAdvanceForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, f"Nothing was done: {_errors(form)}", messages.ERROR)
+            self.message_user(request, _("Nothing was done: %(errors)s") % {"errors": _errors(form)}, messages.ERROR)
             return back
         data = form.cleaned_data
         state = State.objects.for_subject(obj).filter(pk=data["state"]).select_related("flow", "current_node").first()
         if state is None:
             self.message_user(
                 request,
-                f"No state {data['state']} for this {self.opts.verbose_name}; nothing was done.",
+                _("No state %(state)s for this %(model)s; nothing was done.")
+                % {"state": data["state"], "model": self.opts.verbose_name},
                 messages.ERROR,
             )
             return back
         if state.version != data["expected_version"]:
             self.message_user(
-                request, f"State {state.pk} moved meanwhile; nothing was done. Look again.", messages.ERROR
+                request,
+                _("State %(state)s moved meanwhile; nothing was done. Look again.") % {"state": state.pk},
+                messages.ERROR,
             )
             return back
         was = rule_display(state.current_node.rule_label)
         try:
             _advance(state, data["rule"], request.user, data["note"])
         except FlowrError as exc:
-            self.message_user(request, f"State {state.pk} was not moved: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                _("State %(state)s was not moved: %(reason)s") % {"state": state.pk, "reason": exc},
+                messages.ERROR,
+            )
         else:
             now = rule_display(state.current_node.rule_label)
-            self.message_user(request, f"State {state.pk} moved from {was} to {now}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                _("State %(state)s moved from %(was)s to %(now)s.") % {"state": state.pk, "was": was, "now": now},
+                messages.SUCCESS,
+            )
         return back
 
     def flowr_start_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -372,21 +387,27 @@ class FlowrSubjectAdminMixin(_AdminBase):
         back = HttpResponseRedirect(self._flowr_change_url(obj))
         form = SubjectStartForm(request.POST, flows=self.get_flowr_flows(request, obj))
         if not form.is_valid():
-            self.message_user(request, f"Nothing was started: {_errors(form)}", messages.ERROR)
+            self.message_user(request, _("Nothing was started: %(errors)s") % {"errors": _errors(form)}, messages.ERROR)
             return back
         if not self.flowr_several_states and State.objects.for_subject(obj).exists():
             self.message_user(
-                request, f"This {self.opts.verbose_name} already has a state; nothing was started.", messages.ERROR
+                request,
+                _("This %(model)s already has a state; nothing was started.") % {"model": self.opts.verbose_name},
+                messages.ERROR,
             )
             return back
         flow = form.cleaned_data["flow"]
         try:
             state = State.start(flow, subject=obj, actor=request.user)
         except FlowrError as exc:
-            self.message_user(request, f"Nothing was started: {exc}", messages.ERROR)
+            self.message_user(request, _("Nothing was started: %(reason)s") % {"reason": exc}, messages.ERROR)
         else:
             at = rule_display(state.current_node.rule_label)
-            self.message_user(request, f"Started state {state.pk} on {flow} at {at}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                _("Started state %(state)s on %(flow)s at %(rule)s.") % {"state": state.pk, "flow": flow, "rule": at},
+                messages.SUCCESS,
+            )
         return back
 
     # -- the change page ---------------------------------------------------
@@ -421,7 +442,7 @@ class FlowrSubjectAdminMixin(_AdminBase):
                             "allowed": option.allowed and may_advance,
                             "reason": option.reason
                             if not option.allowed
-                            else (None if may_advance else "You may not move States."),
+                            else (None if may_advance else _("You may not move States.")),
                         }
                         for option in options
                     ],

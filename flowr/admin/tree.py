@@ -31,6 +31,7 @@ class TreeRow:
     add_form: AddChildForm | None = None
     connect_form: ConnectForm | None = None
     connect_page: bool = False  # too many targets for a select here: the node's connect page offers them
+    has_children: bool = False  # it has links to delete or insert into
 
     @property
     def indent(self) -> int:
@@ -92,6 +93,7 @@ def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
             missing=rule is None,
             state_count=graph.state_counts.get(pk, 0),
             problem=_problem(graph, label),
+            has_children=bool(graph.index.children.get(pk)),
         )
         for target in links.get(pk, ()):
             kind = "loop" if graph.tree.contains(target, pk) else "join"

@@ -34,6 +34,8 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
     flowr_exceptions.FlowInUse,
     flowr_exceptions.ConcurrentTransition,
     flowr_exceptions.ConcurrentEdit,
+    flowr_exceptions.NothingToUndo,
+    flowr_exceptions.NothingToRedo,
     flowr_exceptions.StateCancelled,
 )
 

@@ -181,6 +181,7 @@ class FlowSerializer(serializers.ModelSerializer):
             "frozen",
             "state_count",
             "root_node",
+            "revision",
             "created",
             "updated",
         ]
@@ -199,8 +200,25 @@ class FlowCreateSerializer(StrictSerializer):
     rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all())
 
 
+REVISION_HELP = (
+    "The flow revision (graph document's flow.revision) the edit was made on: an edit on an older "
+    "revision that conflicts with the edits since is refused with 409 concurrent_edit."
+)
+
+
+def revision_field() -> StrictIntegerField:
+    return StrictIntegerField(required=False, min_value=0, max_value=2**31 - 1, help_text=REVISION_HELP)
+
+
+class RevisionSerializer(StrictSerializer):
+    """An optional ``revision`` (undo, redo, and edits without other input)."""
+
+    revision = revision_field()
+
+
 class FlowUpdateSerializer(StrictSerializer):
     name = StrictCharField(max_length=100)
+    revision = revision_field()
 
 
 class FlowCloneSerializer(StrictSerializer):
@@ -213,6 +231,28 @@ class FlowImportSerializer(StrictSerializer):
     rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all(), required=False)
 
 
+class EditRefSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    operation = serializers.CharField()
+    description = serializers.CharField()
+
+
+class FlowEditSerializer(serializers.Serializer):
+    """One row of a flow's edit log."""
+
+    seq = serializers.IntegerField()
+    actor = serializers.CharField(source="actor_name", allow_null=True, help_text="Username; null when unknown.")
+    operation = serializers.CharField()
+    description = serializers.CharField()
+    created = serializers.DateTimeField()
+    undone = serializers.BooleanField()
+
+
+class UndoResultSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    edit = FlowEditSerializer()
+
+
 class FlowSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -223,6 +263,9 @@ class FlowSummarySerializer(serializers.Serializer):
     rule_set = serializers.IntegerField()
     rule_set_name = serializers.CharField()
     root_node = serializers.IntegerField()
+    revision = serializers.IntegerField(help_text="The flow's edit counter: +1 per applied edit.")
+    undo = EditRefSerializer(allow_null=True, help_text="The edit undo would revert (null: none).")
+    redo = EditRefSerializer(allow_null=True, help_text="The edit redo would re-apply (null: none).")
 
 
 # -- nodes ---------------------------------------------------------------------
@@ -294,11 +337,36 @@ class FlowGraphSerializer(serializers.Serializer):
     )
 
 
+class LinkSerializer(serializers.Serializer):
+    child = serializers.IntegerField()
+    backbone = serializers.BooleanField(help_text="The child's creation-tree edge.")
+    can_disconnect = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+
+
+class InsertOptionsSerializer(serializers.Serializer):
+    child = serializers.IntegerField()
+    rules = RuleRefSerializer(many=True)
+
+
+class PruneAboveSerializer(serializers.Serializer):
+    node = serializers.IntegerField()
+    rule_name = serializers.CharField()
+    because = serializers.CharField()
+
+
 class NodeDetailSerializer(NodeDataSerializer):
     id = serializers.IntegerField()
     flow = serializers.IntegerField()
     parents = serializers.ListField(child=serializers.IntegerField())
     prune_list = serializers.ListField(child=serializers.IntegerField())
+    prune_above = PruneAboveSerializer(
+        many=True, help_text="Nodes above this one (creation-tree ancestors) a prune of it also removes, and why."
+    )
+    links = LinkSerializer(many=True, help_text="One per child: may the edge be deleted, and why not.")
+    insert_options = InsertOptionsSerializer(many=True, help_text="Per child: rules a new node between may have.")
+    rule_options = RuleRefSerializer(many=True, help_text="Rules this node may change to.")
+    rule_reason = serializers.CharField(allow_null=True, help_text="Why no rule change is possible.")
 
 
 class EmptySerializer(StrictSerializer):
@@ -307,10 +375,28 @@ class EmptySerializer(StrictSerializer):
 
 class AddChildSerializer(StrictSerializer):
     rule = StrictCharField(max_length=255, help_text="Label of the child's rule.")
+    revision = revision_field()
 
 
 class ConnectSerializer(StrictSerializer):
     target = StrictPrimaryKeyField(queryset=Node.objects.all(), help_text="Node pk of the new child.")
+    revision = revision_field()
+
+
+class DisconnectSerializer(StrictSerializer):
+    child = StrictIntegerField(min_value=1, max_value=2**63 - 1, help_text="Node pk of the child whose link goes.")
+    revision = revision_field()
+
+
+class InsertSerializer(StrictSerializer):
+    rule = StrictCharField(max_length=255, help_text="Label of the new node's rule.")
+    child = StrictIntegerField(min_value=1, max_value=2**63 - 1, help_text="Node pk of the child it goes before.")
+    revision = revision_field()
+
+
+class ChangeRuleSerializer(StrictSerializer):
+    rule = StrictCharField(max_length=255, help_text="Label of the node's new rule.")
+    revision = revision_field()
 
 
 class PruneResultSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """flowr's models and the 0.2 public names, importable from here."""
 
+from flowr.models.edit_log import FlowEdit
 from flowr.models.flows import Flow, FlowNodeData, RuleSet
 from flowr.models.graph import BaseNodeData, DCCGraph, Edge, Node
 from flowr.models.states import State, StateHistory
@@ -10,6 +11,7 @@ __all__ = [
     "DCCGraph",
     "Edge",
     "Flow",
+    "FlowEdit",
     "FlowNodeData",
     "Node",
     "Rule",

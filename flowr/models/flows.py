@@ -94,6 +94,8 @@ class Flow(models.Model):
     state_graph = models.OneToOneField(DCCGraph, on_delete=models.PROTECT, related_name="flow")
     family = models.UUIDField(default=uuid.uuid4, editable=False)  # indexed by the unique (family, version)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # the edit counter: +1 per applied edit (undo and redo too); see FlowEdit
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -114,7 +116,9 @@ class Flow(models.Model):
         root_rule = rule_set.root_rule
         with transaction.atomic():
             graph = DCCGraph.factory(FlowNodeData, rule_label=root_rule.class_label)
-            return cls.objects.create(name=name, rule_set=rule_set, state_graph=graph)
+            flow = cls.objects.create(name=name, rule_set=rule_set, state_graph=graph)
+            edits.log_created(flow, f"create flow {name!r}")
+            return flow
 
     @property
     def root_data(self) -> FlowNodeData:
@@ -295,6 +299,19 @@ class FlowNodeData(BaseNodeData):
     def connect_child(self, flow_node_data: FlowNodeData) -> None:
         """Add an edge from this node to an existing node of the same flow."""
         edits.connect_child(self, flow_node_data)
+
+    def disconnect_child(self, flow_node_data: FlowNodeData) -> None:
+        """Delete the edge from this node to ``flow_node_data`` (refused when
+        it would cut a node off from the root)."""
+        edits.disconnect(self.node, flow_node_data.node)
+
+    def insert_between(self, child: FlowNodeData, rule: type[Rule] | str) -> FlowNodeData:
+        """Put a new node of ``rule`` between this node and its child ``child``."""
+        return edits.insert(self, child, rule).data
+
+    def change_rule(self, rule: type[Rule] | str) -> None:
+        """Give this node the rule ``rule`` (allowed after every parent, allowing every child)."""
+        edits.change_rule(self, rule)
 
     def _node(self) -> Node:
         return self.node

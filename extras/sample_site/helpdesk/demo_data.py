@@ -28,12 +28,10 @@ def _todo_flow() -> Flow:
 
 
 def _sample_flow() -> Flow:
-    """0.2's example: A -> C, C branches to D and E, E loops back to A."""
+    """0.2's example, begun: A -> C, C -> D.  C may still branch to E, and E
+    loop back to A: the front page's first "try this" step."""
     flow = Flow.factory("Sample A–E (0.2)", RuleSet.factory("A–E sample rules (0.2)", sample_rules.A))
-    root = flow.root_data
-    c = root.add_child_rule(sample_rules.C)
-    c.add_child_rule(sample_rules.D)
-    c.add_child_rule(sample_rules.E).connect_child(root)
+    flow.root_data.add_child_rule(sample_rules.C).add_child_rule(sample_rules.D)
     return flow
 
 

@@ -16,15 +16,18 @@ from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
+    FlowEditSerializer,
     FlowGraphSerializer,
     FlowImportSerializer,
     FlowSerializer,
     FlowUpdateSerializer,
+    RevisionSerializer,
+    UndoResultSerializer,
 )
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
 from flowr.exceptions import FlowInUse
-from flowr.models import Flow
+from flowr.models import Flow, FlowEdit
 from flowr.readmodel import FlowGraph
 
 VIEW, ADD, CHANGE, DELETE = "flowr.view_flow", "flowr.add_flow", "flowr.change_flow", "flowr.delete_flow"
@@ -52,6 +55,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         "partial_update": FlowUpdateSerializer,
         "clone": FlowCloneSerializer,
         "import_flow": FlowImportSerializer,
+        "undo": RevisionSerializer,
+        "redo": RevisionSerializer,
     }
     action_permissions = {
         "list": [VIEW],
@@ -63,6 +68,9 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         "clone": [VIEW, ADD],
         "import_flow": [ADD],
         "partial_update": [CHANGE],
+        "undo": [CHANGE],
+        "redo": [CHANGE],
+        "edits": [VIEW],
         "destroy": [DELETE],
     }
     fallback_permissions = [CHANGE]
@@ -85,7 +93,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         flow = self.get_object()
         data = self.input(FlowUpdateSerializer, partial=True)
         if "name" in data:
-            edits.rename_flow(flow, data["name"])
+            with edits.acting(request.user, revision=data.get("revision")):
+                edits.rename_flow(flow, data["name"])
         return self.respond(flow)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
@@ -105,6 +114,32 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
     def graph(self, request: Request, pk: str | None = None) -> Response:
         """The graph document: the flow, its nodes (one row each) and what the editor may do with each."""
         return Response(FlowGraph.load(self.get_object()).as_json())
+
+    def undo_or_redo(self, redo: bool) -> Response:
+        flow = self.get_object()
+        data = self.input(RevisionSerializer)
+        with edits.acting(self.request.user, revision=data.get("revision")):
+            done = edits.redo(flow) if redo else edits.undo(flow)
+        return Response({"revision": done.revision, "edit": FlowEditSerializer(done.edit).data})
+
+    @document(request=RevisionSerializer, responses=UndoResultSerializer)
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        """Revert the flow's latest edit (409 ``nothing_to_undo``; 400 when the rules refuse the inverse now)."""
+        return self.undo_or_redo(redo=False)
+
+    @document(request=RevisionSerializer, responses=UndoResultSerializer)
+    @action(detail=True, methods=["post"])
+    def redo(self, request: Request, pk: str | None = None) -> Response:
+        """Re-apply the edit undo reverted last (409 ``nothing_to_redo``)."""
+        return self.undo_or_redo(redo=True)
+
+    @document(responses=FlowEditSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def edits(self, request: Request, pk: str | None = None) -> Response:
+        """The flow's edit log, oldest first, paginated."""
+        flow = self.get_object()
+        return self.paginated(FlowEdit.objects.filter(flow_id=flow.pk).order_by("seq"), FlowEditSerializer)
 
     @document(request=FlowCloneSerializer, responses={201: FlowSerializer})
     @action(detail=True, methods=["post"])
