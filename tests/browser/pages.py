@@ -61,7 +61,13 @@ def graph_size(page: Any, app: str = "flowrEditor") -> tuple[int, int]:
 
 
 def wait_graph_size(page: Any, nodes: int) -> None:
-    page.wait_for_function("n => window.flowrEditor.graph.cy.nodes().length === n", arg=nodes)
+    """Wait until the graph has ``nodes`` nodes and the editor is idle again
+    (laid out, view settled, panel redrawn)."""
+    page.wait_for_function(
+        "n => window.flowrEditor.graph.cy.nodes().length === n"
+        " && !document.getElementById('flowr-editor').classList.contains('flowr-busy')",
+        arg=nodes,
+    )
 
 
 def wait_idle(page: Any) -> None:

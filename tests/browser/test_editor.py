@@ -121,7 +121,7 @@ def test_add_child_offers_exactly_the_allowed_rules(page):
     wait_graph_size(page, 3)
     assert offered(page) == [D.class_label]  # a rule is used once per node
     assert edges_of(flow) == {("A", "C"), ("C", "E")}
-    assert page.locator(".flowr-children button").all_inner_texts() == [f"E #{pk_of(flow, E)}"]
+    assert page.locator(".flowr-children button.flowr-link").all_inner_texts() == [f"E #{pk_of(flow, E)}"]
 
 
 # -- connect -----------------------------------------------------------------------
@@ -230,12 +230,28 @@ def test_refusal_shows_in_the_banner_and_the_graph_reloads(page):
     page.select_option("#flowr-add-rule", B.class_label)
     page.click("#flowr-add-child")
     page.wait_for_selector("#flowr-banner:not([hidden])")
-    assert "only one child" in page.locator("#flowr-banner-text").inner_text()
-    assert page.locator(".flowr-banner-code").inner_text() == "too_many_children"
+    # the page's edit was made on an older revision and needs A: refused as concurrent
+    text = page.locator("#flowr-banner-text").inner_text()
+    assert "changed by another edit (add C under A" in text and "null" not in text
+    assert page.locator(".flowr-banner-code").inner_text() == "concurrent_edit"
     wait_graph_size(page, 2)  # the graph as the server has it
     assert edges_of(flow) == {("A", "C")}
+    page.wait_for_selector("#flowr-add-child[disabled]")
     page.click(".flowr-banner-close")
     page.wait_for_selector("#flowr-banner", state="hidden")
+    # up to date now: what the rules refuse (sent anyway) shows the rule's message and code
+    send = "([id, rule]) => window.flowrEditor.run(() => window.flowrEditor.api.addChild(id, rule))"
+    page.evaluate(send, [root.node_id, B.class_label])
+    page.wait_for_selector("#flowr-banner:not([hidden])")
+    assert "only one child" in page.locator("#flowr-banner-text").inner_text()
+    assert page.locator(".flowr-banner-code").inner_text() == "too_many_children"
+    assert edges_of(flow) == {("A", "C")}
+    # a plain 404: the message alone, no code, never "null"
+    page.evaluate(send, [10**9, B.class_label])
+    page.wait_for_function("() => document.getElementById('flowr-banner').dataset.code === 'not_found'")
+    assert page.locator("#flowr-banner-text").inner_text() == "The server refused: Not found."
+    assert page.locator(".flowr-banner-code").count() == 0
+    assert "null" not in page.locator("#flowr-banner").inner_text()
 
 
 def test_flow_frozen_after_loading_is_refused(page):

@@ -3,17 +3,38 @@
 //
 // Every call sends the session cookie and the CSRF token; a refusal comes
 // back as an ApiError carrying the server's `detail` and stable `code`.
+// Every edit carries the revision of the graph document it was made on
+// (ApiClient.revision, set by the editor on each load), so that the server
+// can refuse an edit that conflicts with another one (409 concurrent_edit).
 
 import { gettext, interpolate } from "./dom.js";
 
+// Codes that add nothing to the server's message (the status says as much):
+// the banner shows only the codes that name a rule of flowr.
+const PLAIN_CODES = new Set([
+  "error", "invalid", "not_found", "permission_denied", "not_authenticated", "authentication_failed",
+  "method_not_allowed", "parse_error", "network_error", "throttled", "unsupported_media_type",
+]);
+
 export class ApiError extends Error {
   constructor(status, detail, code) {
-    super(detail);
+    const text = typeof detail === "string" && detail.trim() ? detail.trim() : statusMessage(status);
+    super(text);
     this.name = "ApiError";
     this.status = status;
-    this.detail = detail;
-    this.code = code;
+    this.detail = text;
+    this.code = typeof code === "string" && code ? code : null;
   }
+
+  // The code worth showing next to the message, or null.
+  get shownCode() {
+    return this.code && !PLAIN_CODES.has(this.code) && !this.code.startsWith("http_") ? this.code : null;
+  }
+}
+
+function statusMessage(status) {
+  return status ? interpolate(gettext("The server answered %(status)s."), { status })
+    : gettext("The server could not be reached.");
 }
 
 // The token from the page's {% csrf_token %} input, else from the cookie.
@@ -30,6 +51,13 @@ export class ApiClient {
   constructor(base, token) {
     this.base = base.endsWith("/") ? base : `${base}/`;
     this.token = token;
+    this.revision = null; // the graph document's revision; null: not sent
+  }
+
+  // An edit: the body with the revision it was made on.
+  edit(method, path, body = {}) {
+    const sent = this.revision === null ? body : { ...body, revision: this.revision };
+    return this.request(method, path, sent);
   }
 
   async request(method, path, body) {
@@ -57,9 +85,9 @@ export class ApiClient {
       data = null;
     }
     if (!response.ok) {
-      const detail = (data && (data.detail || JSON.stringify(data))) || `${response.status} ${response.statusText}`;
-      const code = (data && data.code) || `http_${response.status}`;
-      throw new ApiError(response.status, String(detail), code);
+      const detail = data && typeof data.detail === "string" ? data.detail : null;
+      const code = data && typeof data.code === "string" ? data.code : `http_${response.status}`;
+      throw new ApiError(response.status, detail, code);
     }
     return data;
   }
@@ -69,7 +97,7 @@ export class ApiClient {
   }
 
   renameFlow(flowId, name) {
-    return this.request("PATCH", `flows/${flowId}/`, { name });
+    return this.edit("PATCH", `flows/${flowId}/`, { name });
   }
 
   cloneFlow(flowId) {
@@ -81,19 +109,41 @@ export class ApiClient {
   }
 
   addChild(nodeId, ruleLabel) {
-    return this.request("POST", `nodes/${nodeId}/children/`, { rule: ruleLabel });
+    return this.edit("POST", `nodes/${nodeId}/children/`, { rule: ruleLabel });
   }
 
   connect(nodeId, targetId) {
-    return this.request("POST", `nodes/${nodeId}/connect/`, { target: targetId });
+    return this.edit("POST", `nodes/${nodeId}/connect/`, { target: targetId });
+  }
+
+  disconnect(nodeId, childId) {
+    return this.edit("POST", `nodes/${nodeId}/disconnect/`, { child: childId });
+  }
+
+  insert(nodeId, childId, ruleLabel) {
+    return this.edit("POST", `nodes/${nodeId}/insert/`, { rule: ruleLabel, child: childId });
+  }
+
+  changeRule(nodeId, ruleLabel) {
+    return this.edit("POST", `nodes/${nodeId}/rule/`, { rule: ruleLabel });
   }
 
   removeNode(nodeId) {
-    return this.request("DELETE", `nodes/${nodeId}/`);
+    // a DELETE carries its revision in the query
+    const query = this.revision === null ? "" : `?revision=${encodeURIComponent(this.revision)}`;
+    return this.request("DELETE", `nodes/${nodeId}/${query}`);
   }
 
   prune(nodeId) {
-    return this.request("POST", `nodes/${nodeId}/prune/`, {});
+    return this.edit("POST", `nodes/${nodeId}/prune/`);
+  }
+
+  undo(flowId) {
+    return this.edit("POST", `flows/${flowId}/undo/`);
+  }
+
+  redo(flowId) {
+    return this.edit("POST", `flows/${flowId}/redo/`);
   }
 }
 

@@ -1,6 +1,9 @@
 // The flow editor page: wires the graph, the side panel, the problems list
 // and the toolbar to flowr's REST API.  The server is the only source of
-// truth: after every edit (or refusal) the graph is reloaded from it.
+// truth: after every edit (or refusal) the graph is reloaded from it.  Each
+// edit carries the graph document's revision; when another edit got there
+// first and conflicts (409 concurrent_edit) the graph is reloaded and the
+// server's message shown.
 
 import { ApiClient, csrfToken, expandGraph } from "./api.js";
 import { gettext, h, interpolate, ngettext, readJson } from "./dom.js";
@@ -30,28 +33,31 @@ class Editor {
       onBackground: () => this.tapBackground(),
     });
     this.selected = null;
+    this.detail = null; // the selected node's detail (GET nodes/<id>/)
     this.mode = null;
     this.busy = false;
     this.bindToolbar();
-    document.addEventListener("keydown", (evt) => {
-      if (evt.key === "Escape" && this.mode) this.cancelMode();
+    document.addEventListener("keydown", (evt) => this.keydown(evt));
+    this.ready = this.apply(payload, { keepView: false }).then(() => {
+      root.dataset.ready = "true";
     });
-    this.apply(payload, { keepView: false });
-    root.dataset.ready = "true";
   }
 
   // -- state from the server ---------------------------------------------
-  apply(payload, { keepView }) {
+  // view: { keepView, focus } (focus: a node to bring into view, e.g. a new one)
+  async apply(payload, { keepView, focus = null }) {
     this.flow = payload.flow;
+    this.api.revision = typeof this.flow.revision === "number" ? this.flow.revision : null;
     this.nodes = new Map(payload.elements.nodes.map((n) => [n.data.node, n.data]));
-    this.graph.setElements(payload.elements, { keepView });
+    const anchor = this.nodes.has(this.selected) ? this.selected : null;
+    await this.graph.setElements(payload.elements, { keepView, anchor, focus });
     this.showFlow();
-    renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id, true));
+    renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id));
     this.selectNode(this.nodes.has(this.selected) ? this.selected : null);
   }
 
-  async reload() {
-    this.apply(expandGraph(await this.api.flowGraph(this.config.flow_id)), { keepView: true });
+  async reload(focus = null) {
+    await this.apply(expandGraph(await this.api.flowGraph(this.config.flow_id)), { keepView: true, focus });
   }
 
   get readOnly() {
@@ -82,6 +88,54 @@ class Editor {
       el.disabled = this.readOnly;
     }
     this.root.classList.toggle("flowr-readonly", this.readOnly);
+    this.showUndo();
+    this.graph.moved();
+  }
+
+  // The undo / redo buttons say what they would do; disabled when nothing.
+  showUndo() {
+    const texts = {
+      undo: { plain: gettext("Undo"), what: gettext("Undo: %(description)s"), none: gettext("Nothing to undo") },
+      redo: { plain: gettext("Redo"), what: gettext("Redo: %(description)s"), none: gettext("Nothing to redo") },
+    };
+    for (const [kind, edit] of [["undo", this.flow.undo], ["redo", this.flow.redo]]) {
+      const button = document.getElementById(`flowr-${kind}`);
+      if (!button) continue;
+      const what = edit ? edit.description : null;
+      button.disabled = !what || this.readOnly;
+      const text = what ? interpolate(texts[kind].what, { description: what }) : texts[kind].plain;
+      button.title = what ? text : texts[kind].none;
+      button.querySelector(".flowr-undo-what").textContent = what || "";
+      button.dataset.seq = edit ? String(edit.seq) : "";
+      button.setAttribute("aria-label", text);
+    }
+  }
+
+  undo() {
+    if (this.flow.undo && !this.readOnly) this.run(() => this.api.undo(this.config.flow_id));
+  }
+
+  redo() {
+    if (this.flow.redo && !this.readOnly) this.run(() => this.api.redo(this.config.flow_id));
+  }
+
+  keydown(evt) {
+    if (evt.key === "Escape" && this.mode) {
+      this.cancelMode();
+      return;
+    }
+    if (!(evt.ctrlKey || evt.metaKey) || evt.altKey) return;
+    const key = evt.key.toLowerCase();
+    // typing in a field keeps the browser's own undo
+    const target = evt.target;
+    if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+    if (key === "z" && !evt.shiftKey) {
+      evt.preventDefault();
+      this.undo();
+    } else if ((key === "z" && evt.shiftKey) || key === "y") {
+      evt.preventDefault();
+      this.redo();
+    }
   }
 
   // -- selection -----------------------------------------------------------
@@ -98,17 +152,36 @@ class Editor {
     const ele = this.graph.node(id);
     this.graph.select(ele);
     if (reveal) this.graph.reveal(ele);
+    this.detail = null;
     this.panel.render(data, {
       readOnly: this.readOnly,
       readOnlyReason: this.readOnlyReason,
       nodeData: (child) => this.nodes.get(child),
-      onSelect: (child) => this.selectNode(child, true),
-      onAddChild: (label) => this.run(() => this.api.addChild(id, label)),
+      onSelect: (child) => this.selectNode(child),
+      onAddChild: (label) => this.run(() => this.api.addChild(id, label), { focusNew: true }),
       onConnect: () => this.startConnect(),
       onRemove: () => this.confirmRemove(),
       onPrune: () => this.startPrune(),
+      onDisconnect: (child) => this.confirmDisconnect(child),
+      onInsert: (child, label) => this.run(() => this.api.insert(id, child, label), { focusNew: true }),
+      onChangeRule: (label) => this.run(() => this.api.changeRule(id, label)),
     });
+    if (!this.readOnly) this.loadDetail(id);
     if (data.has_edit_screen) this.loadEditScreen(id);
+  }
+
+  // What only the node endpoint tells (links, insert and rule options).
+  async loadDetail(id) {
+    let detail;
+    try {
+      detail = await this.api.node(id);
+    } catch (err) {
+      if (this.selected === id) this.panel.detailFailed(err.detail);
+      return;
+    }
+    if (this.selected !== id) return;
+    this.detail = detail;
+    this.panel.renderDetail(detail);
   }
 
   tapNode(ele) {
@@ -140,6 +213,18 @@ class Editor {
       onConfirm ? h("button", { type: "button", id: "flowr-confirm", class: "button flowr-danger", onclick: onConfirm }, confirmText) : null,
       " ",
       h("button", { type: "button", id: "flowr-cancel", class: "button", onclick: () => this.cancelMode() }, gettext("Cancel")));
+  }
+
+  confirmDisconnect(child) {
+    const source = this.nodes.get(this.selected);
+    const edge = this.graph.cy.getElementById(`e${source.node}_${child}`);
+    this.cancelMode();
+    this.mode = { kind: "disconnect" };
+    if (edge.length) this.graph.markDoomed(edge);
+    this.panel.showMode("disconnect",
+      h("p", {}, interpolate(gettext("Delete the link from %(parent)s to %(child)s? Both nodes stay in the flow."),
+        { parent: nodeName(source, source.node), child: nodeName(this.nodes.get(child), child) })),
+      this.modeButtons(gettext("Delete the link"), () => this.run(() => this.api.disconnect(source.node, child))));
   }
 
   startConnect() {
@@ -199,18 +284,32 @@ class Editor {
     }
     if (this.selected !== id) return;
     this.cancelMode();
+    const chosen = this.nodes.get(id);
     const doomed = this.graph.cy.collection(detail.prune_list.map((pk) => this.graph.node(pk)).filter(Boolean));
+    const above = new Map((detail.prune_above || []).map((row) => [row.node, row]));
     this.mode = { kind: "prune", ids: detail.prune_list };
     this.graph.markDoomed(doomed);
-    const listed = detail.prune_list.slice(0, LISTED).map((pk) => {
+    for (const pk of above.keys()) {
+      const ele = this.graph.node(pk);
+      if (ele) ele.addClass("above");
+    }
+    // the nodes above the chosen one first: they are the surprise
+    const order = [...above.keys(), ...detail.prune_list.filter((pk) => !above.has(pk))];
+    const listed = order.slice(0, Math.max(LISTED, above.size)).map((pk) => {
       const data = this.nodes.get(pk);
+      const row = above.get(pk);
+      if (row) {
+        return h("li", { class: "flowr-above", dataset: { node: pk } },
+          interpolate(gettext("also removes %(node)s, above %(chosen)s, because %(because)s"),
+            { node: nodeName(data || { rule_name: row.rule_name }, pk), chosen: chosen.verbose_name || chosen.rule_name,
+              because: row.because }));
+      }
       return h("li", { dataset: { node: pk } }, nodeName(data, pk));
     });
-    if (detail.prune_list.length > LISTED) {
-      const more = interpolate(gettext("\u2026 and %(count)s more"), { count: detail.prune_list.length - LISTED });
-      listed.push(h("li", {}, more));
-    }
     const count = detail.prune_list.length;
+    if (order.length > listed.length) {
+      listed.push(h("li", {}, interpolate(gettext("\u2026 and %(count)s more"), { count: order.length - listed.length })));
+    }
     this.panel.showMode("prune",
       h("p", {}, gettext("Prune removes"), " ", h("strong", { id: "flowr-prune-count" }, String(count)), " ",
         ngettext("node, highlighted in red:", "nodes, highlighted in red:", count)),
@@ -220,15 +319,17 @@ class Editor {
   }
 
   // -- talking to the server ------------------------------------------------
-  async run(action) {
+  // Send an edit, then reload.  With focusNew the answer is a new node's
+  // detail, and that node is brought into view.
+  async run(action, { focusNew = false } = {}) {
     if (this.busy) return;
     this.busy = true;
     this.root.classList.add("flowr-busy");
     this.hideBanner();
     try {
-      await action();
+      const answer = await action();
       this.mode = null;
-      await this.reload();
+      await this.reload(focusNew && answer ? answer.node : null);
     } catch (err) {
       await this.fail(err);
     } finally {
@@ -239,31 +340,45 @@ class Editor {
 
   // Show the refusal, then show the graph as the server has it.
   async fail(err) {
-    this.showBanner(err);
     this.mode = null;
     try {
       await this.reload();
+      this.showBanner(err);
     } catch (again) {
       this.showBanner(err, again);
     }
   }
 
+  // The server's message (never "null"), its code when it names a rule.
   showBanner(err, reloadErr = null) {
-    const text = err.detail || err.message || String(err);
-    this.banner.replaceChildren(
-      h("span", { id: "flowr-banner-text" }, interpolate(gettext("The server refused: %(reason)s"), { reason: text })),
-      err.code ? h("code", { class: "flowr-banner-code" }, err.code) : null,
+    const message = err.detail || err.message || gettext("Something went wrong.");
+    const conflict = err.code === "concurrent_edit";
+    const text = conflict
+      ? interpolate(gettext("Not applied: %(reason)s The graph now shows the flow as it is."), { reason: message })
+      : interpolate(gettext("The server refused: %(reason)s"), { reason: message });
+    const code = typeof err.shownCode === "string" ? err.shownCode : null;
+    // (replaceChildren would write a null out as the text "null": filtered)
+    this.banner.replaceChildren(...[
+      h("span", { id: "flowr-banner-text" }, text),
+      code ? h("code", { class: "flowr-banner-code" }, code) : null,
       reloadErr
-        ? h("span", {}, " ", interpolate(gettext("(reloading the graph failed too: %(reason)s)"), { reason: reloadErr.message }))
+        ? h("span", {}, " ", interpolate(gettext("(reloading the graph failed too: %(reason)s)"),
+          { reason: reloadErr.detail || reloadErr.message }))
         : null,
-      h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"), onclick: () => this.hideBanner() }, "\u00d7"),
-    );
+      h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"),
+        onclick: () => this.hideBanner() }, "\u00d7"),
+    ].filter(Boolean));
+    this.banner.dataset.code = err.code || "";
     this.banner.hidden = false;
+    this.graph.moved();
   }
 
   hideBanner() {
+    if (this.banner.hidden) return;
     this.banner.hidden = true;
     this.banner.replaceChildren();
+    delete this.banner.dataset.code;
+    this.graph.moved();
   }
 
   async loadEditScreen(id) {
@@ -290,6 +405,8 @@ class Editor {
     on("flowr-zoom-in", () => this.graph.zoomBy(1.25));
     on("flowr-zoom-out", () => this.graph.zoomBy(0.8));
     on("flowr-relayout", () => this.graph.layout(true));
+    on("flowr-undo", () => this.undo());
+    on("flowr-redo", () => this.redo());
     on("flowr-clone", () => this.clone());
     document.getElementById("flowr-rename").addEventListener("submit", (evt) => {
       evt.preventDefault();

@@ -1,12 +1,20 @@
 // The graph drawing shared by the flow editor and the rule set view:
-// cytoscape.js (vendored, window.cytoscape) with its built-in breadthfirst
-// layout.  Elements come in the server's order (nodes in tree order, edges by
-// source in that order, then by when they were added), so the same graph
-// always gets the same layout.
+// cytoscape.js (vendored, window.cytoscape), laid out by layout.js (ELK's
+// layered layout with routed edges, breadthfirst for very big graphs).
+// Elements come in the server's order (nodes in tree order, edges by source
+// in that order, then by when they were added), so the same graph always
+// gets the same layout.  Each node is as wide as its label.
+
+import { ELK_MAX_NODES, FONT_FAMILY, FONT_SIZE, layout, nodeBox } from "./layout.js";
 
 // Above this many nodes, trade some rendering fidelity for speed.
 const BIG_GRAPH = 300;
 const MAX_FIT_ZOOM = 1.5;
+// After an edit the whole graph is fitted again when it is readable at this
+// zoom or more; otherwise the zoom stays and the edited node is brought into view.
+const READABLE_ZOOM = 0.6;
+const ANIMATION_MS = 200;
+const FIT_PADDING = 30;
 
 const COLORS = {
   node: "#79aec8",
@@ -26,15 +34,16 @@ export const STYLE = [
     selector: "node",
     style: {
       shape: "round-rectangle",
-      width: 96,
-      height: 40,
+      width: "data(w)",
+      height: "data(h)",
       "background-color": COLORS.node,
       label: "data(display)",
       color: COLORS.nodeText,
-      "font-size": 12,
-      "font-family": "system-ui, sans-serif",
+      "font-size": FONT_SIZE,
+      "font-family": FONT_FAMILY,
       "text-wrap": "wrap",
-      "text-max-width": 90,
+      "text-max-width": "data(tw)",
+      "text-overflow-wrap": "anywhere",
       "text-valign": "center",
       "text-halign": "center",
       "border-width": 1,
@@ -42,7 +51,7 @@ export const STYLE = [
     },
   },
   { selector: "node.end", style: { "background-color": COLORS.end } },
-  { selector: "node[?multiple_paths]", style: { shape: "hexagon", width: 110 } },
+  { selector: "node[?multiple_paths]", style: { shape: "hexagon" } },
   {
     selector: "node[?is_root]",
     style: { "border-width": 6, "border-style": "double", "border-color": COLORS.root },
@@ -63,6 +72,23 @@ export const STYLE = [
       "arrow-scale": 1.1,
     },
   },
+  // the route ELK computed: from the exact start point, through the bend
+  // points, to the exact end point (layout.js)
+  {
+    selector: "edge[route = 'straight']",
+    style: { "curve-style": "straight", "source-endpoint": "data(se)", "target-endpoint": "data(te)" },
+  },
+  {
+    selector: "edge[route = 'segments']",
+    style: {
+      "curve-style": "segments",
+      "edge-distances": "node-position",
+      "segment-weights": "data(sw)",
+      "segment-distances": "data(sd)",
+      "source-endpoint": "data(se)",
+      "target-endpoint": "data(te)",
+    },
+  },
   { selector: "edge[kind = 'link']", style: { "line-style": "dashed" } },
   {
     selector: "node.selected, node.source",
@@ -74,6 +100,7 @@ export const STYLE = [
     selector: "node.doomed",
     style: { "background-color": COLORS.doomed, "border-color": "#000", "border-width": 4, "border-style": "solid" },
   },
+  { selector: "node.above", style: { "border-style": "double", "border-width": 6, "border-color": "#000" } },
   { selector: "edge.doomed", style: { "line-color": COLORS.doomed, "target-arrow-color": COLORS.doomed, width: 3 } },
 ];
 
@@ -83,11 +110,14 @@ function displayLabel(data) {
 }
 
 function decorate(elements) {
-  const nodes = elements.nodes.map((n) => ({
-    group: "nodes",
-    data: { ...n.data, display: displayLabel(n.data) },
-    classes: n.data.children && n.data.children.length === 0 ? "end" : "",
-  }));
+  const nodes = elements.nodes.map((n) => {
+    const display = displayLabel(n.data);
+    return {
+      group: "nodes",
+      data: { ...n.data, display, ...nodeBox(display, Boolean(n.data.multiple_paths)) },
+      classes: n.data.children && n.data.children.length === 0 ? "end" : "",
+    };
+  });
   const edges = elements.edges.map((e) => ({ group: "edges", data: { ...e.data } }));
   return nodes.concat(edges);
 }
@@ -97,6 +127,9 @@ export class GraphView {
   // graphs render textures while panning); handlers: onNode(node), onBackground().
   constructor(container, size, handlers = {}) {
     const big = size > BIG_GRAPH;
+    this.elkMaxNodes = ELK_MAX_NODES; // above: the fast breadthfirst layout
+    this.layoutName = null; // "layered" or "breadthfirst", once laid out
+    this.layoutMs = null; // how long the last layout took (ms)
     this.cy = window.cytoscape({
       container,
       style: STYLE,
@@ -118,47 +151,102 @@ export class GraphView {
     });
   }
 
-  // Replace every element with the server's and lay them out again.  With
-  // keepView the zoom and pan survive (the layout itself is deterministic).
-  setElements(elements, { keepView = false } = {}) {
+  // Replace every element with the server's and lay them out again;
+  // resolves when the graph is drawn and the view has settled.  Without
+  // keepView the whole graph is fitted.  With keepView (after an edit) the
+  // zoom stays and `anchor` (a node id: the node being edited) stays where
+  // it was on the screen; then the graph is fitted again if it is readable
+  // that way, else `focus` (a node id: e.g. a new node) is brought into view.
+  async setElements(elements, { keepView = false, anchor = null, focus = null } = {}) {
     const cy = this.cy;
-    const viewport = { zoom: cy.zoom(), pan: { ...cy.pan() } };
+    const zoom = cy.zoom();
+    const pan = { ...cy.pan() };
+    const anchorBefore = anchor !== null && this.node(anchor) ? this.node(anchor).renderedPosition() : null;
+    // after an edit the nodes keep their order (layout.js)
+    const previous = keepView ? new Map(cy.nodes().map((n) => [n.id(), { ...n.position() }])) : null;
     cy.batch(() => {
       cy.elements().remove();
       cy.add(decorate(elements));
     });
-    this.layout(!keepView);
-    if (keepView) {
-      cy.viewport(viewport);
+    const started = performance.now();
+    this.layoutName = await layout(cy, this.elkMaxNodes, previous);
+    this.layoutMs = performance.now() - started;
+    if (!keepView) {
+      this.fit();
+      return;
+    }
+    cy.viewport({ zoom, pan });
+    const anchored = anchor !== null ? this.node(anchor) : null;
+    if (anchorBefore && anchored) {
+      const now = anchored.renderedPosition();
+      cy.panBy({ x: anchorBefore.x - now.x, y: anchorBefore.y - now.y });
+    }
+    await this.settle(focus !== null ? this.node(focus) : null);
+  }
+
+  // After an edit: refit when the whole graph is readable that way (so a
+  // growing graph is never left at a zoom where new nodes fall outside),
+  // else bring `ele` into view.  Animated; resolves when done.
+  async settle(ele) {
+    const cy = this.cy;
+    const target = this.fitViewport();
+    if (target && target.zoom >= READABLE_ZOOM && !this.allVisible()) {
+      await this.animate(target);
+    } else if (ele && !this.visible(ele)) {
+      await this.animate({ zoom: cy.zoom(), pan: this.panCentring(ele, cy.zoom()) });
     }
   }
 
-  layout(fit = true) {
-    const roots = this.cy.nodes("[?is_root]");
-    this.cy
-      .layout({
-        name: "breadthfirst",
-        directed: true,
-        roots: roots.length ? roots : undefined,
-        animate: false,
-        fit,
-        padding: 30,
-        spacingFactor: 1.15,
-        avoidOverlap: true,
-        nodeDimensionsIncludeLabels: false,
-      })
-      .run();
+  animate(viewport) {
+    return this.cy.animation({ zoom: viewport.zoom, pan: viewport.pan, duration: ANIMATION_MS }).play().promise();
+  }
+
+  // The viewport fit() would set ({zoom, pan}), or null for an empty graph.
+  fitViewport() {
+    const cy = this.cy;
+    const box = cy.elements().boundingBox();
+    if (!cy.nodes().length || box.w === 0 || box.h === 0) return null;
+    const width = cy.width() - 2 * FIT_PADDING;
+    const height = cy.height() - 2 * FIT_PADDING;
+    let zoom = Math.min(width / box.w, height / box.h, MAX_FIT_ZOOM);
+    zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
+    const pan = {
+      x: (cy.width() - zoom * (box.x1 + box.x2)) / 2,
+      y: (cy.height() - zoom * (box.y1 + box.y2)) / 2,
+    };
+    return { zoom, pan };
+  }
+
+  panCentring(ele, zoom) {
+    const p = ele.position();
+    return { x: this.cy.width() / 2 - zoom * p.x, y: this.cy.height() / 2 - zoom * p.y };
+  }
+
+  visible(ele) {
+    const ext = this.cy.extent();
+    const box = ele.boundingBox();
+    return box.x1 >= ext.x1 && box.x2 <= ext.x2 && box.y1 >= ext.y1 && box.y2 <= ext.y2;
+  }
+
+  allVisible() {
+    return this.visible(this.cy.elements());
+  }
+
+  async layout(fit = true) {
+    this.layoutName = await layout(this.cy, this.elkMaxNodes);
     if (fit) this.fit();
   }
 
   // Fit everything on screen, but never blow a small graph up past 1.5x.
   fit() {
-    const cy = this.cy;
-    cy.fit(undefined, 30);
-    if (cy.zoom() > MAX_FIT_ZOOM) {
-      cy.zoom(MAX_FIT_ZOOM);
-      cy.center();
-    }
+    const target = this.fitViewport();
+    if (target) this.cy.viewport(target);
+  }
+
+  // The canvas moved on the page (a banner came or went): cytoscape caches
+  // where its container is, and clicks would land off their nodes.
+  moved() {
+    this.cy.resize();
   }
 
   zoomBy(factor) {
@@ -190,7 +278,7 @@ export class GraphView {
   }
 
   clearMarks() {
-    this.cy.batch(() => this.cy.elements().removeClass("candidate dimmed doomed source"));
+    this.cy.batch(() => this.cy.elements().removeClass("candidate dimmed doomed above source"));
   }
 
   // Connect mode: the source is marked, candidates stand out, the rest dims.

@@ -3,6 +3,15 @@
 
 import { gettext, h, interpolate, ngettext } from "./dom.js";
 
+// "<verbose name> #<node>", how the editor names a node to people.
+function nodeName(data, id) {
+  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
+}
+
+function ruleOption(rule) {
+  return h("option", { value: rule.label }, `${rule.verbose_name || rule.name} (${rule.label})`);
+}
+
 function badge(text, kind) {
   return h("span", { class: `flowr-badge flowr-badge-${kind}` }, text);
 }
@@ -32,16 +41,73 @@ function describe(data) {
   ];
 }
 
-function childrenList(data, ctx) {
+// The children; with the node's detail (links), each link gets its
+// "Delete link" button, disabled with the reason when refused.
+function childrenList(data, ctx, links = null) {
   if (!data.children.length) {
     return h("p", { class: "flowr-children flowr-empty" }, gettext("No children: the flow ends here."));
   }
+  const byChild = new Map((links || []).map((link) => [link.child, link]));
   return h("ul", { class: "flowr-children" }, data.children.map((id) => {
-    const child = ctx.nodeData(id);
-    const name = child ? child.verbose_name || child.rule_name : "?";
-    return h("li", {}, h("button", { type: "button", class: "flowr-link", dataset: { node: id }, onclick: () => ctx.onSelect(id) },
-      `${name} #${id}`));
+    const link = byChild.get(id);
+    const tools = link && !ctx.readOnly ? [
+      " ",
+      h("button", { type: "button", class: "button flowr-small flowr-disconnect", dataset: { child: id },
+        disabled: !link.can_disconnect, title: link.can_disconnect ? gettext("Delete this link") : link.reason,
+        onclick: () => ctx.onDisconnect(id) }, gettext("Delete link")),
+      link.can_disconnect ? null : h("span", { class: "flowr-reason", dataset: { reasonFor: `disconnect-${id}` } },
+        link.reason || ""),
+    ] : [];
+    return h("li", { dataset: { child: id, kind: link ? (link.backbone ? "backbone" : "link") : "" } },
+      h("button", { type: "button", class: "flowr-link", dataset: { node: id }, onclick: () => ctx.onSelect(id) },
+        nodeName(ctx.nodeData(id), id)),
+      ...tools);
   }));
+}
+
+// Insert a node between this node and a child: choose the child, then a
+// rule allowed there (the detail's insert_options).
+function insertForm(detail, ctx) {
+  const options = (detail.insert_options || []).filter((o) => o.rules.length);
+  if (!options.length) {
+    return [h("p", { class: "flowr-label" }, gettext("Insert between")),
+      reason(detail.children.length ? gettext("No rule may go between this node and any of its children.")
+        : gettext("No children to insert before."), "insert")];
+  }
+  const childSelect = h("select", { id: "flowr-insert-child", name: "child", "aria-label": gettext("Insert before child") },
+    options.map((o) => h("option", { value: String(o.child) }, nodeName(ctx.nodeData(o.child), o.child))));
+  const ruleSelect = h("select", { id: "flowr-insert-rule", name: "rule", "aria-label": gettext("Rule of the inserted node") });
+  const fillRules = () => {
+    const option = options.find((o) => String(o.child) === childSelect.value) || options[0];
+    ruleSelect.replaceChildren(...option.rules.map(ruleOption));
+  };
+  childSelect.addEventListener("change", fillRules);
+  fillRules();
+  const form = h("form", { class: "flowr-insert", onsubmit: (evt) => {
+    evt.preventDefault();
+    if (ruleSelect.value) ctx.onInsert(Number(childSelect.value), ruleSelect.value);
+  } },
+  h("label", { for: "flowr-insert-child" }, gettext("Insert before")), " ", childSelect, " ",
+  h("label", { for: "flowr-insert-rule" }, gettext("with rule")), " ", ruleSelect, " ",
+  h("button", { type: "submit", id: "flowr-insert", class: "button" }, gettext("Insert")));
+  return [form];
+}
+
+// Change this node's rule among the detail's rule_options.
+function ruleForm(detail, ctx) {
+  const rules = detail.rule_options || [];
+  if (!rules.length) {
+    return [h("p", { class: "flowr-label" }, gettext("Change rule")),
+      reason(detail.rule_reason || gettext("No other rule fits here."), "rule")];
+  }
+  const select = h("select", { id: "flowr-rule-new", name: "rule", "aria-label": gettext("New rule") },
+    rules.map(ruleOption));
+  return [h("form", { class: "flowr-change-rule", onsubmit: (evt) => {
+    evt.preventDefault();
+    if (select.value) ctx.onChangeRule(select.value);
+  } },
+  h("label", { for: "flowr-rule-new" }, gettext("Change rule to")), " ", select, " ",
+  h("button", { type: "submit", id: "flowr-change-rule", class: "button" }, gettext("Change")))];
 }
 
 function addChildForm(data, ctx) {
@@ -59,7 +125,7 @@ function addChildForm(data, ctx) {
   return [form, reason(rules.length ? null : data.full_reason, "add-child")];
 }
 
-function actions(data, ctx) {
+function actions(data, ctx, panel) {
   if (ctx.readOnly) {
     return [h("p", { class: "flowr-readonly-note" }, ctx.readOnlyReason)];
   }
@@ -67,6 +133,8 @@ function actions(data, ctx) {
   return [
     h("h3", {}, gettext("Edit")),
     ...addChildForm(data, ctx),
+    panel.insertBox,
+    panel.ruleBox,
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-connect", class: "button", disabled: !canConnect, onclick: ctx.onConnect },
         gettext("Connect to\u2026")),
@@ -91,25 +159,56 @@ export class NodePanel {
   }
 
   clear() {
+    this.data = null;
     this.container.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Select a node to see and edit it.")));
   }
 
   // ctx: readOnly, readOnlyReason, nodeData(id), onSelect(id), onAddChild(label),
-  // onConnect(), onRemove(), onPrune()
+  // onConnect(), onRemove(), onPrune(), onDisconnect(child), onInsert(child, label),
+  // onChangeRule(label).  What needs the node's detail (links, insert and
+  // rule options) is filled in by renderDetail once it has come.
   render(data, ctx) {
+    this.data = data;
+    this.ctx = ctx;
     this.hideMode();
     this.editScreen.replaceChildren();
     this.editScreen.hidden = !data.has_edit_screen;
+    this.children = childrenList(data, ctx);
+    this.insertBox = h("div", { class: "flowr-action flowr-insert-box", dataset: { loading: "true" } });
+    this.ruleBox = h("div", { class: "flowr-action flowr-rule-box", dataset: { loading: "true" } });
     this.container.replaceChildren(
       h("div", { class: "flowr-node", dataset: { node: data.node } },
         ...describe(data),
         this.mode,
         h("h3", {}, gettext("Children")),
-        childrenList(data, ctx),
-        ...actions(data, ctx),
+        this.children,
+        ...actions(data, ctx, this),
         data.has_edit_screen ? h("h3", {}, gettext("Edit screen")) : null,
         this.editScreen),
     );
+  }
+
+  // The selected node's detail (GET nodes/<id>/) has come.
+  renderDetail(detail) {
+    if (!this.data || detail.node !== this.data.node) return;
+    const children = childrenList(this.data, this.ctx, detail.links || []);
+    this.children.replaceWith(children);
+    this.children = children;
+    if (detail.insert_options) {
+      this.insertBox.replaceChildren(...insertForm(detail, this.ctx).filter(Boolean));
+    }
+    if (detail.rule_options) {
+      this.ruleBox.replaceChildren(...ruleForm(detail, this.ctx).filter(Boolean));
+    }
+    delete this.insertBox.dataset.loading;
+    delete this.ruleBox.dataset.loading;
+    this.container.querySelector(".flowr-node").dataset.detail = "loaded";
+  }
+
+  detailFailed(message) {
+    this.insertBox.replaceChildren(h("p", { class: "errornote" }, message));
+    delete this.insertBox.dataset.loading;
+    delete this.ruleBox.dataset.loading;
   }
 
   // A prompt for the current mode (connect, prune, remove) with its buttons.

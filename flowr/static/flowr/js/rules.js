@@ -13,7 +13,9 @@ class RuleGraph {
       onNode: (ele) => this.select(ele.id()),
       onBackground: () => this.select(null),
     });
-    this.graph.setElements(elements);
+    this.ready = this.graph.setElements(elements).then(() => {
+      root.dataset.ready = "true";
+    });
     for (const [id, fn] of [
       ["flowr-fit", () => this.graph.fit()],
       ["flowr-zoom-in", () => this.graph.zoomBy(1.25)],
@@ -22,7 +24,6 @@ class RuleGraph {
       document.getElementById(id).addEventListener("click", fn);
     }
     this.select(null);
-    root.dataset.ready = "true";
   }
 
   select(label) {
