@@ -335,12 +335,24 @@ def prune_above(index: EdgeIndex, backbone_parent: dict[int, int], node: int) ->
         chain.append(current)
         current = backbone_parent.get(current)
     on_chain = set(chain)
+
+    def under_node(candidate: int) -> bool:  # in the chosen node's creation subtree
+        seen: set[int] = set()
+        while candidate is not None and candidate not in seen:
+            if candidate == node:
+                return True
+            seen.add(candidate)
+            candidate = backbone_parent.get(candidate)  # type: ignore[assignment]
+        return False
+
     found = []
     for ancestor in chain:
         if ancestor not in pruned:
             continue
         parents = [p for p in index.parents.get(ancestor, ()) if p in pruned]
-        below = [p for p in parents if p not in on_chain]
+        # the loop that takes the ancestor starts below the chosen node; another
+        # pruned node off the chain (a sibling's loop) only goes with it
+        below = [p for p in parents if under_node(p)] or [p for p in parents if p not in on_chain]
         via = below[0] if below else parents[0]
         found.append((ancestor, via))
     return found

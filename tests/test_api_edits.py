@@ -124,7 +124,7 @@ def test_change_rule(api, rule_set):
     c = flow.root_data.add_child_rule(S.C)
     d = c.add_child_rule(S.D)
     detail = api.get(f"{API}/nodes/{d.node_id}/").json()
-    assert detail["rule_options"] == [{"label": S.E.class_label, "name": "E"}]
+    assert detail["rule_options"] == [{"label": S.E.class_label, "name": "E", "verbose_name": "E"}]
     response = post(api, f"/nodes/{d.node_id}/rule/", {"rule": S.E.class_label})
     assert response.status_code == 200, response.json()
     assert response.json()["rule_name"] == "E"

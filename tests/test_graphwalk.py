@@ -56,3 +56,14 @@ def test_edge_cut_rehome_link_plan_and_prune_above():
     # pruning 4 takes 3 (reached from 2, which goes too) and 2 (4 loops back to it)
     assert prune_above(index, backbone, 4) == [(3, 2), (2, 4)]
     assert prune_above(index, backbone, 1) == []
+
+
+def test_prune_above_names_the_loop_below_the_chosen_node():
+    from flowr.graphwalk import EdgeIndex, prune_above
+
+    # the helpdesk: 1 Opened -> 2 InProgress -> 3 Waiting (loops back to 2),
+    # 2 -> 4 Resolved -> 5 Reopened (loops back to 2); pruning Resolved takes
+    # InProgress because Reopened loops back to it, not Waiting (a sibling's loop)
+    index = EdgeIndex(1, [(1, 2), (2, 3), (3, 2), (2, 4), (4, 5), (5, 2)])
+    backbone = {2: 1, 3: 2, 4: 2, 5: 4}
+    assert prune_above(index, backbone, 4) == [(2, 5)]
