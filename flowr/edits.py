@@ -655,7 +655,10 @@ def _disconnect_core(locked: Locked, rows: list[Row], source: int, target: int) 
     if (source, target) not in edges:
         raise _not_a_child(source, target)
     labels = _labels([source, target])
-    refusal = policy.disconnect_refusal(index.edge_cut(source, target), f"{_name(labels.get(target))} (node {target})")
+    refusal = policy.disconnect_refusal(
+        index.edge_cut(source, target),
+        gettext("%(name)s (node %(id)s)") % {"name": _name(labels.get(target)), "id": target},
+    )
     if refusal is not None:
         raise refusal
     moves = rehome_link_plan(index, backbone_parent, source, target)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Subquery
+from django.utils.translation import gettext
 
 from flowr import policy
 from flowr.db import tricks
@@ -235,7 +236,9 @@ class FlowGraph:
         found = []
         for child in self.index.children.get(pk, ()):
             cut = self.index.edge_cut(pk, child)
-            reason = policy.disconnect_reason(cut, f"{self.name(child)} (node {child})")
+            reason = policy.disconnect_reason(
+                cut, gettext("%(name)s (node %(id)s)") % {"name": self.name(child), "id": child}
+            )
             found.append(
                 {
                     "child": child,

@@ -175,3 +175,24 @@ def test_internal_tables_name_graphs_and_roots_readably(admin_client: Client) ->
     graphs = admin_client.get(reverse("admin:flowr_dccgraph_changelist")).content.decode()
     assert f"graph {graph} (flow AE)" in nodes and "DCCGraph(id=" not in nodes
     assert f"#{n['A'].node_id} A" in graphs and "Node(id=" not in graphs
+
+
+def test_issue14_pages_and_messages_in_french(admin_client: Client) -> None:
+    flow, n = build_ae()
+    with override_settings(LANGUAGE_CODE="fr"):
+        page = admin_client.get(admin("flowr_flow_change", flow.pk)).content.decode()
+        assert "Journal des modifications" in page and "Annuler : connect E to A" in page
+        assert "supprimer un lien…" in page and "insérer après…" in page and "changer la règle…" in page
+        assert "Edit log" not in page and "delete a link…" not in page
+        page = admin_client.get(admin("flowr_flow_disconnect", flow.pk, n["C"].node_id)).content.decode()
+        assert "Rien ne peut être fait ici." in page and "Rien n'a été modifié." in page
+        assert f"Supprimer ce lien couperait D (nœud {n['D'].node_id}) de la racine" in page
+        page = admin_client.get(admin("flowr_flow_disconnect", flow.pk, n["E"].node_id)).content.decode()
+        assert "Supprimer un lien de #" in page and "Oui, supprimer le lien" in page
+        assert f"vers #{n['A'].node_id} A (lien)" in page and "Non, revenir" in page
+        found = post(admin_client, admin("flowr_flow_disconnect", flow.pk, n["C"].node_id), {"choice": "x"})
+        assert refused(found, "Choisissez un des liens proposés.")
+        found = post(admin_client, admin("flowr_flow_undo", flow.pk))
+        assert found == [("success", "Annulé : connect E to A.")]
+        page = admin_client.get(admin("flowr_flow_change", flow.pk)).content.decode()
+        assert "Rétablir : connect E to A" in page and "(annulée)" in page

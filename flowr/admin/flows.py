@@ -420,12 +420,16 @@ class FlowAdmin(admin.ModelAdmin):
             % {"node": node_label(data)},
             submit=_("Yes, delete the link"),
             choices=[
-                (str(link["child"]), f"to {node_text(link['child'], labels[link['child']])} ({kind[link['backbone']]})")
+                (
+                    str(link["child"]),
+                    _("to %(node)s (%(kind)s)")
+                    % {"node": node_text(link["child"], labels[link["child"]]), "kind": kind[link["backbone"]]},
+                )
                 for link in links
                 if link["can_disconnect"]
             ],
             refused=[
-                (f"to {node_text(link['child'], labels[link['child']])}", link["reason"])
+                (_("to %(node)s") % {"node": node_text(link["child"], labels[link["child"]])}, link["reason"])
                 for link in links
                 if not link["can_disconnect"]
             ],
@@ -448,8 +452,12 @@ class FlowAdmin(admin.ModelAdmin):
             self._attempt(
                 request,
                 lambda: (
-                    f"Inserted {node_label(edits.insert(data, child, rule).data)} between "
-                    f"{node_label(data)} and {node_label(child)}."
+                    _("Inserted %(new)s between %(node)s and %(child)s.")
+                    % {
+                        "new": node_label(edits.insert(data, child, rule).data),
+                        "node": node_label(data),
+                        "child": node_label(child),
+                    }
                 ),
             )
             return self._back(flow)
@@ -458,7 +466,8 @@ class FlowAdmin(admin.ModelAdmin):
         choices = [
             (
                 f"{option['child']}:{rule['label']}",
-                f"{rule['name']} before {node_text(option['child'], labels[option['child']])}",
+                _("%(rule)s before %(node)s")
+                % {"rule": rule["name"], "node": node_text(option["child"], labels[option["child"]])},
             )
             for option in graph.insert_options(data.node_id)
             for rule in option["rules"]
@@ -484,10 +493,16 @@ class FlowAdmin(admin.ModelAdmin):
         if request.method == "POST":
             rule = rule_registry.get_rule(request.POST.get("choice", ""))
             if rule is None:
-                self.message_user(request, "Choose one of the rules offered.", messages.ERROR)
+                self.message_user(request, _("Choose one of the rules offered."), messages.ERROR)
                 return self._back(flow)
             old = node_label(data)
-            self._attempt(request, lambda: (edits.change_rule(data, rule), f"Changed {old} to {rule.name}.")[1])
+            self._attempt(
+                request,
+                lambda: (
+                    edits.change_rule(data, rule),
+                    _("Changed %(node)s to %(rule)s.") % {"node": old, "rule": rule.name},
+                )[1],
+            )
             return self._back(flow)
         options, reason = FlowGraph.load(flow).rule_options(data.node_id)
         return self._choice_page(

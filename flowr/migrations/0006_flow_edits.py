@@ -22,15 +22,20 @@ class Migration(migrations.Migration):
             name="FlowEdit",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("seq", models.PositiveIntegerField()),
-                ("actor_repr", models.CharField(blank=True, default="", max_length=150)),
-                ("operation", models.CharField(max_length=32)),
-                ("description", models.CharField(max_length=500)),
-                ("change", models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ("nodes", models.JSONField(default=list)),
-                ("undone", models.BooleanField(default=False)),
-                ("redoable", models.BooleanField(default=False)),
-                ("created", models.DateTimeField(auto_now_add=True)),
+                ("seq", models.PositiveIntegerField(verbose_name="number")),
+                ("actor_repr", models.CharField(blank=True, default="", max_length=150, verbose_name="actor name")),
+                ("operation", models.CharField(max_length=32, verbose_name="operation")),
+                ("description", models.CharField(max_length=500, verbose_name="description")),
+                (
+                    "change",
+                    models.JSONField(
+                        default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder, verbose_name="change"
+                    ),
+                ),
+                ("nodes", models.JSONField(default=list, verbose_name="nodes")),
+                ("undone", models.BooleanField(default=False, verbose_name="undone")),
+                ("redoable", models.BooleanField(default=False, verbose_name="redoable")),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
                 (
                     "actor",
                     models.ForeignKey(
@@ -38,6 +43,7 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
+                        verbose_name="actor",
                         to=settings.AUTH_USER_MODEL,
                     ),
                 ),
@@ -47,6 +53,7 @@ class Migration(migrations.Migration):
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="edits",
+                        verbose_name="flow",
                         to="flowr.flow",
                     ),
                 ),

@@ -23,19 +23,26 @@ class FlowEdit(models.Model):
     """One applied edit of a flow: who, when, what, and how to undo it."""
 
     # No index of its own: the unique (flow, seq) starts with it.
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="edits", db_index=False)
-    seq = models.PositiveIntegerField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, related_name="edits", db_index=False, verbose_name=_("flow")
     )
-    actor_repr = models.CharField(max_length=150, blank=True, default="")
-    operation = models.CharField(max_length=32)
-    description = models.CharField(max_length=500)
-    change = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    nodes = models.JSONField(default=list)
-    undone = models.BooleanField(default=False)
-    redoable = models.BooleanField(default=False)  # undone, and no edit since cleared the redo chain
-    created = models.DateTimeField(auto_now_add=True)
+    seq = models.PositiveIntegerField(_("number"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_repr = models.CharField(_("actor name"), max_length=150, blank=True, default="")
+    operation = models.CharField(_("operation"), max_length=32)
+    description = models.CharField(_("description"), max_length=500)
+    change = models.JSONField(_("change"), default=dict, encoder=DjangoJSONEncoder)
+    nodes = models.JSONField(_("nodes"), default=list)
+    undone = models.BooleanField(_("undone"), default=False)
+    redoable = models.BooleanField(_("redoable"), default=False)  # undone, and no edit since cleared the redo chain
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["flow", "seq"]
