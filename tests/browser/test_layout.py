@@ -168,8 +168,10 @@ def overlap(a: Any, b: Any, tolerance: float = 0.5) -> float:
 
 def layout_problems(geo: dict[str, Any]) -> list[str]:
     problems = []
-    boxes = {n["id"]: (n["x"] - n["w"] / 2, n["y"] - n["h"] / 2, n["x"] + n["w"] / 2, n["y"] + n["h"] / 2)
-             for n in geo["nodes"]}
+    boxes = {
+        n["id"]: (n["x"] - n["w"] / 2, n["y"] - n["h"] / 2, n["x"] + n["w"] / 2, n["y"] + n["h"] / 2)
+        for n in geo["nodes"]
+    }
     # 1. no edge passes through a node's box (its own ends included: the
     #    route starts and ends on the border, shrunk by 1 px for rounding)
     for edge in geo["edges"]:
@@ -182,7 +184,7 @@ def layout_problems(geo: dict[str, Any]) -> list[str]:
     # 2. no two edges share a stretch of line
     edge_segments = [(edge["id"], seg) for edge in geo["edges"] for seg in segments(edge["points"])]
     for i, (id_a, a) in enumerate(edge_segments):
-        for id_b, b in edge_segments[i + 1:]:
+        for id_b, b in edge_segments[i + 1 :]:
             if id_a != id_b and overlap(a, b) > 1.0:
                 problems.append(f"edges {id_a} and {id_b} overlap along {a} / {b}")
     # 3. every label inside its node (hexagons: inside the middle 80%)
@@ -207,8 +209,12 @@ def test_helpdesk_flow_is_laid_out_without_crossings(page):
     assert layout_problems(geo) == []
     # the two loops back to InProgress are drawn along ELK's routes
     names = {n.node_id: n.rule_name for n in FlowNodeData.objects.filter(node__graph=flow.state_graph)}
-    loops = [e for e in geo["edges"] if names[int(e["target"][1:])] == "InProgress"
-             and names[int(e["source"][1:])] in ("Reopened", "WaitingOnCustomer")]
+    loops = [
+        e
+        for e in geo["edges"]
+        if names[int(e["target"][1:])] == "InProgress"
+        and names[int(e["source"][1:])] in ("Reopened", "WaitingOnCustomer")
+    ]
     assert len(loops) == 2 and all(e["route"] in ("segments", "straight") for e in loops)
     # "WaitingOnCustomer" is not clipped: its node is wider than the default 70 px
     (waiting,) = [n for n in geo["nodes"] if names[int(n["id"][1:])] == "WaitingOnCustomer"]
@@ -251,16 +257,20 @@ def test_500_nodes_lay_out_within_a_second(page):
     wall, cpu = [], []
     for _ in range(5):
         before = thread_time()
-        wall.append(page.evaluate("""async () => {
+        wall.append(
+            page.evaluate("""async () => {
             const started = performance.now();
             await window.flowrEditor.graph.layout(false);
             return performance.now() - started;
-        }"""))
+        }""")
+        )
         cpu.append(thread_time() - before)
-    print(f"\n500-node layout (ELK layered + routes applied, headless Chromium), ms: "
-          f"main-thread CPU {', '.join(f'{t:.0f}' for t in cpu)} (median {statistics.median(cpu):.0f}); "
-          f"wall clock {', '.join(f'{t:.0f}' for t in wall)} (median {statistics.median(wall):.0f}); "
-          f"first layout on page load {cold:.0f} wall")
+    print(
+        f"\n500-node layout (ELK layered + routes applied, headless Chromium), ms: "
+        f"main-thread CPU {', '.join(f'{t:.0f}' for t in cpu)} (median {statistics.median(cpu):.0f}); "
+        f"wall clock {', '.join(f'{t:.0f}' for t in wall)} (median {statistics.median(wall):.0f}); "
+        f"first layout on page load {cold:.0f} wall"
+    )
     assert statistics.median(cpu) <= 1000, f"500 nodes took {statistics.median(cpu):.0f} ms of CPU to lay out"
 
 
@@ -305,12 +315,15 @@ def test_each_new_node_comes_into_view_and_the_others_stay_put(page):
     # the zoom follows the growing graph down from 1.5x
     assert zooms[-1] < 1.0 and zooms == sorted(zooms, reverse=True)
     # and a plain click at the new node's place selects it
-    x, y = page.evaluate("""id => {
+    x, y = page.evaluate(
+        """id => {
         const cy = window.flowrEditor.graph.cy;
         const p = cy.getElementById(id).renderedPosition();
         const box = cy.container().getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];
-    }""", f"n{last.node_id}")
+    }""",
+        f"n{last.node_id}",
+    )
     page.mouse.click(x, y)
     page.wait_for_selector(f".flowr-node[data-node='{last.node_id}']")
 
@@ -328,8 +341,11 @@ def test_edits_keep_the_order_of_the_nodes_in_their_layers(page):
     minimisation from the old positions): the picture does not shuffle."""
     flow = looped_flow(60)
     open_editor(page, flow)
-    ends = [d for d in FlowNodeData.objects.filter(node__graph=flow.state_graph, rule_label=Chain.class_label)
-            if not d.children_data()]
+    ends = [
+        d
+        for d in FlowNodeData.objects.filter(node__graph=flow.state_graph, rule_label=Chain.class_label)
+        if not d.children_data()
+    ]
     assert len(ends) >= 3
     for size, end in enumerate(ends[:3], start=61):
         before = layers(geometry(page))
