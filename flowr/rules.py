@@ -15,7 +15,8 @@ offers or accepts it as a root or child rule.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeGuard, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, cast
 
 from django.apps import apps
 from django.core.signals import setting_changed
@@ -66,11 +67,22 @@ class Rule(metaclass=RuleMeta):
     * ``abstract`` -- ``True`` in a class's own body makes it a base for other
       rules, never offered nor accepted as a rule (subclasses are not abstract
       unless they say so too).
+    * ``permission`` -- who may take a transition into this rule: ``None``
+      (anyone the surface lets advance), a permission string
+      ``"app_label.codename"`` (``actor.has_perm()``), or a callable
+      ``(state, actor) -> bool | str`` (``False`` or a reason string
+      refuses).  Not checked when the actor is None (trusted code); see
+      :mod:`flowr.guards`.
+
+    ``can_enter`` and ``can_leave`` may take the actor as a second argument
+    (``def can_enter(cls, state, actor)``); guards taking the State alone
+    keep working.
     """
 
     children: list[type[Rule] | str] = []
     multiple_paths: bool = False
     has_edit_screen: bool = False
+    permission: ClassVar[str | Callable[[State, Any], bool | str | None] | None] = None
 
     @classmethod
     def on_enter(cls, state: State) -> None:

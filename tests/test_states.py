@@ -405,7 +405,7 @@ def test_query_count_of_next_state(django_assert_num_queries):
         state.next_state()
     if connection.vendor == "postgresql":  # migration 0002's functions
         assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v2(")
-        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v1(")
+        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
     fresh = State.objects.get(pk=state.pk)
     with django_assert_num_queries(7 + one):  # + the current node, not cached yet
         fresh.next_state()
