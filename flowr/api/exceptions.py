@@ -3,7 +3,9 @@
 Each :class:`~flowr.exceptions.FlowrError` keeps its stable ``code``; the
 status says what kind of refusal it is: 409 when the object is in a state
 that forbids the edit (a frozen flow, a flow in use, a State that moved under
-the caller), 400 for every other rule violation.  DRF's own errors keep their
+the caller), 403 when a rule's ``permission`` refuses the user
+(``permission_denied``), 400 for every other rule violation (a guard's
+veto is ``400 transition_refused``).  DRF's own errors keep their
 codes (``not_authenticated``, ``permission_denied``, ``not_found``,
 ``method_not_allowed``...), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is
 ``413 too_large``; validation errors use ``invalid`` and add the
@@ -35,8 +37,15 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
 )
 
 
+#: Refusals of who is asking, not of what is asked: 403.
+FORBIDDEN: tuple[type[FlowrError], ...] = (flowr_exceptions.TransitionForbidden,)
+
+
 def status_for(exc: FlowrError) -> int:
-    """The HTTP status of a flowr refusal: 409 for conflicts, else 400."""
+    """The HTTP status of a flowr refusal: 403 when the user may not take
+    the transition (a rule's ``permission``), 409 for conflicts, else 400."""
+    if isinstance(exc, FORBIDDEN):
+        return status.HTTP_403_FORBIDDEN
     return status.HTTP_409_CONFLICT if isinstance(exc, CONFLICTS) else status.HTTP_400_BAD_REQUEST
 
 

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flowr import policy
+from flowr.guards import TransitionOption
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
 from flowr.models import Flow, Node, RuleSet, State, StateHistory
@@ -329,23 +330,52 @@ class StateSerializer(serializers.ModelSerializer):
         return state.subject_id if state.subject_content_type_id else None
 
 
+class TransitionOptionSerializer(serializers.Serializer):
+    """A child of the State's current node, as the requesting user sees it
+    (:class:`flowr.guards.TransitionOption`)."""
+
+    label = serializers.CharField(source="rule.class_label", help_text="The rule's label (module.ClassName).")
+    name = serializers.CharField(source="rule.name")
+    node = serializers.IntegerField(source="node.node_id", help_text="The child's Node id.")
+    allowed = serializers.BooleanField(help_text="Whether ``advance`` would take it now for this user.")
+    reason = serializers.CharField(allow_null=True, help_text="Why not (the permission's or the guard's reason).")
+    code = serializers.CharField(
+        allow_null=True, help_text='Why not, as a code: "permission_denied" or "transition_refused".'
+    )
+
+
 class StateDetailSerializer(StateSerializer):
+    """A State with what the requesting user (``context["request"].user``;
+    none: trusted, permissions not checked) may do with it next."""
+
     finished = serializers.SerializerMethodField()
     next_rules = serializers.SerializerMethodField()
+    transitions = serializers.SerializerMethodField()
 
     class Meta(StateSerializer.Meta):
-        fields = [*StateSerializer.Meta.fields, "finished", "next_rules"]
+        fields = [*StateSerializer.Meta.fields, "finished", "next_rules", "transitions"]
         read_only_fields = fields
 
     def get_finished(self, state: State) -> bool:
         return state.is_finished
 
+    def options(self, state: State) -> list[TransitionOption]:
+        """``state.transition_options()`` for the requesting user, asked once per State."""
+        cache: dict[Any, list[TransitionOption]] = self.__dict__.setdefault("_options", {})
+        if state.pk not in cache:
+            request = self.context.get("request")
+            cache[state.pk] = state.transition_options(actor=getattr(request, "user", None))
+        return cache[state.pk]
+
     @extend_schema_field(RuleRefSerializer(many=True))
     def get_next_rules(self, state: State) -> list[dict[str, str]]:
-        """The rules ``advance`` would accept now (guards consulted)."""
-        if state.current_node.rule_missing:
-            return []
-        return [{"label": r.class_label, "name": r.name} for r in state.allowed_next_rules()]
+        """The rules ``advance`` would accept now from this user (permissions and guards consulted)."""
+        return [{"label": o.rule.class_label, "name": o.rule.name} for o in self.options(state) if o.allowed]
+
+    @extend_schema_field(TransitionOptionSerializer(many=True))
+    def get_transitions(self, state: State) -> Any:
+        """Every child of the current node, allowed or refused (with the reason) for this user."""
+        return TransitionOptionSerializer(self.options(state), many=True).data
 
 
 class StateCreateSerializer(StrictSerializer):
@@ -354,6 +384,8 @@ class StateCreateSerializer(StrictSerializer):
         max_length=201, required=False, help_text='"app_label.model", one of FLOWR["SUBJECT_MODELS"]'
     )
     subject_id = StrictCharField(max_length=255, required=False)
+    note = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the start's history row.")
+    data = serializers.JSONField(required=False, allow_null=True, help_text="Any JSON, stored on the start's history row.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
@@ -401,7 +433,15 @@ class AdvanceSerializer(StrictSerializer):
     """``expected_node`` and ``expected_version`` are what the caller saw; a
     State that went round a loop is back at its node but not its version."""
 
-    rule = StrictCharField(max_length=255, required=False, allow_null=True, help_text="Label of the chosen rule.")
+    rule = StrictCharField(
+        max_length=255,
+        required=False,
+        allow_null=True,
+        help_text="The chosen rule: its label, or its class name when no other child has it. "
+        "Needed only where the flow branches.",
+    )
+    note = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the history row.")
+    data = serializers.JSONField(required=False, allow_null=True, help_text="Any JSON, stored on the history row.")
     expected_node = StrictIntegerField(
         required=False,
         allow_null=True,
@@ -435,5 +475,6 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "actor",
             "actor_repr",
             "note",
+            "data",
         ]
         read_only_fields = fields
