@@ -20,7 +20,7 @@ from flowr.models import State, StateHistory
 
 class StateHistoryInline(admin.TabularInline):
     model = StateHistory
-    fields = readonly_fields = ("seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note")
+    fields = readonly_fields = ("seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note", "data")
     ordering = ["seq"]
     extra = 0
     can_delete = False
@@ -105,11 +105,12 @@ class StateAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, state):
             raise PermissionDenied
         change_url = admin_url("flowr_state_change", state.pk)
-        next_nodes = state.current_node.children_data()
+        # every child, the ones this user may not take with the reason (the core's answer)
+        options = state.transition_options(actor=request.user)
         at = state.current_node.node_id  # the Node id, as the graph API and the editor name it
         form = AdvanceForm(
             request.POST or None,
-            next_nodes=next_nodes,
+            options=options,
             initial={"expected_node": at, "expected_version": state.version},
         )
         if request.method == "POST":
@@ -122,7 +123,9 @@ class StateAdmin(admin.ModelAdmin):
             else:
                 was = rule_display(state.current_node.rule_label)
                 try:
-                    state.next_state(form.cleaned_data["rule"] or None, actor=request.user)
+                    state.next_state(
+                        form.cleaned_data["rule"] or None, actor=request.user, note=form.cleaned_data["note"]
+                    )
                 except FlowrError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
@@ -139,8 +142,12 @@ class StateAdmin(admin.ModelAdmin):
             crumb=f"State {state.pk}",
             form=form,
             current=rule_display(state.current_node.rule_label),
-            branches=len(next_nodes) > 1,
-            next_nodes=[node_label(d) for d in next_nodes],
+            branches=len(options) > 1,
+            options=[
+                {"label": o.node.rule_label, "text": node_label(o.node), "allowed": o.allowed, "reason": o.reason}
+                for o in options
+            ],
+            any_allowed=any(o.allowed for o in options),
             change_url=change_url,
         )
 
@@ -158,5 +165,6 @@ class StateHistoryAdmin(ReadOnlyAdmin):
         "to_rule_label",
         "actor_repr",
         "note",
+        "data",
         "created",
     )
