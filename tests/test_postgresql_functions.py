@@ -142,7 +142,7 @@ def test_the_function_path_and_the_statements_write_the_same_rows(fresh_lookup, 
         if drop:
             with connection.schema_editor(atomic=False) as editor:
                 pgfunctions.drop(editor)
-        state.next_state(actor=user)
+        state.next_state(actor=user, note="both ways", data={"path": ["same"], "n": None})
         row = state.history.order_by("-seq").first()
         rows.append({f.attname: getattr(row, f.attname) for f in StateHistory._meta.concrete_fields})
     ignored = {"id", "state_id", "from_node_id", "to_node_id", "created"}
@@ -150,3 +150,4 @@ def test_the_function_path_and_the_statements_write_the_same_rows(fresh_lookup, 
         k: v for k, v in rows[1].items() if k not in ignored
     }
     assert rows[0]["actor_id"] == user.pk
+    assert (rows[0]["note"], rows[0]["data"]) == ("both ways", {"path": ["same"], "n": None})
