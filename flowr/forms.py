@@ -12,8 +12,8 @@ from typing import Any
 from django import forms
 
 from flowr import edits
-from flowr.guards import TransitionOption
 from flowr import rules as rule_registry
+from flowr.guards import TransitionOption
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.rules import Rule
 

@@ -81,9 +81,7 @@ def client_for_user(user: User) -> Any:
     return client
 
 
-@pytest.mark.parametrize(
-    ("who", "status"), [(None, 401), ("nobody", 403), ("staff", 403), ("editor", 403)]
-)
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("nobody", 403), ("staff", 403), ("editor", 403)])
 def test_users_who_may_not_advance_at_all(client_for, desk, who, status):
     """Anonymous, no permission, staff without the permission: refused before any rule is asked."""
     before = snapshot()

@@ -170,13 +170,24 @@ def test_transition_options_list_every_child_with_the_reason():
     intern = user("intern")
     options = state.transition_options(actor=intern)
     assert options == [
-        TransitionOption(P.Approve, nodes["Approve"], False, "Approve needs the permission testapp.change_ticket", "permission_denied"),
+        TransitionOption(
+            P.Approve,
+            nodes["Approve"],
+            False,
+            "Approve needs the permission testapp.change_ticket",
+            "permission_denied",
+        ),
         TransitionOption(P.Reject, nodes["Reject"], False, "Only reviewers may reject.", "permission_denied"),
         TransitionOption(P.Hold, nodes["Hold"], False, "Interns may not hold.", "transition_refused"),
         TransitionOption(P.Park, nodes["Park"], True, None, None),
     ]
     assert state.allowed_next_rules(actor=intern) == [P.Park]
-    assert state.allowed_next_rules(actor=user("reviewer", P.APPROVE_PERMISSION)) == [P.Approve, P.Reject, P.Hold, P.Park]
+    assert state.allowed_next_rules(actor=user("reviewer", P.APPROVE_PERMISSION)) == [
+        P.Approve,
+        P.Reject,
+        P.Hold,
+        P.Park,
+    ]
     assert state.allowed_next_rules() == [P.Approve, P.Reject, P.Hold, P.Park]  # trusted: no permission checked
     with pytest.raises(AttributeError):
         options[0].allowed = True  # type: ignore[misc]  # frozen

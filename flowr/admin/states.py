@@ -20,7 +20,16 @@ from flowr.models import State, StateHistory
 
 class StateHistoryInline(admin.TabularInline):
     model = StateHistory
-    fields = readonly_fields = ("seq", "kind", "from_rule_name", "to_rule_name", "actor_repr", "created", "note", "data")
+    fields = readonly_fields = (
+        "seq",
+        "kind",
+        "from_rule_name",
+        "to_rule_name",
+        "actor_repr",
+        "created",
+        "note",
+        "data",
+    )
     ordering = ["seq"]
     extra = 0
     can_delete = False

@@ -14,9 +14,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flowr import policy
-from flowr.guards import TransitionOption
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
+from flowr.guards import TransitionOption
 from flowr.models import Flow, Node, RuleSet, State, StateHistory
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
@@ -334,7 +334,9 @@ class TransitionOptionSerializer(serializers.Serializer):
     """A child of the State's current node, as the requesting user sees it
     (:class:`flowr.guards.TransitionOption`)."""
 
-    label = serializers.CharField(source="rule.class_label", help_text="The rule's label (module.ClassName).")
+    label = serializers.CharField(  # type: ignore[assignment]  # shadows Field.label in the stubs
+        source="rule.class_label", help_text="The rule's label (module.ClassName)."
+    )
     name = serializers.CharField(source="rule.name")
     node = serializers.IntegerField(source="node.node_id", help_text="The child's Node id.")
     allowed = serializers.BooleanField(help_text="Whether ``advance`` would take it now for this user.")
@@ -384,8 +386,13 @@ class StateCreateSerializer(StrictSerializer):
         max_length=201, required=False, help_text='"app_label.model", one of FLOWR["SUBJECT_MODELS"]'
     )
     subject_id = StrictCharField(max_length=255, required=False)
-    note = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the start's history row.")
-    data = serializers.JSONField(required=False, allow_null=True, help_text="Any JSON, stored on the start's history row.")
+    note = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the start's history row."
+    )
+    # the API's field "data" shadows Serializer.data in the stubs (DRF takes declared fields off the class)
+    data = serializers.JSONField(  # type: ignore[assignment]
+        required=False, allow_null=True, help_text="Any JSON, stored on the start's history row."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
@@ -440,8 +447,12 @@ class AdvanceSerializer(StrictSerializer):
         help_text="The chosen rule: its label, or its class name when no other child has it. "
         "Needed only where the flow branches.",
     )
-    note = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the history row.")
-    data = serializers.JSONField(required=False, allow_null=True, help_text="Any JSON, stored on the history row.")
+    note = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the history row."
+    )
+    data = serializers.JSONField(  # type: ignore[assignment]  # as in StateCreateSerializer
+        required=False, allow_null=True, help_text="Any JSON, stored on the history row."
+    )
     expected_node = StrictIntegerField(
         required=False,
         allow_null=True,

@@ -95,9 +95,7 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
 _veto = guards.veto  # the guards' answers are worked out in flowr.guards
 
 
-def _refusal(
-    state: State, leaving: type[Rule], entering: type[Rule], actor: Any = None
-) -> TransitionRefused | None:
+def _refusal(state: State, leaving: type[Rule], entering: type[Rule], actor: Any = None) -> TransitionRefused | None:
     """The first refusal of moving from ``leaving`` into ``entering``
     (:func:`flowr.guards.refusal`: permission, ``can_leave``, ``can_enter``)."""
     return guards.refusal(state, leaving, entering, actor)

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
@@ -180,6 +180,8 @@ class FlowrViewSet(FlowrAPIMixin, viewsets.GenericViewSet):
         if method != "POST":
             return None
         serializer = self.get_serializer()
+        if not isinstance(serializer, serializers.Serializer):
+            return None
         return {
             name: field.get_initial()
             for name, field in serializer.fields.items()
