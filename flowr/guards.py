@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from flowr.exceptions import InvalidTransitionData, TransitionForbidden, TransitionRefused
+from flowr.exceptions import InvalidRule, InvalidTransitionData, TransitionForbidden, TransitionRefused
 
 if TYPE_CHECKING:
     from flowr.models import FlowNodeData, State
@@ -107,12 +107,28 @@ def permission_reason(rule: type[Rule], state: State, actor: Any) -> str | None:
     permission = getattr(rule, "permission", None)
     if permission is None or actor is None:
         return None
+    problem = permission_problem(rule)
+    if problem is not None:
+        raise InvalidRule(f"Rule {rule.class_label}: {problem}", rule=rule)
     if isinstance(permission, str):
         has_perm = getattr(actor, "has_perm", None)
         if has_perm is not None and has_perm(permission):
             return None
         return f"{rule.name} needs the permission {permission}"
     return veto(permission(state, actor), f"You may not take {rule.name}")
+
+
+def permission_problem(rule: type[Rule]) -> str | None:
+    """What is wrong with ``rule.permission`` (system check flowr.E010), or None."""
+    permission = getattr(rule, "permission", None)
+    if permission is None or callable(permission):
+        return None
+    if isinstance(permission, str):
+        app_label, dot, codename = permission.partition(".")
+        if dot and app_label and codename:
+            return None
+        return f'permission {permission!r} is not "app_label.codename"'
+    return f"permission {permission!r} is neither a permission string nor a callable"
 
 
 def refusal(

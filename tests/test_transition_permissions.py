@@ -305,3 +305,28 @@ def test_bad_note_or_data_is_refused_before_anything_is_read(note, data):
     with pytest.raises(InvalidTransitionData):
         State.start(flow, note=note, data=data)
     assert State.objects.count() == 1
+
+
+# -- a permission that is neither ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("permission", ["change_ticket", ".change_ticket", "testapp.", 42, ["testapp.change_ticket"]])
+def test_a_bad_permission_is_a_check_error_and_refused_when_asked(permission: Any) -> None:
+    from flowr import checks, rules
+    from flowr.exceptions import InvalidRule
+    from flowr.rules import Rule
+
+    bad = type("BadPermission", (Rule,), {"__qualname__": "BadPermission", "__module__": __name__})
+    bad.permission = permission  # type: ignore[misc]
+    try:
+        messages = checks.check_rule_permissions()
+        assert [m.id for m in messages] == ["flowr.E010"] and messages[0].obj is bad
+        assert repr(permission) in messages[0].msg and messages[0].hint
+        flow = Flow.factory("bad", RuleSet.factory("bad", bad))
+        with pytest.raises(InvalidRule, match="BadPermission"):
+            State.start(flow, actor=user("clerk"))
+        assert not State.objects.exists()
+        assert State.start(flow).version == 0  # trusted code does not ask
+    finally:
+        rules._registry.pop(bad.class_label, None)
+    assert checks.check_rule_permissions() == []
