@@ -9,13 +9,30 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BIN = $(VENV)/bin
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench package docs docs-serve clean
 
-$(BIN)/.installed: setup.py requirements.txt
+# flowr itself is not installed into the virtualenv: the tests run with
+# PYTHONPATH at the checkout and the demo's manage.py falls back to it, so an
+# edit shows at once.  The demo needs flowr's dependencies only; the tests
+# need the tools in requirements.txt too.  Stamp files record what is there.
+DEPENDENCIES = $(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))'
+
+$(BIN)/python:
+	@echo "== creating the virtualenv $(VENV) ($(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(DJANGO)" -r requirements.txt -e .
-	touch $@
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+
+$(BIN)/.demo-installed: pyproject.toml | $(BIN)/python
+	@echo "== installing $(DJANGO) and flowr's dependencies (pyproject.toml) into $(VENV)"
+	@$(DEPENDENCIES) > $(VENV)/dependencies.txt
+	$(BIN)/pip install -q --disable-pip-version-check "$(DJANGO)" -r $(VENV)/dependencies.txt
+	@touch $@
+
+$(BIN)/.installed: pyproject.toml requirements.txt | $(BIN)/python
+	@echo "== installing $(DJANGO), flowr's dependencies and the test tools (requirements.txt) into $(VENV)"
+	@$(DEPENDENCIES) > $(VENV)/dependencies.txt
+	$(BIN)/pip install -q --disable-pip-version-check "$(DJANGO)" -r $(VENV)/dependencies.txt -r requirements.txt
+	@touch $@ $(BIN)/.demo-installed
 
 venv: $(BIN)/.installed
 
@@ -23,16 +40,31 @@ test: venv
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check flowr tests extras benchmarks
+	$(BIN)/ruff check flowr tests extras benchmarks docs/hooks
 	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 	PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run flowr testapp
 
-demo: venv
+demo: $(BIN)/.demo-installed
 	PORT=$(PORT) VENV=$(VENV) bash extras/sample_site/demo.sh
 
 bench: venv
 	$(BIN)/pip install -q -r benchmarks/requirements.txt
 	PYTHONPATH=$(CURDIR) $(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
+
+$(BIN)/.docs-installed: docs/requirements.txt | $(BIN)/.demo-installed
+	@echo "== installing the documentation tools (docs/requirements.txt) into $(VENV)"
+	$(BIN)/pip install -q --disable-pip-version-check -r docs/requirements.txt
+	@touch $@
+
+# the site, strict (a broken link or reference fails), into build/site
+docs: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs build --strict
+
+docs-serve: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(PORT)
+
+package:
+	bash .ci/package.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

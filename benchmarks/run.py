@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-SECTIONS = ("transitions", "graphs", "states", "scale", "tricks")
+SECTIONS = ("transitions", "graphs", "states", "bulk", "scale", "tricks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def setup_django() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = setup_django()
-    from benchmarks import database, graphs, machine, scale, states, transitions
+    from benchmarks import bulk, database, graphs, machine, scale, states, transitions
     from benchmarks import tricks as trick_gains
     from flowr.db import tricks
 
@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.update(found)
         if "states" in sections:
             section, found = states.run(count=1000 if args.quick else 10_000, listed=10_000)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
+        if "bulk" in sections:
+            section, found = bulk.run(count=2_000 if args.quick else 10_000)
             print(section.render() + "\n", flush=True)
             results.update(found)
         if "scale" in sections:

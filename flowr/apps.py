@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy
 
 
 class FlowrConfig(AppConfig):
     name = "flowr"
-    verbose_name = "Flowr state machines"
+    verbose_name = gettext_lazy("Flowr state machines")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -7,6 +7,8 @@ flowr.E001 a rule set's root rule label does not resolve to a Rule
 flowr.E002 flow nodes store a rule label that does not resolve to a Rule
 flowr.E003 a Rule's ``children`` holds something that is not a Rule
 flowr.E004 a Rule's ``children`` names a label that does not resolve
+flowr.E005 a Rule sets ``name`` in its body (ignored: use ``verbose_name``)
+flowr.E006 a ``FLOWR["SUBJECT_MODELS"]`` entry is not an installed model
 flowr.E010 a Rule's ``permission`` is not None, "app_label.codename" or a callable
 flowr.W001 a stored flow has an edge its rules no longer allow
 flowr.W002 a stored flow node has more children than its rule allows now
@@ -32,6 +34,8 @@ from django.db.models import Count
 
 from flowr import guards, policy
 from flowr import rules as rule_registry
+from flowr.conf import settings as flowr_settings
+from flowr.conf import subject_model_entries
 
 MAX_LISTED = 10
 
@@ -98,6 +102,25 @@ def check_rule_permissions(app_configs: Iterable[AppConfig] | None = None, **kwa
                 )
             )
     return messages
+
+
+@register("flowr")
+def check_rule_names(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E005: ``Rule.name`` is the class name (0.2's API, read-only), so
+    a ``name`` set in a rule's body would be silently ignored: refuse it."""
+    configs = None if app_configs is None else list(app_configs)
+    return [
+        Error(
+            f"Rule {rule.class_label} sets name = {rule.__dict__['name']!r}, which is ignored: "
+            "Rule.name is always the class name.",
+            hint='Set verbose_name instead (e.g. verbose_name = gettext_lazy("In progress")): '
+            "it is the name people see in the admin, the editor, the API and the diagrams.",
+            obj=rule,
+            id="flowr.E005",
+        )
+        for rule in rule_registry.rules_defining_name()
+        if configs is None or any(rule.__module__.startswith(c.name) for c in configs)
+    ]
 
 
 @register("flowr")
@@ -252,3 +275,20 @@ def _flow_warnings(db: str) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register("flowr")
+def check_subject_models(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E006: every ``FLOWR["SUBJECT_MODELS"]`` entry names an installed model."""
+    if not _wanted(app_configs):
+        return []
+    return [
+        Error(
+            f'FLOWR["SUBJECT_MODELS"] names {entry!r}, which is not an installed model.',
+            hint='Write "app_label.ModelName" of a model of an installed app (e.g. "helpdesk.Ticket").',
+            obj="settings.FLOWR",
+            id="flowr.E006",
+        )
+        for entry, model in zip(flowr_settings.SUBJECT_MODELS, (m for _, m in subject_model_entries()), strict=True)
+        if model is None
+    ]

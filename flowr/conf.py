@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings as django_settings
+from django.db.models import Model
 
 DEFAULTS: dict[str, Any] = {
     # modules imported from every installed app at start-up so that their
@@ -39,3 +41,27 @@ class Settings:
 
 
 settings = Settings()
+
+
+def subject_model_entries() -> list[tuple[str, type[Model] | None]]:
+    """``FLOWR["SUBJECT_MODELS"]`` as ``("app_label.model", model)`` pairs.
+
+    The label is lower-cased (as content types name models); the model is
+    None when the entry is not ``"app_label.ModelName"`` of an installed
+    model (system check flowr.E006 reports it).
+    """
+    found: list[tuple[str, type[Model] | None]] = []
+    for entry in settings.SUBJECT_MODELS:
+        model: type[Model] | None = None
+        if isinstance(entry, str) and entry.count(".") == 1:
+            try:
+                model = apps.get_model(entry)
+            except (LookupError, ValueError):
+                model = None
+        found.append((str(entry).lower(), model))
+    return found
+
+
+def subject_models() -> dict[str, type[Model]]:
+    """The installed subject models, by lower-cased ``"app_label.model"``."""
+    return {label: model for label, model in subject_model_entries() if model is not None}

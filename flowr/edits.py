@@ -28,8 +28,9 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models, router, transaction
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.deletion import PROTECT, SET_NULL, Collector, get_candidate_relations_to_delete
+from django.db.models.deletion import PROTECT, SET_NULL, Collector, ProtectedError, get_candidate_relations_to_delete
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.utils.translation import gettext, gettext_noop
 
 from flowr import policy
 from flowr.db import graph as sql
@@ -121,7 +122,7 @@ class Pruned:
 
 def _reads(node_id: int | None, target_id: int | None, child_label: str | None) -> dict[str, Any]:
     m = _models()
-    reads: dict[str, Any] = {"in_use": Exists(m.state.objects.filter(flow__state_graph_id=OuterRef("pk")))}
+    reads: dict[str, Any] = {"in_use": Exists(m.state.objects.running().filter(flow__state_graph_id=OuterRef("pk")))}
     if node_id is not None:
         reads["node_exists"] = Exists(m.node.objects.filter(pk=node_id, graph_id=OuterRef("pk")))
     if target_id is not None:
@@ -199,7 +200,7 @@ def _refuse_if_frozen(locked: Locked) -> None:
     m = _models()
     gid = locked.graph.pk
     flow = m.flow.objects.get(state_graph_id=gid)
-    refusal = policy.frozen_refusal(flow, m.state.objects.filter(flow__state_graph_id=gid).count())
+    refusal = policy.frozen_refusal(flow, m.state.objects.running().filter(flow__state_graph_id=gid).count())
     if refusal is not None:
         raise refusal
 
@@ -215,11 +216,16 @@ def edit_refusal(flow: Flow) -> FlowrError | None:
     """Why ``flow`` cannot be edited now (frozen), None when it can; for
     forms that validate before they save.  The edit itself checks again
     under the lock."""
-    return policy.frozen_refusal(flow, _models().state.objects.filter(flow_id=flow.pk).count())
+    return policy.frozen_refusal(flow, _models().state.objects.running().filter(flow_id=flow.pk).count())
+
+
+# words put into the messages below, translated where they are used
+_WORDS = (gettext_noop("node"), gettext_noop("graphs"), gettext_noop("flows"))
 
 
 def _gone(node: Any, what: str = "node") -> ConcurrentEdit:
-    return ConcurrentEdit(f"The {what} {node} was removed by another edit; reload the flow.", node=node)
+    text = gettext("The %(what)s %(node)s was removed by another edit; reload the flow.")
+    return ConcurrentEdit(text % {"what": gettext(what), "node": node}, node=node)
 
 
 # -- creating graphs ----------------------------------------------------------------------
@@ -344,13 +350,18 @@ def _connect(locked: Locked, source: Node, target: Node) -> Connected:
 def _same_graph(source: Any, target: Any, source_node: Node, target_node: Node, what: str = "graphs") -> None:
     if source_node.graph_id != target_node.graph_id:
         raise DifferentGraphs(
-            f"Cannot connect {source} to {target}: they belong to different {what}", node=source, target=target
+            gettext("Cannot connect %(source)s to %(target)s: they belong to different %(what)s")
+            % {"source": source, "target": target, "what": gettext(what)},
+            node=source,
+            target=target,
         )
 
 
 def refuse_other_flow(source: Node, target: Node) -> None:
     """Refuse an edge between nodes of two flows (or graphs)."""
-    _same_graph(f"node {source.pk}", f"node {target.pk}", source, target, "flows")
+    _same_graph(
+        gettext("node %(id)s") % {"id": source.pk}, gettext("node %(id)s") % {"id": target.pk}, source, target, "flows"
+    )
 
 
 def connect(source: Node, target: Node) -> Connected:
@@ -366,7 +377,8 @@ def connect_child(source: FlowNodeData, target: FlowNodeData) -> Connected:
     """An edge from the flow node ``source`` to the existing node ``target``,
     as the policy allows it (the target's rule must be allowed there)."""
     source_node, target_node = source.node, target.node
-    _same_graph(f"node {source.node_id}", f"node {target.node_id}", source_node, target_node, "flows")
+    node_of = gettext("node %(id)s")
+    _same_graph(node_of % {"id": source.node_id}, node_of % {"id": target.node_id}, source_node, target_node, "flows")
     label = target.rule_label
     with transaction.atomic():
         locked = lock_for_edit(
@@ -401,6 +413,28 @@ def _rehome(
     )
 
 
+class _protected_as_refusal:  # noqa: N801 -- used like a function
+    """A node that cancelled States stand on (they no longer freeze the
+    flow) cannot be deleted: ``ProtectedError`` becomes ``CannotRemove``
+    when only cancelled States protect it (anything else stays a
+    ``ProtectedError``)."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, ProtectedError):
+            return
+        objs = list(exc.protected_objects)
+        state = _models().state
+        if objs and all(isinstance(o, state) and o.cancelled is not None for o in objs):
+            raise CannotRemove(
+                f"{len(objs)} cancelled state(s) stand on the node(s) to remove: "
+                f"delete them first ({', '.join(str(o) for o in objs[:5])})",
+                count=len(objs),
+            ) from exc
+
+
 def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
     """Delete the nodes ``ids`` of ``graph``, their data and their edges.
 
@@ -414,7 +448,8 @@ def _delete(graph: DCCGraph, ids: list[int], data: list[BaseNodeData]) -> None:
     if data:
         pks = [d.pk for d in data]
         collector = Collector(using=db, origin=data[0])
-        collector.collect(data)
+        with _protected_as_refusal():
+            collector.collect(data)
         collector.delete()
         for d, pk in zip(data, pks, strict=True):  # 0.2 returned them with their pks
             d.pk = pk
@@ -580,7 +615,7 @@ def _lock_with_edges(graph_id: int) -> tuple[Locked, list[Row]]:
     connection = connections[db]
     if connection.features.has_select_for_update:
         list(m.graph.objects.using(db).select_for_update().filter(pk=graph_id).values_list("pk"))
-    in_use = m.state.objects.using(db).filter(flow__state_graph_id=graph_id).values("pk")
+    in_use = m.state.objects.using(db).running().filter(flow__state_graph_id=graph_id).values("pk")
     in_use_sql, in_use_params = in_use.query.get_compiler(db).as_sql()
     names = [f.attname for f in m.graph._meta.concrete_fields]
     statement = sql.graph_with_edges_statement(
@@ -643,7 +678,8 @@ def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> lis
                 .exclude(pk__in=[row[plan.pk_at] for row in deleted])
             )
             if spared:  # the collector says what protects them (ProtectedError)
-                Collector(using=db, origin=spared[0]).collect(spared)
+                with _protected_as_refusal():
+                    Collector(using=db, origin=spared[0]).collect(spared)
                 raise ConcurrentEdit(f"The data of nodes {[d.node_id for d in spared]} could not be deleted.")
         for row in deleted:
             by_node[row[node_at]] = data_class.from_db(db, plan.attnames, row)

@@ -198,3 +198,22 @@ class MappingIncomplete(FlowrError):
     """Running States could not be mapped onto the target flow."""
 
     code: ClassVar[str] = "mapping_incomplete"
+
+
+class StateCancelled(FlowrError):
+    """The State was cancelled: it takes no more transitions, jumps or cancels."""
+
+    code: ClassVar[str] = "state_cancelled"
+
+
+class MoveNotPermitted(FlowrError):
+    """The actor lacks the permission a jump or a cancel needs
+    (``flowr.jump_state`` / ``flowr.cancel_state``)."""
+
+    code: ClassVar[str] = "move_not_permitted"
+
+
+class NodeNotInFlow(FlowrError):
+    """A jump's target is not a node (or node data) of the State's flow."""
+
+    code: ClassVar[str] = "node_not_in_flow"

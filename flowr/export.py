@@ -593,7 +593,7 @@ def _diagram(flow: Flow) -> tuple[FlowGraph, dict[int, str], list[tuple[int, int
 
 def _node_label(graph: FlowGraph, label: str) -> str:
     found = graph.rule(label)
-    return found.name if found else f"{rule_registry.short_name(label)} (missing rule)"
+    return str(found.verbose_name) if found else f"{rule_registry.short_name(label)} (missing rule)"
 
 
 def _branches(graph: FlowGraph, label: str) -> bool:
@@ -700,7 +700,7 @@ def _rule_graph(rule_set: RuleSet) -> tuple[list[tuple[str, str, bool]], list[tu
     if graph.root_missing:
         return [("r1", f"{rule_registry.short_name(rule_set.root_rule_label)} (missing rule)", False)], []
     ids = {r.class_label: f"r{i}" for i, r in enumerate(graph.rules, start=1)}
-    nodes = [(ids[r.class_label], r.name, r.multiple_paths) for r in graph.rules]
+    nodes = [(ids[r.class_label], str(r.verbose_name), r.multiple_paths) for r in graph.rules]
     edges = [(ids[s.class_label], ids[t.class_label]) for s, t in graph.edges]
     return nodes, edges
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext
+
 from flowr.exceptions import InvalidRule, InvalidTransitionData, TransitionForbidden, TransitionRefused
 
 if TYPE_CHECKING:
@@ -109,13 +111,18 @@ def permission_reason(rule: type[Rule], state: State, actor: Any) -> str | None:
         return None
     problem = permission_problem(rule)
     if problem is not None:
-        raise InvalidRule(f"Rule {rule.class_label}: {problem}", rule=rule)
+        raise InvalidRule(
+            gettext("Rule %(rule)s: %(problem)s") % {"rule": rule.class_label, "problem": problem}, rule=rule
+        )
     if isinstance(permission, str):
         has_perm = getattr(actor, "has_perm", None)
         if has_perm is not None and has_perm(permission):
             return None
-        return f"{rule.name} needs the permission {permission}"
-    return veto(permission(state, actor), f"You may not take {rule.name}")
+        return gettext("%(rule)s needs the permission %(permission)s") % {
+            "rule": rule.verbose_name,
+            "permission": permission,
+        }
+    return veto(permission(state, actor), gettext("You may not take %(rule)s") % {"rule": rule.verbose_name})
 
 
 def permission_problem(rule: type[Rule]) -> str | None:
@@ -127,8 +134,10 @@ def permission_problem(rule: type[Rule]) -> str | None:
         app_label, dot, codename = permission.partition(".")
         if dot and app_label and codename:
             return None
-        return f'permission {permission!r} is not "app_label.codename"'
-    return f"permission {permission!r} is neither a permission string nor a callable"
+        return gettext('permission %(permission)r is not "app_label.codename"') % {"permission": permission}
+    return gettext("permission %(permission)r is neither a permission string nor a callable") % {
+        "permission": permission
+    }
 
 
 def refusal(
@@ -144,7 +153,10 @@ def refusal(
         left = refusal_to_leave(state, leaving, actor)
         if left is not None:
             return left
-    reason = veto(ask(entering, "can_enter", state, actor), f"Rule {entering.name} refused entry")
+    reason = veto(
+        ask(entering, "can_enter", state, actor),
+        gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name},
+    )
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
     return None
@@ -177,7 +189,10 @@ def options(
 
 def refusal_to_leave(state: State, current: type[Rule], actor: Any) -> TransitionRefused | None:
     """``current.can_leave``'s veto, or None."""
-    reason = veto(ask(current, "can_leave", state, actor), f"Rule {current.name} refused to be left")
+    reason = veto(
+        ask(current, "can_leave", state, actor),
+        gettext("Rule %(rule)s refused to be left") % {"rule": current.verbose_name},
+    )
     if reason is None:
         return None
     return TransitionRefused(reason, state=state, rule=current, guard="can_leave", reason=reason)
@@ -190,10 +205,14 @@ def check_note_and_data(note: Any, data: Any, encoder: type[json.JSONEncoder] | 
     """Refuse a note that is not a string, or data that is not JSON
     (``InvalidTransitionData``) before anything is written."""
     if not isinstance(note, str):
-        raise InvalidTransitionData(f"note must be a string, not {type(note).__name__}", value=note)
+        raise InvalidTransitionData(
+            gettext("note must be a string, not %(type)s") % {"type": type(note).__name__}, value=note
+        )
     if data is None:
         return
     try:
         json.dumps(data, cls=encoder, allow_nan=False)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-        raise InvalidTransitionData(f"data must be JSON-serialisable: {exc}", value=data) from None
+        raise InvalidTransitionData(
+            gettext("data must be JSON-serialisable: %(error)s") % {"error": exc}, value=data
+        ) from None

@@ -22,9 +22,12 @@ How a rule's ``children`` are read (decided here, once):
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from flowr.exceptions import (
     CannotRemove,
@@ -35,9 +38,18 @@ from flowr.exceptions import (
     RuleNotAllowed,
     TooManyChildren,
 )
-from flowr.rules import Rule, child_rules, get_rule, is_rule_class, resolve, rules_reachable_from, short_name
+from flowr.rules import (
+    Rule,
+    all_rules,
+    child_rules,
+    get_rule,
+    is_rule_class,
+    resolve,
+    rules_reachable_from,
+    short_name,
+)
 
-ROOT_REASON = "The root node cannot be removed."
+ROOT_REASON = gettext_lazy("The root node cannot be removed.")
 
 
 # -- a rule's children -----------------------------------------------------------
@@ -79,7 +91,21 @@ def rule_name(label: str) -> str:
 
 
 def _node_ref(node_id: int | None) -> str:
-    return f"node {node_id}" if node_id is not None else "this node"
+    return _("node %(id)s") % {"id": node_id} if node_id is not None else _("this node")
+
+
+def _node_ref_start(node_id: int | None) -> str:
+    """:func:`_node_ref` starting a sentence."""
+    return _("Node %(id)s") % {"id": node_id} if node_id is not None else _("This node")
+
+
+def _allows(parent: type[Rule], limit: int) -> str:
+    if not parent.multiple_paths:
+        return _("Rule %(rule)s allows only one child") % {"rule": parent.verbose_name}
+    text = ngettext(
+        "Rule %(rule)s allows at most %(limit)s child", "Rule %(rule)s allows at most %(limit)s children", limit
+    )
+    return text % {"rule": parent.verbose_name, "limit": limit}
 
 
 def child_refusal(
@@ -102,7 +128,7 @@ def child_refusal(
     parent = get_rule(parent_label)
     if parent is None:
         return MissingRule(
-            f"{_node_ref(node_id).capitalize()}: rule {parent_label!r} does not resolve",
+            _("%(node)s: rule %(label)r does not resolve") % {"node": _node_ref_start(node_id), "label": parent_label},
             label=parent_label,
             node=node,
         )
@@ -113,17 +139,19 @@ def child_refusal(
     allowed = child_rules(parent)
     if rule not in allowed:
         return RuleNotAllowed(
-            f"Rule {rule.name} is not a valid child of rule {parent.name} ({_node_ref(node_id)})",
+            _("Rule %(rule)s is not a valid child of rule %(parent)s (%(node)s)")
+            % {"rule": rule.verbose_name, "parent": parent.verbose_name, "node": _node_ref(node_id)},
             rule=rule,
             node=node,
         )
     limit = len(allowed) if parent.multiple_paths else 1
     if count >= limit:
-        many = "only one child" if not parent.multiple_paths else f"at most {limit} children"
-        return TooManyChildren(f"Rule {parent.name} allows {many}; {_node_ref(node_id)} is full", rule=rule, node=node)
+        full = _("%(allows)s; %(node)s is full") % {"allows": _allows(parent, limit), "node": _node_ref(node_id)}
+        return TooManyChildren(full, rule=rule, node=node)
     if rule.class_label in existing:
         return DuplicateChildRule(
-            f"{_node_ref(node_id).capitalize()} ({parent.name}) already has a child with rule {rule.name}",
+            _("%(node)s (%(parent)s) already has a child with rule %(rule)s")
+            % {"node": _node_ref_start(node_id), "parent": parent.verbose_name, "rule": rule.verbose_name},
             rule=rule,
             node=node,
         )
@@ -145,18 +173,19 @@ def child_options(parent_label: str, child_labels: Sequence[str | None]) -> Chil
     children have these labels (``None`` for a child without data)."""
     parent = get_rule(parent_label)
     if parent is None:
-        return ChildOptions((), None, f"Rule {parent_label!r} is missing: no such Rule class.")
+        return ChildOptions((), None, _("Rule %(label)r is missing: no such Rule class.") % {"label": parent_label})
     rules = child_rules(parent)
     limit = len(rules) if parent.multiple_paths else 1
     if not rules:
-        return ChildOptions((), limit, f"Rule {parent.name} has no child rules: the flow ends here.")
+        reason = _("Rule %(rule)s has no child rules: the flow ends here.") % {"rule": parent.verbose_name}
+        return ChildOptions((), limit, reason)
     if len(child_labels) >= limit:
-        many = "only one child" if not parent.multiple_paths else f"at most {limit} children"
-        return ChildOptions((), limit, f"Rule {parent.name} allows {many}; this node is full.")
+        return ChildOptions((), limit, _("%(allows)s; this node is full.") % {"allows": _allows(parent, limit)})
     existing = set(child_labels)
     allowed = tuple(r for r in rules if r.class_label not in existing)
     if not allowed:
-        return ChildOptions((), limit, f"Every rule allowed after {parent.name} is already a child.")
+        reason = _("Every rule allowed after %(rule)s is already a child.") % {"rule": parent.verbose_name}
+        return ChildOptions((), limit, reason)
     return ChildOptions(allowed, limit, None)
 
 
@@ -200,10 +229,19 @@ def stored_children_problems(parent_label: str, child_labels: Sequence[str]) -> 
             continue
         if label not in allowed:
             problems.append(
-                ChildProblem(position, "not_allowed", f"rule {short_name(label)} may not follow rule {parent.name}")
+                ChildProblem(
+                    position,
+                    "not_allowed",
+                    _("rule %(rule)s may not follow rule %(parent)s")
+                    % {"rule": short_name(label), "parent": parent.verbose_name},
+                )
             )
         elif label in seen:
-            problems.append(ChildProblem(position, "duplicate", f"already has a child with rule {short_name(label)}"))
+            problems.append(
+                ChildProblem(
+                    position, "duplicate", _("already has a child with rule %(rule)s") % {"rule": short_name(label)}
+                )
+            )
         else:
             seen[label] = position
     return problems
@@ -213,14 +251,19 @@ def stored_children_problems(parent_label: str, child_labels: Sequence[str]) -> 
 
 
 def cut_reason(cut: int) -> str:
-    return f"Removing it would disconnect {cut} other node(s) from the root; prune it instead."
+    text = ngettext(
+        "Removing it would disconnect %(count)s other node from the root; prune it instead.",
+        "Removing it would disconnect %(count)s other nodes from the root; prune it instead.",
+        cut,
+    )
+    return text % {"count": cut}
 
 
 def removal_reason(is_root: bool, cut: int) -> str | None:
     """Why a node cannot be removed (it is the root, or ``cut`` other nodes
     would lose their way from the root), None when it can."""
     if is_root:
-        return ROOT_REASON
+        return str(ROOT_REASON)
     if cut:
         return cut_reason(cut)
     return None
@@ -236,7 +279,12 @@ def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:
     if not count:
         return None
     return FlowFrozen(
-        f"Flow {flow.name!r} is frozen: {count} state(s) use it. Clone it to make an editable version.",
+        ngettext(
+            "Flow %(name)r is frozen: %(count)s state uses it. Clone it to make an editable version.",
+            "Flow %(name)r is frozen: %(count)s states use it. Clone it to make an editable version.",
+            count,
+        )
+        % {"name": flow.name, "count": count},
         flow=flow,
         count=count,
     )
@@ -276,12 +324,88 @@ def rule_graph(root_label: str) -> RuleGraph:
     return RuleGraph(tuple(seen.values()), tuple(edges), tuple(missing), root_label, False)
 
 
+@dataclass(frozen=True)
+class RuleSetProblem:
+    """One design problem of a rule set (:func:`rule_set_problems`)."""
+
+    kind: str  # "unreachable" | "no_end" | "single_branch"
+    rule: type[Rule]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def rule_set_problems(root_label: str, candidates: Iterable[type[Rule]] | None = None) -> list[RuleSetProblem]:
+    """What is wrong with the design of the rule set rooted at ``root_label``
+    (a lint for rule authors; a flow built from it is still valid).
+
+    * ``unreachable`` -- a rule among ``candidates`` that no chain of
+      ``children`` leads to from the root.  ``candidates`` defaults to every
+      resolvable rule defined in the root rule's module;
+    * ``no_end`` -- a reachable rule from which no chain of ``children``
+      leads to a rule without child rules: every flow path through it loops
+      (a State there can never reach an end node of the rule graph);
+    * ``single_branch`` -- a reachable rule with ``multiple_paths`` that
+      allows fewer than two child rules, so it can never branch.
+
+    Children that do not resolve are left out, as everywhere (they are
+    reported by ``manage.py check``).  Reachable rules come first, in the
+    rule graph's breadth-first order; an empty list when the root label
+    does not resolve.
+    """
+    graph = rule_graph(root_label)
+    if graph.root_missing:
+        return []
+    root = graph.rules[0]
+    reachable = {r.class_label for r in graph.rules}
+    problems: list[RuleSetProblem] = []
+    # no_end: walk the reversed rule edges from the rules without children
+    parents: dict[str, set[str]] = {}
+    for source, target in graph.edges:
+        parents.setdefault(target.class_label, set()).add(source.class_label)
+    ending = [r.class_label for r in graph.rules if not child_rules(r)]
+    can_end = set(ending)
+    queue = list(ending)
+    for label in queue:  # grows while walked
+        for parent in parents.get(label, ()):
+            if parent not in can_end:
+                can_end.add(parent)
+                queue.append(parent)
+    for rule in graph.rules:
+        if rule.class_label not in can_end:
+            problems.append(
+                RuleSetProblem("no_end", rule, f"Rule {rule.name} has no way to an end: every path from it loops")
+            )
+        count = len(child_rules(rule))
+        if rule.multiple_paths and count < 2:
+            problems.append(
+                RuleSetProblem(
+                    "single_branch",
+                    rule,
+                    f"Rule {rule.name} has multiple_paths but allows {count} child rule(s): it never branches",
+                )
+            )
+    if candidates is None:
+        candidates = [r for r in all_rules() if r.__module__ == root.__module__]
+    seen: set[str] = set()
+    for rule in candidates:
+        label = resolve(rule).class_label
+        if label not in reachable and label not in seen:
+            seen.add(label)
+            problems.append(
+                RuleSetProblem("unreachable", rule, f"Rule {rule.name} is not reachable from the root rule {root.name}")
+            )
+    return problems
+
+
 __all__ = [
     "ROOT_REASON",
     "BrokenChild",
     "ChildOptions",
     "ChildProblem",
     "RuleGraph",
+    "RuleSetProblem",
     "broken_children",
     "child_options",
     "child_refusal",
@@ -295,6 +419,7 @@ __all__ = [
     "rule_graph",
     "rule_graph_elements",
     "rule_name",
+    "rule_set_problems",
     "rules_reachable_from",
 ]
 
@@ -315,12 +440,14 @@ def rule_graph_elements(root_label: str, *, ids: str = "label") -> dict[str, lis
 
     def node(label: str, rule: type[Rule] | None, is_root: bool) -> dict[str, Any]:
         name = rule.name if rule is not None else short_name(label)
+        verbose = str(rule.verbose_name) if rule is not None else name
         return {
             "data": {
                 "id": key(label),
-                "label": name,
+                "label": verbose,
                 "rule_label": label,
                 "rule_name": name,
+                "verbose_name": verbose,
                 "missing_rule": rule is None,
                 "is_root": is_root,
                 "multiple_paths": bool(rule and rule.multiple_paths),

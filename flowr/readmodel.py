@@ -34,7 +34,7 @@ NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", 
 
 
 def rule_ref(rule: type[Rule]) -> dict[str, str]:
-    return {"label": rule.class_label, "name": rule.name}
+    return {"label": rule.class_label, "name": rule.name, "verbose_name": str(rule.verbose_name)}
 
 
 @dataclass
@@ -75,7 +75,8 @@ class FlowGraph:
             for f in fields:
                 f.set_cached_value(flow, f.get_cached_value(found))
         states = (  # the States standing on the node (its index answers it)
-            State.objects.filter(current_node_id=OuterRef("pk"))
+            State.objects.running()
+            .filter(current_node_id=OuterRef("pk"))
             .order_by()
             .annotate(n=Func(F("pk"), function="COUNT"))
             .values("n")
@@ -161,6 +162,7 @@ class FlowGraph:
             return {
                 "label": label,
                 "name": short_name(label),
+                "verbose_name": short_name(label),
                 "missing_rule": True,
                 "multiple_paths": False,
                 "has_edit_screen": False,
@@ -169,6 +171,7 @@ class FlowGraph:
         return {
             "label": label,
             "name": rule.name,
+            "verbose_name": str(rule.verbose_name),
             "missing_rule": False,
             "multiple_paths": bool(rule.multiple_paths),
             "has_edit_screen": bool(rule.has_edit_screen),
@@ -186,6 +189,7 @@ class FlowGraph:
             "node": pk,
             "rule_label": label,
             "rule_name": facts["name"],
+            "rule_verbose_name": facts["verbose_name"],
             "missing_rule": facts["missing_rule"],
             "is_root": pk == self.root,
             "can_remove": can_remove,

@@ -11,16 +11,25 @@ base for other rules, never a rule itself: it is registered, but no
 resolution (:func:`get_rule`, :func:`resolve`, :func:`label_of`,
 :func:`child_rules`, :func:`all_rules`) ever returns it, so no surface
 offers or accepts it as a root or child rule.
+
+Every rule has a readable, translatable :attr:`Rule.verbose_name`: the one
+set in the class body (usually ``gettext_lazy("...")``), or else one derived
+once from the class name (``WaitingOnCustomer`` -> "Waiting on customer",
+``HTTPCheck`` -> "HTTP check").  People see it; the database keeps storing
+the dotted label.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, cast
 
 from django.apps import apps
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from flowr.exceptions import InvalidRule, MissingRule
 
@@ -31,11 +40,37 @@ if TYPE_CHECKING:
 
 _registry: dict[str, type[Rule]] = {}
 
+# a run of capitals not followed by a lower-case letter (an acronym), a word, or digits
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def derive_verbose_name(class_name: str) -> str:
+    """A readable name from a class name: words split at capitals, digits and
+    underscores; the first word capitalised, the others lower case; acronyms
+    (two capitals or more) kept as they are.
+
+    ``WaitingOnCustomer`` -> "Waiting on customer", ``HTTPCheck`` -> "HTTP
+    check", ``SendSMSReminder`` -> "Send SMS reminder", ``Step2`` -> "Step 2".
+    A name that is not an identifier (a class made with ``type()``) is kept as it is.
+    """
+    if not class_name.isidentifier():
+        return class_name
+    words = _WORD.findall(class_name) or [class_name]
+    shown = [w if len(w) > 1 and w.isupper() else w.lower() for w in words]
+    first = shown[0]
+    shown[0] = first[:1].upper() + first[1:]
+    return " ".join(shown)
+
 
 class RuleMeta(type):
-    """Registers every Rule subclass under its dotted label."""
+    """Registers every Rule subclass under its dotted label and gives it a
+    :attr:`~Rule.verbose_name` when its body sets none."""
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> RuleMeta:
+        if "verbose_name" not in namespace:
+            # derived once per class (never inherited: a subclass is another rule); still looked up in the
+            # translation catalogs, so a project may translate a derived name in its own .po file
+            namespace["verbose_name"] = gettext_lazy(derive_verbose_name(name))
         cls = super().__new__(mcs, name, bases, namespace)
         if bases:  # the base Rule class itself is not a usable rule
             # every class with bases made by RuleMeta is a Rule subclass (only Rule uses it)
@@ -49,7 +84,9 @@ class RuleMeta(type):
 
     @property
     def name(cls) -> str:
-        """The class name, as 0.2 showed it."""
+        """The class name, as 0.2 showed it (read-only: a ``name`` set in a
+        rule's body is refused by the system check flowr.E005; people see
+        :attr:`~Rule.verbose_name`)."""
         return cls.__name__
 
 
@@ -67,6 +104,10 @@ class Rule(metaclass=RuleMeta):
     * ``abstract`` -- ``True`` in a class's own body makes it a base for other
       rules, never offered nor accepted as a rule (subclasses are not abstract
       unless they say so too).
+    * ``verbose_name`` -- the name people see (admin, editor, API, diagrams,
+      history): set it in the class body, usually with ``gettext_lazy``;
+      otherwise it is derived from the class name (not inherited).  ``name``
+      stays the class name; a rule may not set it (check flowr.E005).
     * ``permission`` -- who may take a transition into this rule: ``None``
       (anyone the surface lets advance), a permission string
       ``"app_label.codename"`` (``actor.has_perm()``), or a callable
@@ -79,6 +120,7 @@ class Rule(metaclass=RuleMeta):
     keep working.
     """
 
+    verbose_name: str | Promise  # set by RuleMeta when the body does not
     children: list[type[Rule] | str] = []
     multiple_paths: bool = False
     has_edit_screen: bool = False
@@ -221,3 +263,16 @@ def rules_reachable_from(root: type[Rule]) -> list[type[Rule]]:
 def short_name(label: str) -> str:
     """The class-name part of a dotted label (for missing rules)."""
     return label.rsplit(".", 1)[-1]
+
+
+def verbose_name_of(label: str) -> str:
+    """The verbose name of a stored label in the active language, or the
+    class-name part of the label when it does not resolve (a missing rule)."""
+    found = get_rule(label)
+    return str(found.verbose_name) if found is not None else short_name(label)
+
+
+def rules_defining_name() -> list[type[Rule]]:
+    """Registered rules (abstract ones too) that set ``name`` in their own body:
+    ``Rule.name`` is the class name, so such a ``name`` would be ignored."""
+    return [cls for _, cls in sorted(_registry.items()) if "name" in cls.__dict__]

@@ -31,6 +31,14 @@ When to use which:
   logger and neither stops the others nor makes the committed transition
   look failed.
 
+A jump (:meth:`State.jump_to <flowr.models.State.jump_to>`) sends the
+same three signals as a transition (``rule`` is the rule jumped to; the
+history row's ``kind`` is ``"jump"``).  A cancel
+(:meth:`State.cancel <flowr.models.State.cancel>`) sends none of them:
+``state_cancelled`` is sent after the outermost transaction commits, with
+``state``, ``actor`` and ``history`` (the ``"cancel"`` row), robustly like
+``transition_committed``.
+
 A receiver (or a rule callback) must not move the State being moved: that
 raises :class:`~flowr.exceptions.ReentrantTransition`.  From
 ``transition_committed`` it may: the transition is over by then.
@@ -43,3 +51,4 @@ from django.dispatch import Signal
 pre_transition = Signal()
 post_transition = Signal()
 transition_committed = Signal()
+state_cancelled = Signal()

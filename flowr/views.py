@@ -26,6 +26,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from flowr import policy
@@ -53,9 +54,9 @@ def staff_with_permission(perm: str) -> Callable[[View], View]:
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
             if not (user.is_active and user.is_staff):
-                raise PermissionDenied("The flowr editor is for staff users only.")
+                raise PermissionDenied(_("The flowr editor is for staff users only."))
             if not user_may(user, perm):
-                raise PermissionDenied(f"You need the {perm} permission for this page.")
+                raise PermissionDenied(_("You need the %(perm)s permission for this page.") % {"perm": perm})
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -109,7 +110,7 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
     }
     context = {
         **admin.site.each_context(request),
-        "title": f"Edit flow: {flow}",
+        "title": _("Edit flow: %(flow)s") % {"flow": flow},
         "flow": flow,
         "payload": payload,
         "config": config,
@@ -127,7 +128,7 @@ def rule_set_graph(request: HttpRequest, pk: int) -> HttpResponse:
     rule_set = get_object_or_404(RuleSet, pk=pk)
     context = {
         **admin.site.each_context(request),
-        "title": f"Rules of {rule_set}",
+        "title": _("Rules of %(rule_set)s") % {"rule_set": rule_set},
         "rule_set": rule_set,
         "elements": rule_set_graph_elements(rule_set),
         "rule_sets_url": _admin_url("admin:flowr_ruleset_changelist"),
@@ -150,9 +151,9 @@ def node_edit_screen(request: HttpRequest, pk: int) -> HttpResponse:
     data = get_object_or_404(FlowNodeData.objects.select_related("node"), node_id=pk)
     rule = rule_registry.get_rule(data.rule_label)
     if rule is None:
-        raise Http404(f"Node {pk}: rule {data.rule_label!r} is missing")
+        raise Http404(_("Node %(node)s: rule %(label)r is missing") % {"node": pk, "label": data.rule_label})
     if not rule.has_edit_screen:
-        raise Http404(f"Rule {rule.name} has no edit screen")
+        raise Http404(_("Rule %(rule)s has no edit screen") % {"rule": rule.verbose_name})
     context = {"rule": rule, "node": data, "html": mark_safe(rule.edit_screen(request, data))}
     if request.headers.get(FRAGMENT_HEADER):
         response = render(request, "flowr/node_edit_screen.html", context)
@@ -160,7 +161,7 @@ def node_edit_screen(request: HttpRequest, pk: int) -> HttpResponse:
         flow = data.flow
         context.update(
             admin.site.each_context(request),
-            title=f"{rule.name} #{data.node_id}: edit screen",
+            title=_("%(rule)s #%(node)s: edit screen") % {"rule": rule.verbose_name, "node": data.node_id},
             flow=flow,
             editor_url=reverse("flowr:flow_editor", kwargs={"pk": flow.pk}),
             flows_url=_admin_url("admin:flowr_flow_changelist"),

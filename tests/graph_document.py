@@ -22,6 +22,7 @@ def graph_nodes(document: dict[str, Any]) -> dict[int, dict[str, Any]]:
             "node": node["node"],
             "rule_label": rule["label"],
             "rule_name": rule["name"],
+            "rule_verbose_name": rule["verbose_name"],
             "missing_rule": rule["missing_rule"],
             "is_root": node["node"] == root,
             "can_remove": removal["can_remove"],

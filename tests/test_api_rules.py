@@ -23,6 +23,7 @@ def test_list_rules(api):
     assert by_label["flowr.sample_rules.C"] == {
         "label": "flowr.sample_rules.C",
         "name": "C",
+        "verbose_name": "C",
         "children": ["flowr.sample_rules.D", "flowr.sample_rules.E"],
         "multiple_paths": True,
         "has_edit_screen": True,

@@ -47,6 +47,9 @@ def test_schema_json_is_valid_and_complete(api):
         "/flowr/api/states/",
         "/flowr/api/states/{id}/",
         "/flowr/api/states/{id}/advance/",
+        "/flowr/api/states/advance/",
+        "/flowr/api/states/{id}/jump/",
+        "/flowr/api/states/{id}/cancel/",
         "/flowr/api/states/{id}/history/",
         "/flowr/api/states/{id}/diagram/",
     } == paths

@@ -32,7 +32,9 @@ def test_start(client_for, flow, users):
     state = State.objects.get(pk=body["id"])
     assert body["current_node"] == flow.state_graph.root_id == state.current_node.node_id
     assert body["current_rule_name"] == "A" and body["subject_type"] is None and body["subject_id"] is None
-    assert body["finished"] is False and body["next_rules"] == [{"label": "flowr.sample_rules.C", "name": "C"}]
+    assert body["finished"] is False and body["next_rules"] == [
+        {"label": "flowr.sample_rules.C", "name": "C", "verbose_name": "C"}
+    ]
     assert sample_rules.done_enter == ["A"]
     start = state.history.get()
     assert start.kind == StateHistory.START and start.actor == users["runner"]

@@ -95,6 +95,11 @@ def test_the_states_filter_asks_the_same(users, ticket_runner, flow):
     }
     undeclared = client_of(users["admin"]).get(f"{API}/states/?subject_type=auth.user&subject_id=1")
     assert undeclared.status_code == 400
+    # the id alone filters on the stored id, whatever the type: no subject is read
+    other = Ticket.objects.create(title="other")
+    State.start(flow, subject=other)
+    by_id = client_of(users["admin"]).get(f"{API}/states/?subject_id={other.pk}").json()
+    assert [row["subject_id"] for row in by_id["results"]] == [str(other.pk)]
 
 
 def test_a_states_subject_is_shown_as_type_and_id_only(users, flow):

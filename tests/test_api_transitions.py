@@ -97,6 +97,7 @@ def test_the_detail_lists_the_transitions_for_the_requesting_user(client_for, us
     assert by_name["Approve"] == {
         "label": "tests.permission_rules.Approve",
         "name": "Approve",
+        "verbose_name": "Approve",
         "node": by_name["Approve"]["node"],
         "allowed": False,
         "reason": "Approve needs the permission testapp.change_ticket",
@@ -104,8 +105,8 @@ def test_the_detail_lists_the_transitions_for_the_requesting_user(client_for, us
     }
     assert by_name["Park"]["allowed"] is True and by_name["Park"]["reason"] is None
     assert body["next_rules"] == [
-        {"label": "tests.permission_rules.Hold", "name": "Hold"},
-        {"label": "tests.permission_rules.Park", "name": "Park"},
+        {"label": "tests.permission_rules.Hold", "name": "Hold", "verbose_name": "Hold"},
+        {"label": "tests.permission_rules.Park", "name": "Park", "verbose_name": "Park"},
     ]
     # a superuser has every permission string; a callable decides for itself
     admin = client_for("admin").get(f"{API}/states/{desk.pk}/").json()

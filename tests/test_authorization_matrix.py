@@ -34,12 +34,14 @@ ROLES: dict[str, tuple[bool, list[str]] | None] = {
     "staff_viewer": (True, VIEW_PERMS),
     "editor": (True, EDIT_PERMS),
     "runner": (False, STATE_PERMS),
+    "mover": (True, ["flowr.view_state", "flowr.jump_state", "flowr.cancel_state"]),
     "superuser": (True, []),
 }
 
 VIEW_FLOW, ADD_FLOW, CHANGE_FLOW, DELETE_FLOW = (f"flowr.{a}_flow" for a in ("view", "add", "change", "delete"))
 VIEW_SET, ADD_SET = "flowr.view_ruleset", "flowr.add_ruleset"
 VIEW_STATE, ADD_STATE, CHANGE_STATE = "flowr.view_state", "flowr.add_state", "flowr.change_state"
+JUMP_STATE, CANCEL_STATE = "flowr.jump_state", "flowr.cancel_state"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ ENDPOINTS = [
     api("get", "/states/{state}/diagram/", (VIEW_STATE,), 200),
     api("post", "/states/", (ADD_STATE,), 201, {"flow": "{flow}"}),
     api("post", "/states/{state}/advance/", (CHANGE_STATE,), 200, {}),
+    api("post", "/states/advance/", (CHANGE_STATE,), 200, {"states": ["{state}"]}),
+    api("post", "/states/{state}/jump/", (JUMP_STATE,), 200, {"node": "{running_D}"}),
+    api("post", "/states/{state}/cancel/", (CANCEL_STATE,), 200, {}),
     editor("flow_editor", "{flow}", (CHANGE_FLOW,)),
     editor("rule_set_graph", "{set}", (VIEW_SET,)),
     editor("node_edit_screen", "{C}", (CHANGE_FLOW,)),
@@ -119,6 +124,12 @@ ENDPOINTS = [
     admin("get", "flowr_state_change", "{state}", (VIEW_STATE,), 200),
     admin("get", "flowr_state_advance", "{state}", (CHANGE_STATE,), 200),
     admin("post", "flowr_state_add", "", (ADD_STATE,), 302, {"flow": "{flow}"}),
+    admin("get", "flowr_state_advance_many", "", (CHANGE_STATE,), 200),
+    admin("post", "flowr_state_advance_many", "", (CHANGE_STATE,), 302, {"ids": "{state}"}),
+    admin("get", "flowr_state_jump", "{state}", (JUMP_STATE,), 200),
+    admin("post", "flowr_state_jump", "{state}", (JUMP_STATE,), 302, {"node": "{running_D}", "expected_version": 0}),
+    admin("get", "flowr_state_cancel", "{state}", (CANCEL_STATE,), 200),
+    admin("post", "flowr_state_cancel", "{state}", (CANCEL_STATE,), 302, {"expected_version": 0}),
 ]
 
 LOGIN = "login"  # a redirect to the admin's login page
@@ -156,6 +167,7 @@ def world_fixture() -> dict[str, Any]:
         "flow": flow.pk,
         "running": running.pk,
         "state": state.pk,
+        "running_D": node_of(running, S.D),
         "A": node_of(flow, S.A),
         "C": node_of(flow, S.C),
         "D": node_of(flow, S.D),
@@ -166,6 +178,8 @@ def world_fixture() -> dict[str, Any]:
 def fill(value: Any, world: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         return {key: fill(item, world) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, world) for item in value]
     if isinstance(value, str) and value.startswith("{") and value.endswith("}") and value[1:-1] in world:
         return world[value[1:-1]]
     if isinstance(value, str):

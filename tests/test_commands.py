@@ -167,6 +167,13 @@ def test_graph_errors(sample):
         run("flowr_graph", "--flow", str(sample.pk), "--format", "png")
 
 
+def test_graph_refuses_a_state_of_another_flow(sample):
+    other = Flow.factory_from_rules("Other", sample.rule_set, [({"rule": sr.C}, [])])
+    state = State.start(other)
+    with pytest.raises(CommandError, match=f"State {state.pk} runs flow {other.pk}, not flow {sample.pk}"):
+        run("flowr_graph", "--flow", str(sample.pk), "--state", str(state.pk))
+
+
 # -- flowr_migrate_states -------------------------------------------------------------------
 
 

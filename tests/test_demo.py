@@ -42,7 +42,26 @@ urls = ["/", reverse("admin:index"), reverse("admin:flowr_flow_changelist"), rev
         reverse("admin:flowr_ruleset_changelist"), reverse("admin:helpdesk_ticket_changelist")]
 urls += [reverse("admin:flowr_flow_change", args=[f.pk]) for f in Flow.objects.all()]
 urls += [reverse("admin:flowr_state_advance", args=[s.pk]) for s in State.objects.all()]
+urls += [reverse("admin:helpdesk_ticket_change", args=[t.pk]) for t in Ticket.objects.all()]
 status = {url: client.get(url).status_code for url in urls}
+
+
+def subject_page():
+    # each ticket's page shows its State; the first ticket's button moves it on
+    ticket = Ticket.objects.get(title="The printer is on fire")
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    pages = [client.get(reverse("admin:helpdesk_ticket_change", args=[t.pk])) for t in Ticket.objects.all()]
+    shown = sum('class="flowr-subject-state"' in page.content.decode() for page in pages)
+    html = client.get(url).content.decode()
+    (state,) = State.objects.for_subject(ticket)
+    moved = client.post(reverse("admin:helpdesk_ticket_flowr_advance", args=[ticket.pk]),
+                        {"state": state.pk, "rule": "helpdesk.rules.Triaged", "expected_version": state.version})
+    state.refresh_from_db()
+    listed = client.get(reverse("admin:helpdesk_ticket_changelist")).content.decode()
+    return {"shown": shown, "button": 'value="helpdesk.rules.Triaged"' in html, "moved": moved.status_code,
+            "now": state.current_node.rule_label, "column": '<td class="field-flowr_state">Triaged</td>' in listed}
+
+
 print(json.dumps({
     "status": status,
     "flows": sorted(str(f) for f in Flow.objects.all()),
@@ -51,6 +70,7 @@ print(json.dumps({
     "states": State.objects.count(),
     "statuses": sorted(Ticket.objects.values_list("status", flat=True)),
     "logs": TicketLog.objects.count(),
+    "subject_page": subject_page(),
     "again": again(),
 }))
 """
@@ -61,7 +81,8 @@ def run(tmp_path: Path, *command: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "FLOWR_DEMO_DB": str(tmp_path / "demo.sqlite3"),
         "VENV": sys.prefix,
-        "PYTHONPATH": "",
+        # the flowr of this checkout, whichever one the virtualenv has installed
+        "PYTHONPATH": str(SITE.parent.parent),
         "DJANGO_SETTINGS_MODULE": "sample_site.settings",
     }
     return subprocess.run(command, cwd=SITE, env=env, capture_output=True, text=True, timeout=180)
@@ -88,10 +109,21 @@ def test_resetdb_builds_the_sample_data(demo: tuple[Path, dict[str, object]]) ->
     assert found["logs"] == 12  # 4 starts and 8 moves
 
 
+def test_the_ticket_admin_shows_and_moves_its_states(demo: tuple[Path, dict[str, object]]) -> None:
+    _, found = demo
+    assert found["subject_page"] == {
+        "shown": 4,
+        "button": True,
+        "moved": 302,
+        "now": "helpdesk.rules.Triaged",
+        "column": True,
+    }
+
+
 def test_the_demo_pages_work_for_admin(demo: tuple[Path, dict[str, object]]) -> None:
     _, found = demo
     status = found["status"]
-    assert isinstance(status, dict) and len(status) >= 16
+    assert isinstance(status, dict) and len(status) >= 20
     assert set(status.values()) == {200}, status
 
 

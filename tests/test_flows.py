@@ -19,6 +19,7 @@ from flowr.exceptions import (
     TooManyChildren,
 )
 from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node, Rule, RuleSet, State
+from flowr.testing import build_flow, flow_nodes
 from tests.helpers import check_invariants
 
 pytestmark = pytest.mark.django_db
@@ -136,9 +137,7 @@ def test_flow2_multipath_loop(rule_set):
 
 
 def test_multipath_with_one_child_takes_it(rule_set):
-    flow = Flow.factory("one branch", rule_set)
-    c = flow.root_data.add_child_rule(rules.C)
-    c.add_child_rule(rules.D)
+    flow = build_flow(rule_set, "A > C > D")
     state = State.start(flow)
     state.next_state()
     state.next_state()
@@ -171,11 +170,9 @@ def test_multipath_limit_and_allowed_rules(rule_set):
 
 
 def test_connect_child_enforces_rules(rule_set):
-    flow = Flow.factory("connect", rule_set)
-    root = flow.root_data
-    c = root.add_child_rule(rules.C)
-    d = c.add_child_rule(rules.D)
-    e = c.add_child_rule(rules.E)
+    flow = build_flow(rule_set, "A > C > (D | E)")
+    nodes = flow_nodes(flow)
+    root, c, d, e = nodes["A"], nodes["C"], nodes["D"], nodes["E"]
     before = flow_shape(flow)
     with pytest.raises(RuleNotAllowed):
         d.connect_child(root)  # D has no children rules
@@ -231,7 +228,7 @@ def test_delete_flow_in_use_refused(rule_set):
     State.start(flow)
     with pytest.raises(FlowInUse) as info:
         flow.delete()
-    assert "2 state(s)" in str(info.value)
+    assert "2 states" in str(info.value)
     assert Flow.objects.count() == 1
 
 

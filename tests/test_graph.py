@@ -32,8 +32,8 @@ def test_factory_creates_root_and_data():
     assert root.data.node == root
     assert root.children.count() == 0
     assert root.parents.count() == 0
-    assert str(graph) == f"DCCGraph(id={graph.pk})"
-    assert str(root) == f"Node(id={root.pk})"
+    assert str(graph) == f"graph {graph.pk}"
+    assert str(root) == f"node #{root.pk}"
     check_invariants(graph)
 
 

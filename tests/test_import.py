@@ -291,7 +291,7 @@ def test_rule_with_broken_children_in_code_is_reported():
             import_flow(doc)
         # the label that does not resolve is not an allowed child (flowr.policy): Chain is refused there
         assert [p["path"] for p in info.value.problems] == ["$.edges[0]"]
-        assert "may not follow rule BrokenForImport" in info.value.problems[0]["message"]
+        assert "may not follow rule Broken for import" in info.value.problems[0]["message"]
         assert counts() == before
     finally:
         from flowr import rules

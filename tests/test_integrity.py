@@ -136,3 +136,9 @@ def test_the_command_exits_1_and_lists_the_problems(moved):
     out = StringIO()
     call_command("flowr_check_integrity", "--state", str(healthy.pk), stdout=out)
     assert "No integrity problems found." in out.getvalue()
+    # several States after one --state (as documented), or --state repeated
+    for args in (["--state", str(healthy.pk), str(moved.pk)], ["--state", str(healthy.pk), "--state", str(moved.pk)]):
+        with pytest.raises(CommandError, match="1 integrity problem"):
+            call_command("flowr_check_integrity", *args, stderr=StringIO())
+    with pytest.raises(CommandError, match="invalid int value"):
+        call_command("flowr_check_integrity", "--state", "seven")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 functions = importlib.import_module("flowr.migrations.0002_postgresql_transition_functions")
 FROZEN_V1 = "f02dc2f14b49f2556a1cdf605f66a01f7b01356cf30d9cf5beed2c3cc366210a"  # migration 0002 as released
 FROZEN_V2 = "54bd5f76e2f016754176a783924373f39c7b5b4a1fce8ede91a57a9d5afbedb6"  # migration 0003's flowr_load_v2
-FROZEN_MOVE_V2 = "bf1cc48f6c146e7843e1bc8fb9eaf2f9e9676f8dbb330bece96f7d78dcef8874"  # migration 0004's flowr_move_v2
+FROZEN_MOVE_V2 = "bf1cc48f6c146e7843e1bc8fb9eaf2f9e9676f8dbb330bece96f7d78dcef8874"  # migration 0006's flowr_move_v2
 
 
 def test_the_functions_fit_the_models():
@@ -65,7 +65,7 @@ def test_the_v1_functions_are_frozen():
 
 
 def test_the_v2_move_function_is_frozen():
-    """Migration 0004 replaces ``flowr_move_v1`` with this text (the history
+    """Migration 0006 replaces ``flowr_move_v1`` with this text (the history
     row's ``data``); the v1 texts above are untouched."""
     text = "\n".join(
         [pgfunctions.MOVE_V2_SQL, pgfunctions.DROP_MOVE_V1, pgfunctions.DROP_MOVE_V2, pgfunctions.SIGNATURES[1]]

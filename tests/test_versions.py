@@ -156,7 +156,7 @@ def test_frozen_flow_delete_refused_with_state_count(frozen):
     with pytest.raises(FlowInUse) as info:
         frozen.delete()
     assert info.value.count == 2
-    assert "2 state(s)" in str(info.value)
+    assert "2 states" in str(info.value)
     assert Flow.objects.filter(pk=frozen.pk).exists()
 
 

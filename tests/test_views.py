@@ -231,6 +231,7 @@ def test_rule_graph_shows_self_loops_and_missing_rules():
                     "label": "Gone",
                     "rule_label": "tests.testapp.rules.Gone",
                     "rule_name": "Gone",
+                    "verbose_name": "Gone",
                     "missing_rule": True,
                     "is_root": True,
                     "multiple_paths": False,

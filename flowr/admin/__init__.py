@@ -7,6 +7,9 @@ transition is a POST, and every refusal from the model layer is shown as a
 message and changes nothing.  Changelists read a constant number of queries
 whatever the number of rows.
 
+``FlowrSubjectAdminMixin`` puts an object's States (and buttons to move
+them) on the change page of any of your own models.
+
 Importing this package registers the ModelAdmins (Django's admin autodiscovery
 imports it); the names below stay importable from ``flowr.admin``.
 """
@@ -27,6 +30,7 @@ from flowr.admin.flows import FlowAdmin
 from flowr.admin.nodes import DCCGraphAdmin, FlowFilter, FlowNodeDataAdmin, NodeAdmin, NodeFlowFilter
 from flowr.admin.rule_sets import RuleSetAdmin
 from flowr.admin.states import StateAdmin, StateHistoryAdmin, StateHistoryInline, subject_display
+from flowr.admin.subjects import FlowrFlowFilter, FlowrRuleFilter, FlowrSubjectAdminMixin
 from flowr.admin.tree import TreeRow, build_tree
 
 __all__ = [
@@ -35,6 +39,9 @@ __all__ = [
     "FlowAdmin",
     "FlowFilter",
     "FlowNodeDataAdmin",
+    "FlowrFlowFilter",
+    "FlowrRuleFilter",
+    "FlowrSubjectAdminMixin",
     "NodeAdmin",
     "NodeFlowFilter",
     "ReadOnlyAdmin",

@@ -18,6 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from flowr import edits, policy
@@ -45,7 +47,7 @@ class FlowAdmin(admin.ModelAdmin):
         queryset: QuerySet[Flow] = super().get_queryset(request)
         return queryset.annotate(
             _node_count=count_of(Node.objects.filter(graph_id=OuterRef("state_graph_id")), "graph_id"),
-            _state_count=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"),
+            _state_count=count_of(State.objects.running().filter(flow_id=OuterRef("pk")), "flow_id"),
         )
 
     def get_form(self, request: HttpRequest, obj: Flow | None = None, change: bool = False, **kwargs: Any) -> Any:
@@ -70,48 +72,49 @@ class FlowAdmin(admin.ModelAdmin):
         obj._state = created._state
 
     # list columns
-    @admin.display(description="nodes", ordering="_node_count")
+    @admin.display(description=gettext_lazy("nodes"), ordering="_node_count")
     def node_count(self, obj: Flow) -> int:
         return obj._node_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
-    @admin.display(description="running states", ordering="_state_count")
+    @admin.display(description=gettext_lazy("running states"), ordering="_state_count")
     def running_states(self, obj: Flow) -> int:
         return obj._state_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
-    @admin.display(description="status")
+    @admin.display(description=gettext_lazy("status"))
     def badge(self, obj: Flow) -> str:
         if getattr(obj, "_state_count", 0):
             return format_html(
-                '<span class="flowr-badge flowr-frozen" title="{}">in use · frozen</span>',
-                "States run on this flow: clone it to edit.",
+                '<span class="flowr-badge flowr-frozen" title="{}">{}</span>',
+                _("States run on this flow: clone it to edit."),
+                _("in use · frozen"),
             )
-        return format_html('<span class="flowr-badge flowr-editable">{}</span>', "editable")
+        return format_html('<span class="flowr-badge flowr-editable">{}</span>', _("editable"))
 
     @admin.display(description="")
     def links(self, obj: Flow) -> str:
         editor = reverse_or_none("flowr:flow_editor", obj.pk)
-        parts = [(editor, "open editor")] if editor else []
-        parts.append((f"{admin_url('flowr_state_add')}?flow={obj.pk}", "start a state"))
+        parts = [(editor, _("open editor"))] if editor else []
+        parts.append((f"{admin_url('flowr_state_add')}?flow={obj.pk}", _("start a state")))
         return format_html_join(" · ", '<a href="{}">{}</a>', parts)
 
     # actions
-    @admin.action(description="Clone selected flows as new versions", permissions=["add"])
+    @admin.action(description=gettext_lazy("Clone selected flows as new versions"), permissions=["add"])
     def clone_flows(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
         if not can_clone():
-            self.message_user(request, "Cloning is not available in this version of flowr.", messages.WARNING)
+            self.message_user(request, _("Cloning is not available in this version of flowr."), messages.WARNING)
             return
         for flow in queryset:
 
             def clone(flow: Flow = flow) -> str:
-                return f"Cloned {flow} as {flow.clone()}."
+                return _("Cloned %(flow)s as %(copy)s.") % {"flow": flow, "copy": flow.clone()}
 
             self._attempt(request, clone)
 
-    @admin.action(description="Export selected flows as JSON", permissions=["view"])
+    @admin.action(description=gettext_lazy("Export selected flows as JSON"), permissions=["view"])
     def export_flows(self, request: HttpRequest, queryset: QuerySet[Flow]) -> HttpResponse | None:
         export = export_module()
         if export is None:
-            self.message_user(request, "Export is not available in this version of flowr.", messages.WARNING)
+            self.message_user(request, _("Export is not available in this version of flowr."), messages.WARNING)
             return None
         documents = [export.export_flow(flow) for flow in queryset]
         if len(documents) == 1:
@@ -142,7 +145,7 @@ class FlowAdmin(admin.ModelAdmin):
             may_edit = self.has_change_permission(request, flow)
             family = (
                 Flow.objects.filter(family=flow.family)
-                .annotate(running_states=count_of(State.objects.filter(flow_id=OuterRef("pk")), "flow_id"))
+                .annotate(running_states=count_of(State.objects.running().filter(flow_id=OuterRef("pk")), "flow_id"))
                 .order_by("version", "pk")
             )
             extra.update(
@@ -185,7 +188,7 @@ class FlowAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return False
         except IntegrityError:
-            self.message_user(request, "The flow changed meanwhile; nothing was done. Try again.", messages.ERROR)
+            self.message_user(request, _("The flow changed meanwhile; nothing was done. Try again."), messages.ERROR)
             return False
         self.message_user(request, done, messages.SUCCESS)
         return True
@@ -193,7 +196,7 @@ class FlowAdmin(admin.ModelAdmin):
     def _flow(self, request: HttpRequest, object_id: str) -> Flow:
         flow: Flow | None = self.get_object(request, object_id)  # None for a malformed id, too
         if flow is None:
-            raise Http404(f"No flow {object_id!r}")
+            raise Http404(_("No flow %(id)r") % {"id": object_id})
         return flow
 
     def _flow_and_node(
@@ -209,7 +212,11 @@ class FlowAdmin(admin.ModelAdmin):
             .first()
         )
         if data is None:
-            self.message_user(request, f"Node {node_id} is not part of the flow {flow}.", messages.ERROR)
+            self.message_user(
+                request,
+                _("Node %(node)s is not part of the flow %(flow)s.") % {"node": node_id, "flow": flow},
+                messages.ERROR,
+            )
         else:
             data._flow_cache = flow
         return flow, data
@@ -224,10 +231,16 @@ class FlowAdmin(admin.ModelAdmin):
         label = request.POST.get("rule", "")
         rule = rule_registry.get_rule(label)
         if rule is None:
-            self.message_user(request, f"Choose one of the rules offered (got {label!r}).", messages.ERROR)
+            self.message_user(
+                request, _("Choose one of the rules offered (got %(got)r).") % {"got": label}, messages.ERROR
+            )
             return self._back(flow)
         self._attempt(
-            request, lambda: f"Added {node_label(edits.add_child_rule(data, rule).data)} under {node_label(data)}."
+            request,
+            lambda: (
+                _("Added %(child)s under %(node)s.")
+                % {"child": node_label(edits.add_child_rule(data, rule).data), "node": node_label(data)}
+            ),
         )
         return self._back(flow)
 
@@ -240,13 +253,13 @@ class FlowAdmin(admin.ModelAdmin):
         if value.isascii() and value.isdigit() and len(value) <= 18:  # "²".isdigit() too, and int() fails on it
             target = FlowNodeData.objects.select_related("node").filter(node_id=int(value)).first()
         if target is None:
-            self.message_user(request, "Choose one of the nodes offered.", messages.ERROR)
+            self.message_user(request, _("Choose one of the nodes offered."), messages.ERROR)
             return self._back(flow)
         target._flow_cache = flow
 
         def connect() -> str:
             edits.connect_child(data, target)
-            return f"Connected {node_label(data)} to {node_label(target)}."
+            return _("Connected %(node)s to %(target)s.") % {"node": node_label(data), "target": node_label(target)}
 
         self._attempt(request, connect)
         return self._back(flow)
@@ -267,7 +280,7 @@ class FlowAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": flow,
-            "title": f"Connect {node_label(data)} to…",
+            "title": _("Connect %(node)s to…") % {"node": node_label(data)},
             "node": node_label(data),
             "form": ConnectForm(targets=targets) if targets and frozen is None else None,
             "refusal": why,
@@ -282,7 +295,7 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         node = data.node
         if request.method == "POST":
-            self._attempt(request, lambda: (edits.remove(node), f"Removed {node_label(data)}.")[1])
+            self._attempt(request, lambda: (edits.remove(node), _("Removed %(node)s.") % {"node": node_label(data)})[1])
             return self._back(flow)
         graph = FlowGraph.load(flow)
         refusal = graph.removal(node.pk)[1] or ""
@@ -295,10 +308,18 @@ class FlowAdmin(admin.ModelAdmin):
             return self._back(flow)
         node = data.node
         if request.method == "POST":
-            self._attempt(request, lambda: f"Pruned {len(edits.prune(node).data)} node(s) from {node_label(data)} on.")
+
+            def prune() -> str:
+                count = len(edits.prune(node).data)
+                text = ngettext(
+                    "Pruned %(count)s node from %(node)s on.", "Pruned %(count)s nodes from %(node)s on.", count
+                )
+                return text % {"count": count, "node": node_label(data)}
+
+            self._attempt(request, prune)
             return self._back(flow)
         graph = FlowGraph.load(flow)
-        refusal = "The root node cannot be pruned." if node.pk == graph.root else ""
+        refusal = _("The root node cannot be pruned.") if node.pk == graph.root else ""
         goes = [node_text(i, graph.labels[i]) for i in graph.prune_list(node.pk)]
         return self._confirm(request, flow, data, "prune", goes, refusal, [])
 
@@ -319,7 +340,8 @@ class FlowAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": flow,
-            "title": f"{action.capitalize()} {node_label(data)}?",
+            "title": (_("Prune %(node)s?") if action == "prune" else _("Remove %(node)s?"))
+            % {"node": node_label(data)},
             "action": action,
             "node": node_label(data),
             "goes": goes,
@@ -334,13 +356,13 @@ class FlowAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if not can_clone():
-            self.message_user(request, "Cloning is not available in this version of flowr.", messages.WARNING)
+            self.message_user(request, _("Cloning is not available in this version of flowr."), messages.WARNING)
             return self._back(flow)
         copies: list[Flow] = []
 
         def clone() -> str:
             copies.append(flow.clone())
-            return f"Cloned {flow} as {copies[0]}; edit this version."
+            return _("Cloned %(flow)s as %(copy)s; edit this version.") % {"flow": flow, "copy": copies[0]}
 
         if self._attempt(request, clone):
             return self._back(copies[0])
@@ -352,6 +374,6 @@ class FlowAdmin(admin.ModelAdmin):
             raise PermissionDenied
         export = export_module()
         if export is None:
-            self.message_user(request, "Export is not available in this version of flowr.", messages.WARNING)
+            self.message_user(request, _("Export is not available in this version of flowr."), messages.WARNING)
             return self._back(flow)
         return json_download(export.export_flow(flow), f"flow-{flow.pk}.json")

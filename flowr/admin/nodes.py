@@ -11,6 +11,8 @@ from django.core.paginator import InvalidPage, Paginator
 from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flowr import rules as rule_registry
 from flowr.admin.common import ReadOnlyAdmin, count_of, reverse_or_none
@@ -22,7 +24,7 @@ from flowr.models import DCCGraph, Edge, Flow, FlowNodeData, Node
 class FlowFilter(admin.SimpleListFilter):
     """Filter graph rows by the flow that owns their graph."""
 
-    title = "flow"
+    title = gettext_lazy("flow")
     parameter_name = "flow"
     graph_lookup = "node__graph_id"
 
@@ -145,30 +147,30 @@ class FlowNodeDataAdmin(TreeAdmin):
         queryset: QuerySet[FlowNodeData] = super().get_queryset(request)
         return queryset.annotate(_children=count_of(edges, "source_id"))
 
-    @admin.display(description="rule (tree order)")
+    @admin.display(description=gettext_lazy("rule (tree order)"))
     def tree_rule(self, obj: FlowNodeData) -> str:
         return format_html('<span style="padding-left: {}em">{}</span>', self.indent(obj), rule_display(obj.rule_label))
 
-    @admin.display(description="rule")
+    @admin.display(description=gettext_lazy("rule"))
     def rule_text(self, obj: FlowNodeData) -> str:
         return rule_display(obj.rule_label)
 
-    @admin.display(description="flow")
+    @admin.display(description=gettext_lazy("flow"))
     def flow_name(self, obj: FlowNodeData) -> str:
         flow = getattr(obj.node.graph, "flow", None)
         return str(flow) if flow else "—"
 
-    @admin.display(description="children")
+    @admin.display(description=gettext_lazy("children"))
     def children(self, obj: FlowNodeData) -> int:
         return obj._children  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
-    @admin.display(description="edit screen")
+    @admin.display(description=gettext_lazy("edit screen"))
     def edit_screen(self, obj: FlowNodeData) -> str:
         rule = rule_registry.get_rule(obj.rule_label)
         url = reverse_or_none("flowr:node_edit_screen", obj.node_id)
         if rule is None or not rule.has_edit_screen or url is None:
             return "—"
-        return format_html('<a href="{}">{}</a>', url, f"{rule.name}'s edit screen")
+        return format_html('<a href="{}">{}</a>', url, _("%(rule)s's edit screen") % {"rule": rule.verbose_name})
 
 
 @admin.register(Node)
@@ -186,13 +188,13 @@ class NodeAdmin(TreeAdmin):
 
     def _data_text(self, obj: Node) -> str:
         data = getattr(obj, "flownodedata", None)
-        return rule_display(data.rule_label) if data is not None else f"node {obj.pk}"
+        return rule_display(data.rule_label) if data is not None else _("node %(id)s") % {"id": obj.pk}
 
-    @admin.display(description="node (tree order)")
+    @admin.display(description=gettext_lazy("node (tree order)"))
     def tree_node(self, obj: Node) -> str:
         return format_html('<span style="padding-left: {}em">{}</span>', self.indent(obj), self._data_text(obj))
 
-    @admin.display(description="depth")
+    @admin.display(description=gettext_lazy("depth"))
     def depth(self, obj: Node) -> int:
         """In the backbone, from 1 at the root (worked out per page; one
         query on a single node's page)."""
@@ -201,14 +203,14 @@ class NodeAdmin(TreeAdmin):
             found = _trees({obj.graph_id}).get(obj.graph_id, Tree(obj.pk, [])).depth.get(obj.pk, 1)
         return found
 
-    @admin.display(description="data")
+    @admin.display(description=gettext_lazy("data"))
     def data_text(self, obj: Node) -> str:
         try:
             return self._data_text(obj) if hasattr(obj, "flownodedata") else str(obj.data)
         except Exception:  # a data row of a model that is gone: still show the page
             return "—"
 
-    @admin.display(description="children")
+    @admin.display(description=gettext_lazy("children"))
     def children_count(self, obj: Node) -> int:
         return obj._children  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
@@ -224,11 +226,11 @@ class DCCGraphAdmin(ReadOnlyAdmin):
         queryset: QuerySet[DCCGraph] = super().get_queryset(request)
         return queryset.annotate(_node_count=count_of(nodes, "graph_id"))
 
-    @admin.display(description="nodes")
+    @admin.display(description=gettext_lazy("nodes"))
     def node_count(self, obj: DCCGraph) -> int:
         return obj._node_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
-    @admin.display(description="flow")
+    @admin.display(description=gettext_lazy("flow"))
     def flow_name(self, obj: DCCGraph) -> str:
         flow = getattr(obj, "flow", None)
         return str(flow) if flow else "—"

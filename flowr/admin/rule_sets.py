@@ -8,6 +8,8 @@ from django.contrib import admin
 from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flowr.admin.common import CSS, admin_url, count_of, reverse_or_none
 from flowr.forms import RuleSetForm, rule_display
@@ -27,11 +29,11 @@ class RuleSetAdmin(admin.ModelAdmin):
         queryset: QuerySet[RuleSet] = super().get_queryset(request)
         return queryset.annotate(_flow_count=count_of(Flow.objects.filter(rule_set=OuterRef("pk")), "rule_set"))
 
-    @admin.display(description="root rule", ordering="root_rule_label")
+    @admin.display(description=gettext_lazy("root rule"), ordering="root_rule_label")
     def root_rule(self, obj: RuleSet) -> str:
         return rule_display(obj.root_rule_label)
 
-    @admin.display(description="flows", ordering="_flow_count")
+    @admin.display(description=gettext_lazy("flows"), ordering="_flow_count")
     def flow_count(self, obj: RuleSet) -> int:
         return obj._flow_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
@@ -40,9 +42,9 @@ class RuleSetAdmin(admin.ModelAdmin):
         parts = []
         graph = reverse_or_none("flowr:rule_set_graph", obj.pk)
         if graph:
-            parts.append((graph, "view rule graph"))
+            parts.append((graph, _("view rule graph")))
         if not obj.rule_missing:
-            parts.append((f"{admin_url('flowr_flow_add')}?rule_set={obj.pk}", "new flow"))
+            parts.append((f"{admin_url('flowr_flow_add')}?rule_set={obj.pk}", _("new flow")))
         return format_html_join(" · ", '<a href="{}">{}</a>', parts)
 
     def change_view(
@@ -53,7 +55,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         if obj is not None:
             rules = [
                 {
-                    "name": rule.name,
+                    "name": rule.verbose_name,
                     "label": rule.class_label,
                     "multiple_paths": rule.multiple_paths,
                     "children": [rule_display(label) for label in rule.child_labels()],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
+from django.utils.translation import gettext as _
 
 from flowr import policy
 from flowr.forms import AddChildForm, ConnectForm, node_text
@@ -45,9 +46,11 @@ def _problem(graph: FlowGraph, label: str) -> str:
     if rule is None:
         return ""
     return "; ".join(
-        f"Rule {rule.name} names child rule {b.entry!r}, which does not resolve: it is not offered."
+        _("Rule %(rule)s names child rule %(entry)r, which does not resolve: it is not offered.")
+        % {"rule": rule.verbose_name, "entry": b.entry}
         if b.missing
-        else f"Rule {rule.name}: children[{b.position}] is {b.entry!r}, which is not a Rule."
+        else _("Rule %(rule)s: children[%(position)s] is %(entry)r, which is not a Rule.")
+        % {"rule": rule.verbose_name, "position": b.position, "entry": b.entry}
         for b in policy.broken_children(rule)
     )
 
@@ -95,7 +98,7 @@ def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
             row.links.append((node_text(target, labels[target]), kind))
         options = graph.child_options(pk)
         if rule is not None:
-            row.unused_rules = [r.name for r in policy.unused_child_rules(label, graph.child_labels(pk))]
+            row.unused_rules = [str(r.verbose_name) for r in policy.unused_child_rules(label, graph.child_labels(pk))]
             if not options.allowed:
                 row.full_reason = options.reason or ""
         if editable and options.allowed:

@@ -3,9 +3,10 @@
 Each :class:`~flowr.exceptions.FlowrError` keeps its stable ``code``; the
 status says what kind of refusal it is: 409 when the object is in a state
 that forbids the edit (a frozen flow, a flow in use, a State that moved under
-the caller), 403 when a rule's ``permission`` refuses the user
-(``permission_denied``), 400 for every other rule violation (a guard's
-veto is ``400 transition_refused``).  DRF's own errors keep their
+the caller, a cancelled State), 403 when the user may not take the
+transition (a rule's ``permission``: ``permission_denied``) or lacks the
+permission a jump or cancel needs (``move_not_permitted``), 400 for every
+other rule violation (a guard's veto is ``400 transition_refused``).  DRF's own errors keep their
 codes (``not_authenticated``, ``permission_denied``, ``not_found``,
 ``method_not_allowed``...), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is
 ``413 too_large``; validation errors use ``invalid`` and add the
@@ -20,6 +21,7 @@ from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -34,16 +36,21 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
     flowr_exceptions.FlowInUse,
     flowr_exceptions.ConcurrentTransition,
     flowr_exceptions.ConcurrentEdit,
+    flowr_exceptions.StateCancelled,
 )
 
 
 #: Refusals of who is asking, not of what is asked: 403.
-FORBIDDEN: tuple[type[FlowrError], ...] = (flowr_exceptions.TransitionForbidden,)
+FORBIDDEN: tuple[type[FlowrError], ...] = (
+    flowr_exceptions.TransitionForbidden,
+    flowr_exceptions.MoveNotPermitted,
+)
 
 
 def status_for(exc: FlowrError) -> int:
     """The HTTP status of a flowr refusal: 403 when the user may not take
-    the transition (a rule's ``permission``), 409 for conflicts, else 400."""
+    the transition (a rule's ``permission``) or lacks the permission a jump
+    or cancel needs, 409 for conflicts, else 400."""
     if isinstance(exc, FORBIDDEN):
         return status.HTTP_403_FORBIDDEN
     return status.HTTP_409_CONFLICT if isinstance(exc, CONFLICTS) else status.HTTP_400_BAD_REQUEST
@@ -99,7 +106,7 @@ def flowr_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         response = Response(data, status=status_for(exc))
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         response = Response(
-            {"detail": "The object is still used by other objects and cannot be deleted.", "code": "protected"},
+            {"detail": _("The object is still used by other objects and cannot be deleted."), "code": "protected"},
             status=status.HTTP_409_CONFLICT,
         )
     elif isinstance(exc, exceptions.ValidationError):

@@ -1,11 +1,12 @@
 """Query parameters, read in one place: an id is ASCII digits that fit a
 database integer (``"²".isdigit()`` is true, and ``int("²")`` fails), a text
-has no NUL or lone surrogate; anything else is a 400 ``invalid``."""
+has no NUL or lone surrogate, and each is given at most once; anything else
+is a 400 ``invalid``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from django.http import QueryDict
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from flowr.export import text_problem
@@ -18,19 +19,27 @@ def _invalid(name: str, message: str) -> serializers.ValidationError:
     return serializers.ValidationError({name: [message]}, code="invalid")
 
 
-def integer(params: Mapping[str, str], name: str) -> int | None:
-    """The parameter as a positive id, None when absent."""
-    value = params.get(name)
+def single(params: QueryDict, name: str) -> str | None:
+    """The parameter's one value, None when absent; given twice is refused."""
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise _invalid(name, _("Give %(name)s once, not %(count)s times.") % {"name": name, "count": len(values)})
+    return values[0] if values else None
+
+
+def integer(params: QueryDict, name: str, maximum: int = MAX_ID) -> int | None:
+    """The parameter as a positive integer up to ``maximum``, None when absent."""
+    value = single(params, name)
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 19 or not 0 < int(value) <= MAX_ID:
-        raise _invalid(name, "A valid integer is required.")
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or not 0 < int(value) <= maximum:
+        raise _invalid(name, _("A valid integer is required."))
     return int(value)
 
 
-def text(params: Mapping[str, str], name: str) -> str | None:
+def text(params: QueryDict, name: str) -> str | None:
     """The parameter as text a database can compare with, None when absent."""
-    value = params.get(name)
+    value = single(params, name)
     if value is not None and (problem := text_problem(value)):
-        raise _invalid(name, f"The value {problem}.")
+        raise _invalid(name, _("The value %(problem)s.") % {"problem": problem})
     return value

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -55,7 +56,7 @@ def has_model_permissions(request: Request, view: PermissionView) -> bool:
 class FlowrEditPermission(BasePermission):
     """The flowr model permissions of the action (flow, rule set); staff alone is not enough."""
 
-    message = "You need the flowr permissions for this action."
+    message = gettext_lazy("You need the flowr permissions for this action.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -67,7 +68,7 @@ class FlowrEditPermission(BasePermission):
 class FlowrStatePermission(BasePermission):
     """The flowr state permissions of the action (view/add/change state)."""
 
-    message = "You need the flowr state permissions for this action."
+    message = gettext_lazy("You need the flowr state permissions for this action.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

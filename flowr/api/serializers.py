@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,7 +18,7 @@ from flowr import policy
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
 from flowr.guards import TransitionOption
-from flowr.models import Flow, Node, RuleSet, State, StateHistory
+from flowr.models import Flow, Node, RuleSet, State, StateHistory, moves
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
 
@@ -44,6 +45,7 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A JSON integer naming an existing row."""
 
@@ -52,6 +54,25 @@ class StrictPrimaryKeyField(serializers.PrimaryKeyRelatedField):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if data < 1 or data > 2**63 - 1:
             self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` (DRF would take ``"yes"``, ``1``...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (not an array, a scalar or null)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(_("Expected a JSON object."), code="invalid")
         return super().to_internal_value(data)
 
 
@@ -64,7 +85,7 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(str(key) for key in data if key not in writable)
             if unknown:
                 raise serializers.ValidationError(
-                    {key: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for key in unknown}
+                    {key: [serializers.ErrorDetail(_("Unknown field."), code="unknown_field")] for key in unknown}
                 )
         return super().to_internal_value(data)
 
@@ -73,10 +94,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class RuleRefSerializer(serializers.Serializer):
-    """A rule named by its label (``module.ClassName``) and class name."""
+    """A rule named by its label (``module.ClassName``), class name and
+    verbose name (in the request's language)."""
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
 
 
 class RuleSerializer(serializers.Serializer):
@@ -84,6 +107,7 @@ class RuleSerializer(serializers.Serializer):
 
     label = serializers.CharField(source="class_label")  # type: ignore[assignment]  # as above
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     children = serializers.SerializerMethodField()
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
@@ -98,11 +122,21 @@ class RuleSerializer(serializers.Serializer):
 class RuleSetSerializer(serializers.ModelSerializer):
     root_rule = serializers.CharField(source="root_rule_label")
     root_rule_name = serializers.CharField()
+    root_rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(source="rule_missing")
 
     class Meta:
         model = RuleSet
-        fields = ["id", "name", "root_rule", "root_rule_name", "missing_rule", "created", "updated"]
+        fields = [
+            "id",
+            "name",
+            "root_rule",
+            "root_rule_name",
+            "root_rule_verbose_name",
+            "missing_rule",
+            "created",
+            "updated",
+        ]
         read_only_fields = fields
 
 
@@ -175,14 +209,9 @@ class FlowCloneSerializer(StrictSerializer):
 
 
 class FlowImportSerializer(StrictSerializer):
-    document = serializers.JSONField(help_text="A document made by the export endpoint.")
+    document = JSONObjectField(help_text="A document made by the export endpoint.")
     name = StrictCharField(max_length=100, required=False)
     rule_set = StrictPrimaryKeyField(queryset=RuleSet.objects.all(), required=False)
-
-    def validate_document(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Expected a JSON object.", code="invalid")
-        return value
 
 
 class FlowSummarySerializer(serializers.Serializer):
@@ -206,6 +235,7 @@ class NodeDataSerializer(serializers.Serializer):
     node = serializers.IntegerField(help_text="The Node's primary key.")
     rule_label = serializers.CharField()
     rule_name = serializers.CharField()
+    rule_verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField()
     is_root = serializers.BooleanField()
     can_remove = serializers.BooleanField()
@@ -224,6 +254,7 @@ class GraphRuleSerializer(serializers.Serializer):
 
     label = serializers.CharField()  # type: ignore[assignment]  # the API's field "label" shadows Field.label in the stubs
     name = serializers.CharField()
+    verbose_name = serializers.CharField()
     missing_rule = serializers.BooleanField(help_text="No Rule class has this label (any more).")
     multiple_paths = serializers.BooleanField()
     has_edit_screen = serializers.BooleanField()
@@ -301,6 +332,7 @@ class StateSerializer(serializers.ModelSerializer):
     current_node = serializers.IntegerField(source="current_node.node_id", read_only=True)
     current_rule_label = serializers.CharField(source="current_node.rule_label", read_only=True)
     current_rule_name = serializers.CharField(source="current_node.rule_name", read_only=True)
+    current_rule_verbose_name = serializers.CharField(source="current_node.rule_verbose_name", read_only=True)
     missing_rule = serializers.BooleanField(source="current_node.rule_missing", read_only=True)
     subject_type = serializers.SerializerMethodField()
     subject_id = serializers.SerializerMethodField()
@@ -314,12 +346,14 @@ class StateSerializer(serializers.ModelSerializer):
             "current_node",
             "current_rule_label",
             "current_rule_name",
+            "current_rule_verbose_name",
             "missing_rule",
             "version",
             "subject_type",
             "subject_id",
             "created",
             "updated",
+            "cancelled",
         ]
         read_only_fields = fields
 
@@ -338,6 +372,7 @@ class TransitionOptionSerializer(serializers.Serializer):
         source="rule.class_label", help_text="The rule's label (module.ClassName)."
     )
     name = serializers.CharField(source="rule.name")
+    verbose_name = serializers.CharField(source="rule.verbose_name", help_text="The rule's name people see.")
     node = serializers.IntegerField(source="node.node_id", help_text="The child's Node id.")
     allowed = serializers.BooleanField(help_text="Whether ``advance`` would take it now for this user.")
     reason = serializers.CharField(allow_null=True, help_text="Why not (the permission's or the guard's reason).")
@@ -372,7 +407,11 @@ class StateDetailSerializer(StateSerializer):
     @extend_schema_field(RuleRefSerializer(many=True))
     def get_next_rules(self, state: State) -> list[dict[str, str]]:
         """The rules ``advance`` would accept now from this user (permissions and guards consulted)."""
-        return [{"label": o.rule.class_label, "name": o.rule.name} for o in self.options(state) if o.allowed]
+        return [
+            {"label": o.rule.class_label, "name": o.rule.name, "verbose_name": str(o.rule.verbose_name)}
+            for o in self.options(state)
+            if o.allowed
+        ]
 
     @extend_schema_field(TransitionOptionSerializer(many=True))
     def get_transitions(self, state: State) -> Any:
@@ -397,7 +436,7 @@ class StateCreateSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
         if (kind is None) != (pk is None):
-            raise serializers.ValidationError("Give subject_type and subject_id together.", code="invalid")
+            raise serializers.ValidationError(_("Give subject_type and subject_id together."), code="invalid")
         if kind is not None:
             request = self.context.get("request")
             attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
@@ -412,9 +451,11 @@ def subject_content_type(kind: str, user: Any) -> ContentType:
     not viewable by ``user`` -- gets the same ValidationError, before any
     object is looked up: the answer never tells whether an object exists.
     """
-    app_label, _, model = kind.lower().partition(".")
+    app_label, _dot, model = kind.lower().partition(".")
     declared = {label.lower() for label in flowr_settings.SUBJECT_MODELS}
-    refusal = serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+    refusal = serializers.ValidationError(
+        {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+    )
     if f"{app_label}.{model}" not in declared or not user_may(user, f"{app_label}.view_{model}"):
         raise refusal
     try:
@@ -427,12 +468,14 @@ def resolve_subject(kind: str, pk: Any, user: Any) -> Any:
     content_type = subject_content_type(kind, user)
     model = content_type.model_class()
     if model is None:
-        raise serializers.ValidationError({"subject_type": [f"Not a subject type: {kind!r}."]}, code="invalid")
+        raise serializers.ValidationError(
+            {"subject_type": [_("Not a subject type: %(kind)r.") % {"kind": kind}]}, code="invalid"
+        )
     try:
         return model._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):
         raise serializers.ValidationError(
-            {"subject_id": [f"No {kind} with id {pk!r}."]}, code="does_not_exist"
+            {"subject_id": [_("No %(kind)s with id %(id)r.") % {"kind": kind, "id": pk}]}, code="does_not_exist"
         ) from None
 
 
@@ -466,10 +509,54 @@ class AdvanceSerializer(StrictSerializer):
     )
 
 
+#: The most States one ``POST /states/advance/`` may name.
+ADVANCE_MANY_MAX = moves.BATCH_MAX
+
+NOTE_MAX = 10_000
+
+
+class AdvanceManySerializer(StrictSerializer):
+    states = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
+        allow_empty=False,
+        max_length=ADVANCE_MANY_MAX,
+        help_text=f"Ids of the States to advance (at most {ADVANCE_MANY_MAX}); each State once, in this order.",
+    )
+    rule = StrictCharField(
+        max_length=255, required=False, allow_null=True, help_text="Label of the rule to take where a State branches."
+    )
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    atomic = StrictBooleanField(
+        required=False, default=False, help_text="All or nothing: any failure rolls every State back."
+    )
+
+
+class JumpSerializer(StrictSerializer):
+    node = StrictIntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The Node (id) of the State's flow to jump to."
+    )
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    callbacks = StrictBooleanField(
+        required=False, default=False, help_text="Run the left rule's on_leave and the new rule's on_enter."
+    )
+    expected_version = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, help_text="The State's version the caller saw (409 if it moved)."
+    )
+
+
+class CancelSerializer(StrictSerializer):
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    expected_version = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, help_text="The State's version the caller saw (409 if it moved)."
+    )
+
+
 class StateHistorySerializer(serializers.ModelSerializer):
     from_node = serializers.IntegerField(source="from_node.node_id", read_only=True, allow_null=True, default=None)
     to_node = serializers.IntegerField(source="to_node.node_id", read_only=True, allow_null=True, default=None)
     actor = serializers.IntegerField(source="actor_id", read_only=True, allow_null=True)
+    from_rule_verbose_name = serializers.CharField(read_only=True)
+    to_rule_verbose_name = serializers.CharField(read_only=True)
 
     class Meta:
         model = StateHistory
@@ -480,12 +567,30 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "from_node",
             "from_rule_label",
             "from_rule_name",
+            "from_rule_verbose_name",
             "to_node",
             "to_rule_label",
             "to_rule_name",
+            "to_rule_verbose_name",
             "actor",
             "actor_repr",
             "note",
             "data",
         ]
         read_only_fields = fields
+
+
+class MoveResultSerializer(serializers.Serializer):
+    """One State's outcome in ``POST /states/advance/``."""
+
+    state = serializers.IntegerField(source="state_pk")
+    ok = serializers.BooleanField()
+    code = serializers.CharField(help_text='Why it did not move ("" when it did).')
+    detail = serializers.CharField(source="message")
+    history = StateHistorySerializer(allow_null=True, help_text="The new history row (when ok).")
+
+
+class AdvanceManyResultSerializer(serializers.Serializer):
+    advanced = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = MoveResultSerializer(many=True)

@@ -8,7 +8,7 @@ where they do not (e.g. a test database made without migrations).
 
 Each version's text is frozen: migration 0002 creates the ``_v1`` functions
 from here, migration 0003 replaces ``flowr_load_v1`` with ``flowr_load_v2``
-(the node's path columns went), migration 0004 replaces ``flowr_move_v1``
+(the node's path columns went), migration 0006 replaces ``flowr_move_v1``
 with ``flowr_move_v2`` (the history row's ``data`` column), and a test holds
 their digests.  A change of
 the tables they touch adds new versions (new names, new constants here) in a
@@ -40,7 +40,7 @@ MOVE_CAS_ARGS = 5
 # h_actor is polymorphic (the user model's key type decides it): its
 # argument is cast to the column's type in the call
 POLYMORPHIC_COLUMN = "actor_id"
-# migration 0004: the history row's data (jsonb) after its note
+# migration 0006: the history row's data (jsonb) after its note
 MOVE_V2_ARGS = (*MOVE_ARGS[:-1], "jsonb", MOVE_ARGS[-1])
 # the functions of migration 0003 (frozen), then those a transition calls
 V2_SIGNATURES = (f"{LOAD_NAME}({','.join(LOAD_ARGS)})", f"{MOVE_NAME}({','.join(MOVE_ARGS)})")
@@ -139,7 +139,7 @@ END
 $body$
 """
 
-# v2 (migration 0004): the history row's data column.
+# v2 (migration 0006): the history row's data column.
 MOVE_V2_SQL = """
 CREATE OR REPLACE FUNCTION flowr_move_v2(
     p_target bigint, p_updated timestamptz, p_state bigint, p_seen_node bigint, p_seen_version integer,
@@ -242,12 +242,12 @@ def load_v2_to_v1(schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 
 def move_v1_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
-    """Migration 0004: ``flowr_move_v1`` does not write the history row's data."""
+    """Migration 0006: ``flowr_move_v1`` does not write the history row's data."""
     _run(schema_editor, [DROP_MOVE_V1, MOVE_V2_SQL])
 
 
 def move_v2_to_v1(schema_editor: BaseDatabaseSchemaEditor) -> None:
-    """Migration 0004 backwards (before the data column goes): v1 again."""
+    """Migration 0006 backwards (before the data column goes): v1 again."""
     _run(schema_editor, [DROP_MOVE_V2, MOVE_SQL])
 
 

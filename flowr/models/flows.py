@@ -10,6 +10,8 @@ from django.db import models, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from flowr import edits, policy
 from flowr import rules as rule_registry
@@ -24,12 +26,14 @@ from flowr.rules import Rule
 class RuleSet(models.Model):
     """A named set of rules: the root rule and every rule reachable from it."""
 
-    name = models.CharField(max_length=100)
-    root_rule_label = models.CharField(max_length=255)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=100)
+    root_rule_label = models.CharField(_("root rule"), max_length=255)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("rule set")
+        verbose_name_plural = _("rule sets")
         ordering = ["name", "pk"]
 
     def __str__(self) -> str:
@@ -50,7 +54,8 @@ class RuleSet(models.Model):
         found = rule_registry.get_rule(self.root_rule_label)
         if found is None:
             raise MissingRule(
-                f"Rule set {self.name!r}: root rule {self.root_rule_label!r} does not resolve",
+                gettext("Rule set %(name)r: root rule %(label)r does not resolve")
+                % {"name": self.name, "label": self.root_rule_label},
                 label=self.root_rule_label,
                 rule_set=self,
             )
@@ -60,6 +65,10 @@ class RuleSet(models.Model):
     def root_rule_name(self) -> str:
         found = rule_registry.get_rule(self.root_rule_label)
         return found.name if found else rule_registry.short_name(self.root_rule_label)
+
+    @property
+    def root_rule_verbose_name(self) -> str:
+        return rule_registry.verbose_name_of(self.root_rule_label)
 
     def rules(self) -> list[type[Rule]]:
         """Every rule reachable from the root rule (root first)."""
@@ -80,20 +89,24 @@ class Flow(models.Model):
     with :class:`FlowFrozen`.  Deleting a flow deletes its graph.
     """
 
-    name = models.CharField(max_length=100)
-    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="flows")
+    name = models.CharField(_("name"), max_length=100)
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="flows", verbose_name=_("rule set"))
     state_graph = models.OneToOneField(DCCGraph, on_delete=models.PROTECT, related_name="flow")
     family = models.UUIDField(default=uuid.uuid4, editable=False)  # indexed by the unique (family, version)
-    version = models.PositiveIntegerField(default=1, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
         ordering = ["name", "version", "pk"]
         constraints = [models.UniqueConstraint(fields=["family", "version"], name="flowr_flow_family_version")]
 
     def __str__(self) -> str:
-        return self.name if self.version == 1 else f"{self.name} (v{self.version})"
+        if self.version == 1:
+            return self.name
+        return gettext("%(name)s (v%(version)s)") % {"name": self.name, "version": self.version}
 
     @classmethod
     def factory(cls, name: str, rule_set: RuleSet) -> Flow:
@@ -113,16 +126,22 @@ class Flow(models.Model):
         return data
 
     def in_use(self) -> bool:
-        """True when any State uses this flow (it is then frozen)."""
-        return self.states.exists()
+        """True when any running (not cancelled) State uses this flow (it is then frozen)."""
+        return self.states.running().exists()
 
     def state_count(self) -> int:
-        return self.states.count()
+        """How many running (not cancelled) States use this flow."""
+        return self.states.running().count()
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         count = self.states.count()
         if count:
-            raise FlowInUse(f"Flow {self.name!r} cannot be deleted: {count} state(s) use it", flow=self, count=count)
+            text = ngettext(
+                "Flow %(name)r cannot be deleted: %(count)s state uses it",
+                "Flow %(name)r cannot be deleted: %(count)s states use it",
+                count,
+            )
+            raise FlowInUse(text % {"name": self.name, "count": count}, flow=self, count=count)
         return super().delete(*args, **kwargs)
 
     def nodes_data(self) -> list[FlowNodeData]:
@@ -171,14 +190,16 @@ def _delete_graph_with_flow(sender: type[Flow], instance: Flow, **kwargs: Any) -
 class FlowNodeData(BaseNodeData):
     """The data of one node of a flow: which rule the node stands for."""
 
-    rule_label = models.CharField(max_length=255)
+    rule_label = models.CharField(_("rule label"), max_length=255)
     _flow_cache: Flow  # set by whoever loaded it with its flow (not a field)
 
     class Meta:
-        verbose_name = "flow node"
+        verbose_name = _("flow node")
+        verbose_name_plural = _("flow nodes")
 
     def __str__(self) -> str:
-        return f"FlowNodeData(id={self.pk} {self.rule_name})"
+        """``#<node id> <rule verbose name>``, as the admin names a node."""
+        return f"#{self.node_id} {self.rule_verbose_name}"
 
     # -- the rule ----------------------------------------------------------
     @property
@@ -191,14 +212,24 @@ class FlowNodeData(BaseNodeData):
         found = rule_registry.get_rule(self.rule_label)
         if found is None:
             raise MissingRule(
-                f"Node {self.node_id}: rule {self.rule_label!r} does not resolve", label=self.rule_label, node=self
+                gettext("Node %(node)s: rule %(label)r does not resolve")
+                % {"node": self.node_id, "label": self.rule_label},
+                label=self.rule_label,
+                node=self,
             )
         return found
 
     @property
     def rule_name(self) -> str:
+        """The rule's class name (what history rows store)."""
         found = rule_registry.get_rule(self.rule_label)
         return found.name if found else rule_registry.short_name(self.rule_label)
+
+    @property
+    def rule_verbose_name(self) -> str:
+        """The rule's verbose name in the active language (the class-name part
+        of the label when the rule is missing): what people see."""
+        return rule_registry.verbose_name_of(self.rule_label)
 
     @property
     def data(self) -> FlowNodeData:
@@ -219,7 +250,12 @@ class FlowNodeData(BaseNodeData):
         count = self.states.count()
         if count:
             raise FlowInUse(
-                f"Node {self.node_id} ({self.rule_name}) cannot be deleted: {count} state(s) are at it",
+                ngettext(
+                    "Node %(node)s (%(rule)s) cannot be deleted: %(count)s state is at it",
+                    "Node %(node)s (%(rule)s) cannot be deleted: %(count)s states are at it",
+                    count,
+                )
+                % {"node": self.node_id, "rule": self.rule_verbose_name, "count": count},
                 node=self,
                 count=count,
             )

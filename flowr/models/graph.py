@@ -22,6 +22,8 @@ from django.db import models, router
 from django.db.models import FilteredRelation, Q
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from flowr import edits
 from flowr.db import tricks
@@ -119,10 +121,11 @@ class DCCGraph(models.Model):
     root = models.ForeignKey("flowr.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        verbose_name = "graph"
+        verbose_name = _("graph")
+        verbose_name_plural = _("graphs")
 
     def __str__(self) -> str:
-        return f"DCCGraph(id={self.pk})"
+        return gettext("graph %(id)s") % {"id": self.pk}
 
     @property
     def data_class(self) -> type[BaseNodeData]:
@@ -240,8 +243,12 @@ class Node(models.Model):
         blank=True,
     )
 
+    class Meta:
+        verbose_name = _("node")
+        verbose_name_plural = _("nodes")
+
     def __str__(self) -> str:
-        return f"Node(id={self.pk})"
+        return gettext("node #%(id)s") % {"id": self.pk}
 
     # -- graph and data -------------------------------------------------
     def _get_graph(self) -> DCCGraph:
@@ -352,11 +359,13 @@ class Edge(models.Model):
     backbone = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("edge")
+        verbose_name_plural = _("edges")
         constraints = [models.UniqueConstraint(fields=["source", "target"], name="flowr_edge_unique")]
 
     def __str__(self) -> str:
-        kind = "backbone" if self.backbone else "link"
-        return f"Edge({self.source_id} -> {self.target_id}, {kind})"
+        kind = gettext("backbone") if self.backbone else gettext("link")
+        return f"#{self.source_id} -> #{self.target_id} ({kind})"
 
 
 class BaseNodeData(models.Model):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,10 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connections, models, router, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from flowr import edits, guards, signals
 from flowr import rules as rule_registry
@@ -48,9 +52,10 @@ from flowr.exceptions import (
     ConcurrentTransition,
     NoNextState,
     ReentrantTransition,
-    TransitionRefused,
+    StateCancelled,
 )
 from flowr.indexes import SetOnlyIndex
+from flowr.models import moves
 from flowr.models.flows import Flow, FlowNodeData
 from flowr.models.graph import Edge, Node, _rows_as_instances
 
@@ -80,7 +85,8 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
             active = _moving.pks = set()
         if self.pk in active:
             raise ReentrantTransition(
-                f"State {self.pk} is already in a transition: a callback or receiver cannot move its own State",
+                gettext("State %(id)s is already in a transition: a callback or receiver cannot move its own State")
+                % {"id": self.pk},
                 state_pk=self.pk,
             )
         active.add(self.pk)
@@ -88,17 +94,6 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
 
     def __exit__(self, *exc: object) -> None:
         self.active.discard(self.pk)
-
-
-# -- guards ----------------------------------------------------------------------
-
-_veto = guards.veto  # the guards' answers are worked out in flowr.guards
-
-
-def _refusal(state: State, leaving: type[Rule], entering: type[Rule], actor: Any = None) -> TransitionRefused | None:
-    """The first refusal of moving from ``leaving`` into ``entering``
-    (:func:`flowr.guards.refusal`: permission, ``can_leave``, ``can_enter``)."""
-    return guards.refusal(state, leaving, entering, actor)
 
 
 # -- signals after commit -----------------------------------------------------------
@@ -118,6 +113,17 @@ def _send_committed(**kwargs: Any) -> None:
 def _on_commit(db: str, **kwargs: Any) -> None:
     if signals.transition_committed.has_listeners(State):
         transaction.on_commit(partial(_send_committed, **kwargs), using=db)
+
+
+def _send_cancelled(**kwargs: Any) -> None:
+    """Send ``state_cancelled``; a receiver that raises is logged, not fatal."""
+    for receiver, result in signals.state_cancelled.send_robust(sender=State, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "state_cancelled receiver %r raised (the cancel is committed)",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 
 # -- the transition's rows -----------------------------------------------------------
@@ -145,6 +151,26 @@ class StateQuerySet(models.QuerySet["State"]):
         content_type = ContentType.objects.db_manager(self.db).get_for_model(subject)
         return self.filter(subject_content_type=content_type, subject_id=str(subject.pk))
 
+    def running(self) -> StateQuerySet:
+        """States not cancelled: the ones that freeze their flow (the one
+        definition of "running" every freezing check uses)."""
+        return self.filter(cancelled__isnull=True)
+
+    def advance_many(
+        self,
+        states: Iterable[State | Any],
+        rule: type[Rule] | str | None = None,
+        *,
+        actor: Any = None,
+        note: str = "",
+        atomic: bool = False,
+        per_transaction: int = 1,
+    ) -> list[moves.MoveResult]:
+        """Advance many States; one result each (:func:`flowr.models.moves.advance_many`)."""
+        return moves.advance_many(
+            self, states, rule, actor=actor, note=note, atomic=atomic, per_transaction=per_transaction
+        )
+
 
 class State(models.Model):
     """One running instance of a :class:`Flow`.
@@ -154,9 +180,11 @@ class State(models.Model):
     ``subject`` optionally points at any model instance.
     """
 
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states")
-    current_node = models.ForeignKey(FlowNodeData, on_delete=models.PROTECT, related_name="states")
-    version = models.PositiveIntegerField(default=0, editable=False)
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="states", verbose_name=_("flow"))
+    current_node = models.ForeignKey(
+        FlowNodeData, on_delete=models.PROTECT, related_name="states", verbose_name=_("current node")
+    )
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     # No index of its own: ``flowr_state_subject`` starts with it (on
     # PostgreSQL every transition writes every index of the State table).
     subject_content_type = models.ForeignKey(
@@ -164,23 +192,40 @@ class State(models.Model):
     )
     subject_id = models.CharField(max_length=255, blank=True, default="")
     subject = GenericForeignKey("subject_content_type", "subject_id")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+    # set once by cancel(): the State then takes no more moves and no longer
+    # freezes its flow
+    cancelled = models.DateTimeField(_("cancelled"), null=True, blank=True, editable=False)
 
     objects = StateQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("state")
+        verbose_name_plural = _("states")
         ordering = ["-updated", "-pk"]
         indexes = [models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject")]
+        permissions = [("jump_state", "Can move a state to any node"), ("cancel_state", "Can cancel a state")]
 
     def __str__(self) -> str:
-        return f"State(id={self.pk} flow={self.flow_id} node={self.current_node_id})"
+        """``<flow> #<id> at <rule verbose name>`` (reads the flow and the
+        current node: select them with the State in lists)."""
+        return gettext("%(flow)s #%(id)s at %(rule)s") % {
+            "flow": self.flow,
+            "id": self.pk,
+            "rule": self.current_node.rule_verbose_name,
+        }
 
     # -- reading -----------------------------------------------------------
     @property
     def history(self) -> models.QuerySet[StateHistory]:
         """Every start, transition and migration of this State, oldest first."""
         return self.history_rows.order_by("seq")
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once :meth:`cancel` has run (no query)."""
+        return self.cancelled is not None
 
     @property
     def is_finished(self) -> bool:
@@ -197,7 +242,8 @@ class State(models.Model):
         permissions are not checked).
 
         Empty when the flow ends here, when the current rule refuses to be
-        left, or when the current rule no longer resolves.
+        left, when the current rule no longer resolves, or when the State
+        was cancelled.
         """
         return [option.rule for option in self.transition_options(actor) if option.allowed]
 
@@ -208,10 +254,12 @@ class State(models.Model):
         guard's reason and code).  What every surface shows.
 
         Children whose rule no longer resolves are left out (they cannot be
-        taken); empty when the current rule no longer resolves.  One query
-        (two when ``current_node`` is not loaded), plus whatever the
-        guards and ``actor.has_perm()`` ask.
+        taken); empty when the current rule no longer resolves or the State
+        was cancelled.  One query (two when ``current_node`` is not loaded),
+        plus whatever the guards and ``actor.has_perm()`` ask.
         """
+        if self.cancelled is not None:
+            return []
         current = rule_registry.get_rule(self.current_node.rule_label)
         if current is None:
             return []
@@ -311,6 +359,7 @@ class State(models.Model):
         :param data: JSON-serialisable data stored on the history row
         :raises NoNextState, ChoiceRequired, ChoiceNotInFlow: no such move
             (``AmbiguousRule``: a class name several children share)
+        :raises StateCancelled: the State was cancelled
         :raises TransitionForbidden: the rule's ``permission`` refused ``actor``
         :raises TransitionRefused: a guard vetoed
         :raises InvalidTransitionData: ``note`` is not a string or ``data``
@@ -320,29 +369,64 @@ class State(models.Model):
             when a lock wait timed out); refresh and retry
         :raises ReentrantTransition: a callback tried to move this State
         """
-        if self.pk is None:
-            raise ValueError("next_state() needs a saved State; use State.start()")
+        self._next(rule, actor, note, data)
+        return self
+
+    def _next(self, rule: type[Rule] | str | None, actor: Any, note: str, data: Any = None) -> StateHistory:
+        """:meth:`next_state`, returning the history row; what
+        ``advance_many`` runs for each State (one code path: permission,
+        guards, note and data alike)."""
         guards.check_note_and_data(note, data, _DATA_ENCODER)
+        return self._apply(partial(self._transition, rule, actor, note, data), "next_state")
+
+    def jump_to(
+        self, node: FlowNodeData | Node, *, actor: Any = None, note: str = "", callbacks: bool = False
+    ) -> State:
+        """Move to any node of the flow, edges and guards ignored; return ``self``
+        (:func:`flowr.models.moves.jump_to`)."""
+        moves.jump_to(self, node, actor=actor, note=note, callbacks=callbacks)
+        return self
+
+    def cancel(self, *, actor: Any = None, note: str = "") -> State:
+        """Cancel the State for good; return ``self`` (:func:`flowr.models.moves.cancel`)."""
+        moves.cancel(self, actor=actor, note=note)
+        return self
+
+    def _apply(self, move: Callable[[str], StateHistory], what: str) -> StateHistory:
+        """Run ``move(db)`` as one move of this State: refused for a
+        cancelled State, atomic, re-entry guarded, lock errors as flowr
+        errors, the in-memory object put back on any error."""
+        if self.pk is None:
+            raise ValueError(f"{what}() needs a saved State; use State.start()")
+        if self.cancelled is not None:
+            raise StateCancelled(
+                gettext("State %(id)s was cancelled: it takes no more moves") % {"id": self.pk}, state=self
+            )
         db = router.db_for_write(type(self), instance=self)
-        saved = (self.current_node_id, self.version, self.updated, self._state.fields_cache.get("current_node"))
+        saved = self._snapshot()
         try:
             with _guard_reentry(self.pk), _lock_errors_as_flowr(self), transaction.atomic(using=db):
-                return self._transition(rule, actor, db, note, data)
+                return move(db)
         except BaseException:
             self._restore(*saved)
             raise
 
-    def _restore(self, node_id: int, version: int, updated: Any, node: FlowNodeData | None) -> None:
-        """Put the in-memory fields back after a failed transition."""
+    def _snapshot(self) -> tuple[Any, ...]:
+        """What :meth:`_restore` puts back."""
+        node = self._state.fields_cache.get("current_node")
+        return (self.current_node_id, self.version, self.updated, node, self.cancelled)
+
+    def _restore(
+        self, node_id: int, version: int, updated: Any, node: FlowNodeData | None, cancelled: Any = None
+    ) -> None:
+        """Put the in-memory fields back after a failed (or rolled back) move."""
         if node is not None and node.pk == node_id:
             self.current_node = node
         else:
             self.current_node_id = node_id
-        self.version, self.updated = version, updated
+        self.version, self.updated, self.cancelled = version, updated, cancelled
 
-    def _transition(
-        self, choice: type[Rule] | str | None, actor: Any, db: str, note: str = "", data: Any = None
-    ) -> State:
+    def _transition(self, choice: type[Rule] | str | None, actor: Any, note: str, data: Any, db: str) -> StateHistory:
         seen = (self.current_node_id, self.version)
         current = self.current_node
         with connections[db].cursor() as cursor:  # one cursor for the transition's statements
@@ -355,10 +439,65 @@ class State(models.Model):
             signals.pre_transition.send(sender=State, **event)
             leaving.on_leave(self)
             entering.on_enter(self)
-            row = self._move(cursor, seen, current, target, actor, db, note, data)
+            row = self._move(cursor, seen, current, target, actor, db, note=note, data=data)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
-        return self
+        return row
+
+    def _jump(self, target: FlowNodeData, actor: Any, note: str, callbacks: bool, db: str) -> StateHistory:
+        """A jump's lock, re-check, callbacks (when asked), signals and rows."""
+        seen = (self.current_node_id, self.version)
+        current = self.current_node
+        with connections[db].cursor() as cursor:
+            self._lock_and_load(cursor, seen, current, db)
+            entering = target.rule
+            event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
+            signals.pre_transition.send(sender=State, **event)
+            if callbacks:
+                current.rule.on_leave(self)
+                entering.on_enter(self)
+            row = self._move(cursor, seen, current, target, actor, db, kind=StateHistory.JUMP, note=note)
+        signals.post_transition.send(sender=State, history=row, **event)
+        _on_commit(db, history=row, **event)
+        return row
+
+    def _cancel(self, actor: Any, note: str, db: str) -> StateHistory:
+        """A cancel's lock, re-check, compare-and-set and row (not a hot path: the ORM's update)."""
+        seen = (self.current_node_id, self.version)
+        current = self.current_node
+        with connections[db].cursor() as cursor:
+            self._lock_and_load(cursor, seen, current, db)
+        now = timezone.now()
+        changed = (
+            type(self)
+            ._default_manager.using(db)
+            .filter(pk=self.pk, current_node_id=seen[0], version=seen[1], cancelled__isnull=True)
+            .update(cancelled=now, version=F("version") + 1, updated=now)
+        )
+        if changed != 1:
+            raise ConcurrentTransition(
+                gettext("State %(id)s moved during the cancel; try again") % {"id": self.pk}, state=self
+            )
+        self.version, self.updated, self.cancelled = seen[1] + 1, now, now
+        try:
+            row = StateHistory.record(
+                self,
+                next_seq(seen[1]),
+                current,
+                current,
+                actor,
+                kind=StateHistory.CANCEL,
+                note=note,
+                using=db,
+                created=now,
+            )
+        except IntegrityError as exc:
+            raise ConcurrentTransition(
+                f"State {self.pk}: history row {next_seq(seen[1])} already exists; try again", state=self
+            ) from exc
+        if signals.state_cancelled.has_listeners(State):
+            transaction.on_commit(partial(_send_cancelled, state=self, actor=actor, history=row), using=db)
+        return row
 
     def _lock_and_load(
         self, cursor: CursorWrapper, seen: tuple[int, int], current: FlowNodeData, db: str
@@ -375,13 +514,20 @@ class State(models.Model):
             if lock_error_kind(exc) is None:
                 raise
             raise ConcurrentTransition(
-                f"State {self.pk} is being moved by another transaction; refresh it and try again", state=self
+                gettext("State %(id)s is being moved by another transaction; refresh it and try again")
+                % {"id": self.pk},
+                state=self,
             ) from exc
         if found != seen:
-            where = "was deleted" if found is None else f"is now at node data {found[0]}, version {found[1]}"
-            raise ConcurrentTransition(
-                f"State {self.pk} moved since it was loaded (it {where}); refresh it and try again", state=self
-            )
+            if found is None:
+                text = gettext("State %(id)s moved since it was loaded (it was deleted); refresh it and try again")
+            else:
+                text = gettext(
+                    "State %(id)s moved since it was loaded (it is now at node data %(data)s, version %(version)s); "
+                    "refresh it and try again"
+                )
+            where = {"id": self.pk, "data": found[0] if found else None, "version": found[1] if found else None}
+            raise ConcurrentTransition(text % where, state=self)
         return [_node_data(db, sql, row) for row in rows]
 
     def _move(
@@ -392,6 +538,7 @@ class State(models.Model):
         target: FlowNodeData,
         actor: Any,
         db: str,
+        kind: str = "transition",
         note: str = "",
         data: Any = None,
     ) -> StateHistory:
@@ -403,7 +550,7 @@ class State(models.Model):
         now = timezone.now()  # the State's ``updated`` and the row's ``created``
         stamp = _UPDATED.get_db_prep_value(now, cursor.db)
         seq = next_seq(seen[1])
-        row = _HISTORY.build(self, seq, current, target, actor, StateHistory.TRANSITION, note, now, data)
+        row = _HISTORY.build(self, seq, current, target, actor, kind, note, now, data)
         # moved before the write: save() receivers see it so; next_state()
         # puts it back if the write fails
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
@@ -412,9 +559,12 @@ class State(models.Model):
                 return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
-                f"State {self.pk}: history row {seq} already exists; try again", state=self
+                gettext("State %(id)s: history row %(seq)s already exists; try again") % {"id": self.pk, "seq": seq},
+                state=self,
             ) from exc
-        raise ConcurrentTransition(f"State {self.pk} moved during the transition; try again", state=self)
+        raise ConcurrentTransition(
+            gettext("State %(id)s moved during the transition; try again") % {"id": self.pk}, state=self
+        )
 
     def _choose(
         self, current: FlowNodeData, children: list[FlowNodeData], choice: type[Rule] | str | None
@@ -422,7 +572,8 @@ class State(models.Model):
         """The child to move to (0.2's rules: one child, or ``choice``)."""
         if not children:
             raise NoNextState(
-                f"No next state: node {current.node_id} ({current.rule_name}) of flow {self.flow_id} has no children",
+                gettext("No next state: node %(node)s (%(rule)s) of flow %(flow)s has no children")
+                % {"node": current.node_id, "rule": current.rule_verbose_name, "flow": self.flow_id},
                 state=self,
                 node=current,
             )
@@ -430,7 +581,8 @@ class State(models.Model):
             if len(children) == 1:
                 return children[0]
             raise ChoiceRequired(
-                f"Rule {current.rule_name} branches here ({len(children)} children): choose the next rule",
+                gettext("Rule %(rule)s branches here (%(count)s children): choose the next rule")
+                % {"rule": current.rule_verbose_name, "count": len(children)},
                 state=self,
                 node=current,
             )
@@ -445,15 +597,16 @@ class State(models.Model):
             if named:
                 labels = ", ".join(child.rule_label for child in named)
                 raise AmbiguousRule(
-                    f"Several children of node {current.node_id} are called {choice}: give the label, one of {labels}",
+                    gettext("Several children of node %(node)s are called %(name)s: give the label, one of %(labels)s")
+                    % {"node": current.node_id, "name": choice, "labels": labels},
                     state=self,
                     node=current,
                     rule=choice,
                     problems=[child.rule_label for child in named],
                 )
         raise ChoiceNotInFlow(
-            f"Rule {rule_registry.short_name(label)} is not a child of node {current.node_id} "
-            f"({current.rule_name}) in this flow",
+            gettext("Rule %(rule)s is not a child of node %(node)s (%(current)s) in this flow")
+            % {"rule": rule_registry.short_name(label), "node": current.node_id, "current": current.rule_verbose_name},
             state=self,
             node=current,
             rule=choice,
@@ -461,38 +614,45 @@ class State(models.Model):
 
 
 class StateHistory(models.Model):
-    """One start, transition or migration of a State.
+    """One start, transition, migration, jump or cancel of a State.
 
     ``seq`` counts from 1 per State (unique with the State).  Rule labels and
     names are copied as they were, so history stays readable after rules are
     renamed or nodes deleted (the node foreign keys then become null).
     """
 
-    START, TRANSITION, MIGRATION = "start", "transition", "migration"
-    KINDS = [(START, "start"), (TRANSITION, "transition"), (MIGRATION, "migration")]
+    START, TRANSITION, MIGRATION, JUMP, CANCEL = "start", "transition", "migration", "jump", "cancel"
+    KINDS = [
+        (START, _("start")),
+        (TRANSITION, _("transition")),
+        (MIGRATION, _("migration")),
+        (JUMP, _("jump")),
+        (CANCEL, _("cancel")),
+    ]
 
     # db_index=False: the unique (state, seq) index serves look-ups by state
     state = models.ForeignKey(State, on_delete=models.CASCADE, related_name="history_rows", db_index=False)
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=16, choices=KINDS, default=TRANSITION)
+    seq = models.PositiveIntegerField(_("step"))
+    kind = models.CharField(_("kind"), max_length=16, choices=KINDS, default=TRANSITION)
     from_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_node = models.ForeignKey(FlowNodeData, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    from_rule_label = models.CharField(max_length=255, blank=True, default="")
-    from_rule_name = models.CharField(max_length=255, blank=True, default="")
-    to_rule_label = models.CharField(max_length=255)
-    to_rule_name = models.CharField(max_length=255)
+    from_rule_label = models.CharField(_("from rule label"), max_length=255, blank=True, default="")
+    from_rule_name = models.CharField(_("from rule"), max_length=255, blank=True, default="")
+    to_rule_label = models.CharField(_("to rule label"), max_length=255)
+    to_rule_name = models.CharField(_("to rule"), max_length=255)
     # db_index=False: SetOnlyIndex below (most transitions have no actor)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    actor_repr = models.CharField(max_length=255, blank=True, default="")
-    note = models.TextField(blank=True, default="")
+    actor_repr = models.CharField(_("actor"), max_length=255, blank=True, default="")
+    note = models.TextField(_("note"), blank=True, default="")
     # what the actor gave with the transition (JSON); null: nothing given
-    data = models.JSONField(null=True, blank=True, default=None)
-    created = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(_("data"), null=True, blank=True, default=None)
+    created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "state history"
+        verbose_name = _("state history row")
+        verbose_name_plural = _("state history")
         ordering = ["state", "seq"]
         constraints = [models.UniqueConstraint(fields=["state", "seq"], name="flowr_history_state_seq")]
         # Every index is written by every transition.  Kept: the unique
@@ -502,7 +662,18 @@ class StateHistory(models.Model):
         indexes = [SetOnlyIndex(fields=["actor"], name="flowr_history_actor")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.from_rule_name or '-'} -> {self.to_rule_name}"
+        return f"#{self.seq} {self.from_rule_verbose_name or '-'} -> {self.to_rule_verbose_name}"
+
+    @property
+    def from_rule_verbose_name(self) -> str:
+        """The left rule as people see it: its current verbose name while the
+        stored label resolves, else the stored name (history is never rewritten)."""
+        return _shown_rule(self.from_rule_label, self.from_rule_name)
+
+    @property
+    def to_rule_verbose_name(self) -> str:
+        """The entered rule as people see it (see :attr:`from_rule_verbose_name`)."""
+        return _shown_rule(self.to_rule_label, self.to_rule_name)
 
     @classmethod
     def record(
@@ -541,6 +712,11 @@ class StateHistory(models.Model):
         """An unsaved history row, with the rules' labels and names copied
         (:meth:`flowr.db.history.HistoryWriter.build`)."""
         return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created, data)
+
+
+def _shown_rule(label: str, stored_name: str) -> str:
+    found = rule_registry.get_rule(label) if label else None
+    return str(found.verbose_name) if found is not None else stored_name
 
 
 _UPDATED = State._meta.get_field("updated")

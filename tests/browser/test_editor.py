@@ -289,7 +289,7 @@ def test_frozen_flow_is_read_only_and_clones(page):
     assert page.locator(".flowr-readonly-note").is_visible()
     for control in ("#flowr-add-child", "#flowr-connect", "#flowr-remove", "#flowr-prune"):
         assert page.locator(control).count() == 0
-    assert "2 state(s) here" in page.locator(".flowr-badge-states").inner_text()
+    assert "2 states here" in page.locator(".flowr-badge-states").inner_text()
     screenshot(page, "editor-frozen.png")
     page.click("#flowr-clone")
     page.wait_for_url(lambda url: re.search(r"/flowr/flows/(\d+)/edit/$", url)[1] != str(flow.pk))

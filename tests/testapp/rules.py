@@ -5,8 +5,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from flowr import sample_rules  # noqa: F401  (registers A-E)
-from flowr.models import Flow, FlowNodeData, RuleSet
+from flowr.models import Flow, FlowNodeData
 from flowr.rules import Rule
+from flowr.testing import build_flow, flow_nodes
 from tests.testapp.models import CallbackLog
 
 
@@ -126,19 +127,13 @@ class Probe3(ProbeRule):
 
 def cycle_flow(name: str = "cycle") -> tuple[Flow, list[FlowNodeData]]:
     """Cycle1 -> Cycle2 -> Cycle3 -> Cycle1; returns the flow and the 3 nodes."""
-    flow = Flow.factory(name, RuleSet.factory(name, Cycle1))
-    first = flow.root_data
-    second = first.add_child_rule(Cycle2)
-    third = second.add_child_rule(Cycle3)
-    third.connect_child(first)
-    return flow, [first, second, third]
+    flow = build_flow(Cycle1, "Cycle1 > Cycle2 > Cycle3 > @Cycle1", name=name)
+    nodes = flow_nodes(flow)
+    return flow, [nodes["Cycle1"], nodes["Cycle2"], nodes["Cycle3"]]
 
 
 def probe_flow(name: str = "probe") -> tuple[Flow, list[FlowNodeData]]:
     """Probe1 -> Probe2 -> (Probe3 | back to Probe1); returns flow and nodes."""
-    flow = Flow.factory(name, RuleSet.factory(name, Probe1))
-    first = flow.root_data
-    second = first.add_child_rule(Probe2)
-    third = second.add_child_rule(Probe3)
-    second.connect_child(first)
-    return flow, [first, second, third]
+    flow = build_flow(Probe1, "Probe1 > Probe2 > (Probe3 | @Probe1)", name=name)
+    nodes = flow_nodes(flow)
+    return flow, [nodes["Probe1"], nodes["Probe2"], nodes["Probe3"]]

@@ -3,8 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from flowr.admin import FlowrFlowFilter, FlowrRuleFilter, FlowrSubjectAdminMixin
+from flowr.models import Flow
+from helpdesk import rules
 from helpdesk.models import Ticket, TicketLog
 
 
@@ -20,11 +24,18 @@ class TicketLogInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "customer_email", "status", "created"]
-    list_filter = ["status"]
+class TicketAdmin(FlowrSubjectAdminMixin, admin.ModelAdmin):
+    """A ticket's page shows its States, with buttons to move them (flowr's subject mixin)."""
+
+    list_display = ["id", "title", "customer_email", "status", "flowr_state", "created"]
+    list_filter = ["status", FlowrFlowFilter, FlowrRuleFilter]
+    search_fields = ["title", "customer_email"]  # also lets "Start a state" search tickets
     readonly_fields = ["status"]
     inlines = [TicketLogInline]
+
+    def get_flowr_flows(self, request: HttpRequest, obj: Ticket) -> QuerySet[Flow]:
+        """Tickets go through the helpdesk flows only."""
+        return super().get_flowr_flows(request, obj).filter(rule_set__root_rule_label=rules.Opened.class_label)
 
 
 @admin.register(TicketLog)

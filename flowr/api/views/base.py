@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.utils.encoding import smart_str
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from drf_spectacular.openapi import AutoSchema
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.authentication import BaseAuthentication
@@ -33,8 +33,9 @@ from rest_framework.utils import formatting
 from rest_framework.versioning import BaseVersioning
 from rest_framework.views import APIView
 
-from flowr.api import authentication
+from flowr.api import authentication, params
 from flowr.api.exceptions import flowr_exception_handler
+from flowr.api.openapi import FlowrAutoSchema
 from flowr.api.pagination import FlowrPagination
 from flowr.api.parsers import FlowrJSONParser
 from flowr.api.permissions import edit_permission_classes, state_permission_classes
@@ -69,11 +70,12 @@ def document(**kwargs: Any) -> Callable[[Any], Any]:
     """drf-spectacular's ``extend_schema`` for a view method.
 
     Without a project-wide ``DEFAULT_SCHEMA_CLASS`` setting, ``extend_schema``
-    would extend DRF's own AutoSchema; flowr's views use drf-spectacular's.
+    would extend DRF's own AutoSchema; flowr's views use drf-spectacular's
+    (:class:`~flowr.api.openapi.FlowrAutoSchema`).
     """
 
     def decorator(method: Any) -> Any:
-        method.schema = AutoSchema
+        method.schema = FlowrAutoSchema
         return extend_schema(**kwargs)(method)
 
     return decorator
@@ -89,12 +91,15 @@ class FlowrNegotiation(DefaultContentNegotiation):
         view = request.parser_context.get("view") if request.parser_context else None
         if getattr(view, "action", None) != "diagram":
             return super().select_renderer(request, renderers, format_suffix)
-        wanted = format_suffix or request.query_params.get("format") or "dot"
+        given = params.single(request.query_params, "format")  # given twice: a 400
+        wanted = format_suffix or ("dot" if given is None else given)
         for renderer in renderers:
             if renderer.format == wanted:
                 return renderer, renderer.media_type
         choices = ", ".join(r.format for r in renderers)
-        raise ValidationError({"format": [f"Choose one of {choices}, not {wanted!r}."]})
+        raise ValidationError(
+            {"format": [_("Choose one of %(choices)s, not %(wanted)r.") % {"choices": choices, "wanted": wanted}]}
+        )
 
 
 class FlowrAPIMixin(_APIViewBase):
@@ -107,7 +112,7 @@ class FlowrAPIMixin(_APIViewBase):
     versioning_class: type[BaseVersioning] | None = None
     pagination_class: type[BasePagination] | None = FlowrPagination
     filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol[Any]]] = []
-    schema: ViewInspector | None = AutoSchema()
+    schema: ViewInspector | None = FlowrAutoSchema()
 
     #: which permission setting applies: "edit" or "state"
     permission_kind: ClassVar[str] = "edit"

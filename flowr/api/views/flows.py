@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Count, F, ProtectedError, QuerySet
+from django.db.models import Count, F, ProtectedError, Q, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import edits, export
+from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
@@ -33,7 +35,10 @@ def flows() -> QuerySet[Flow]:
     # aggregation queries ignore Meta.ordering: order explicitly (pagination)
     return (
         Flow.objects.select_related("rule_set", "state_graph")
-        .annotate(running_states=Count("states"), root_node=F("state_graph__root_id"))
+        .annotate(
+            running_states=Count("states", filter=Q(states__cancelled__isnull=True)),
+            root_node=F("state_graph__root_id"),
+        )
         .order_by("name", "version", "pk")
     )
 
@@ -90,7 +95,9 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
             with transaction.atomic():
                 flow.delete()
         except ProtectedError as exc:
-            raise FlowInUse(f"Flow {flow.name!r} cannot be deleted: states use it", flow=flow) from exc
+            raise FlowInUse(
+                _("Flow %(name)r cannot be deleted: states use it") % {"name": flow.name}, flow=flow
+            ) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @document(responses=FlowGraphSerializer)
@@ -121,7 +128,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         flow = export.import_flow(data["document"], name=data.get("name"), rule_set=data.get("rule_set"))
         return self.respond(flow, status.HTTP_201_CREATED)
 
-    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @document(parameters=[FORMAT_PARAMETER], responses=DIAGRAM_RESPONSES)
     @action(detail=True, methods=["get"])
     def diagram(self, request: Request, pk: str | None = None) -> Response:
         """The flow as Graphviz DOT or Mermaid text."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -12,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flowr import export
+from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import RuleSetCreateSerializer, RuleSetDetailSerializer, RuleSetSerializer
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.models import RuleSet
@@ -47,7 +47,7 @@ class RuleSetViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         rule_set = RuleSet.factory(data["name"], data["root_rule"])
         return Response(RuleSetDetailSerializer(rule_set).data, status=status.HTTP_201_CREATED)
 
-    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @document(parameters=[FORMAT_PARAMETER], responses=DIAGRAM_RESPONSES)
     @action(detail=True, methods=["get"])
     def diagram(self, request: Request, pk: str | None = None) -> Response:
         """The rule graph as Graphviz DOT or Mermaid text."""

@@ -40,9 +40,13 @@ def only_flowr_endpoints(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> lis
 
 SCHEMA_SETTINGS: dict[str, Any] = {
     "TITLE": "django-flowr API",
-    "DESCRIPTION": 'Rules, rule sets, flows and their graphs, running States. Errors are {"detail": str, "code": str}.',
+    "DESCRIPTION": (
+        "Rules, rule sets, flows and their graphs, running States. Every error answers the Error schema: "
+        '{"detail": str, "code": str}, with "errors" and "error_codes" per field when the code is invalid.'
+    ),
     "VERSION": __version__,
     "PREPROCESSING_HOOKS": ["flowr.api.views.schema.only_flowr_endpoints"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "flowr.api.openapi.declare_errors"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -1,4 +1,4 @@
-"""``/states/``: running instances of flows: start, read, advance, history."""
+"""``/states/``: running instances of flows: start, read, advance (one or many), jump, cancel, history."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -16,8 +16,14 @@ from rest_framework.response import Response
 
 from flowr import export
 from flowr.api import params as query
+from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
+    AdvanceManyResultSerializer,
+    AdvanceManySerializer,
     AdvanceSerializer,
+    CancelSerializer,
+    JumpSerializer,
+    MoveResultSerializer,
     StateCreateSerializer,
     StateDetailSerializer,
     StateHistorySerializer,
@@ -26,8 +32,9 @@ from flowr.api.serializers import (
 )
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
-from flowr.exceptions import ConcurrentTransition
-from flowr.models import Flow, State, StateHistory
+from flowr.exceptions import ConcurrentTransition, NodeNotInFlow
+from flowr.models import Flow, Node, State, StateHistory
+from flowr.models.moves import CANCEL_PERMISSION, JUMP_PERMISSION
 
 VIEW, ADD, CHANGE = "flowr.view_state", "flowr.add_state", "flowr.change_state"
 
@@ -36,7 +43,9 @@ FILTERS = [
     OpenApiParameter("rule", str, description="Only States whose current node has this rule (label)."),
     OpenApiParameter("node", int, description="Only States standing on this node (Node id)."),
     OpenApiParameter("subject_type", str, description='Only States of subjects of this model ("app_label.model").'),
-    OpenApiParameter("subject_id", str, description="With subject_type: only States of this subject."),
+    OpenApiParameter(
+        "subject_id", str, description="Only States of subjects with this id (of any type, or of subject_type)."
+    ),
 ]
 
 
@@ -52,6 +61,9 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         "diagram": [VIEW],
         "create": [ADD],
         "advance": [CHANGE],
+        "advance_many": [CHANGE],
+        "jump": [JUMP_PERMISSION],
+        "cancel": [CANCEL_PERMISSION],
     }
     fallback_permissions = [CHANGE]
 
@@ -73,15 +85,19 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if rule is not None:
             states = states.filter(current_node__rule_label=rule)
         kind, subject = query.text(params, "subject_type"), query.text(params, "subject_id")
-        if subject is not None and kind is None:
-            raise serializers.ValidationError({"subject_id": ["Give subject_type too."]}, code="invalid")
         if kind is not None:
             states = states.filter(subject_content_type=subject_content_type(kind, self.request.user))
-            if subject is not None:
-                states = states.filter(subject_id=subject)
+        if subject is not None:
+            states = states.filter(subject_id=subject)
         return states
 
-    input_serializers = {"create": StateCreateSerializer, "advance": AdvanceSerializer}
+    input_serializers = {
+        "create": StateCreateSerializer,
+        "advance": AdvanceSerializer,
+        "advance_many": AdvanceManySerializer,
+        "jump": JumpSerializer,
+        "cancel": CancelSerializer,
+    }
 
     def get_serializer_class(self) -> type[Any]:
         if self.action == "list" and self.request.method == "GET":
@@ -150,15 +166,68 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         at = state.current_node.node_id
         if (node is not None and node != at) or (version is not None and version != state.version):
             seen = ", ".join(
-                f"{name} {value}" for name, value in (("node", node), ("version", version)) if value is not None
+                text % {"value": value}
+                for text, value in ((_("node %(value)s"), node), (_("version %(value)s"), version))
+                if value is not None
             )
             raise ConcurrentTransition(
-                f"State {state.pk} is at node {at}, version {state.version}, not {seen}; refresh it and try again",
+                _("State %(id)s is at node %(node)s, version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "node": at, "version": state.version, "seen": seen},
                 state=state,
             )
         # next_state() applies only from the version loaded here: a move in
         # between is refused too
         state.next_state(data.get("rule"), actor=request.user, note=data.get("note", ""), data=data.get("data"))
+        return self.respond(state)
+
+    @document(request=AdvanceManySerializer, responses=AdvanceManyResultSerializer, operation_id="states_advance_many")
+    @action(detail=False, methods=["post"], url_path="advance", url_name="advance-many")
+    def advance_many(self, request: Request) -> Response:
+        """Advance many States (``State.objects.advance_many``): one result per
+        State, 200 even when some (or, with ``atomic``, all) did not move."""
+        data = self.input(AdvanceManySerializer)
+        results = State.objects.advance_many(
+            data["states"], data.get("rule"), actor=request.user, note=data["note"], atomic=data["atomic"]
+        )
+        advanced = sum(1 for r in results if r.ok)
+        body = {
+            "advanced": advanced,
+            "failed": len(results) - advanced,
+            "results": MoveResultSerializer(results, many=True).data,
+        }
+        return Response(body)
+
+    def expect_version(self, state: State, version: int | None) -> None:
+        if version is not None and version != state.version:
+            raise ConcurrentTransition(
+                _("State %(id)s is at version %(version)s, not %(seen)s; refresh it and try again")
+                % {"id": state.pk, "version": state.version, "seen": version},
+                state=state,
+            )
+
+    @document(request=JumpSerializer, responses=StateDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def jump(self, request: Request, pk: str | None = None) -> Response:
+        """Move the State to any node of its flow, edges and guards ignored
+        (``flowr.jump_state``); callbacks only with ``callbacks``."""
+        state = self.get_object()
+        data = self.input(JumpSerializer)
+        self.expect_version(state, data.get("expected_version"))
+        node = Node.objects.filter(pk=data["node"]).first()
+        if node is None:
+            raise NodeNotInFlow(_("No node %(node)s") % {"node": data["node"]}, state=state)
+        state.jump_to(node, actor=request.user, note=data["note"], callbacks=data["callbacks"])
+        return self.respond(state)
+
+    @document(request=CancelSerializer, responses=StateDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel the State for good (``flowr.cancel_state``): no more moves,
+        and it no longer freezes its flow."""
+        state = self.get_object()
+        data = self.input(CancelSerializer)
+        self.expect_version(state, data.get("expected_version"))
+        state.cancel(actor=request.user, note=data["note"])
         return self.respond(state)
 
     @document(responses=StateHistorySerializer(many=True))
@@ -169,7 +238,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         rows = StateHistory.objects.filter(state_id=state.pk).select_related("from_node", "to_node").order_by("seq")
         return self.paginated(rows, StateHistorySerializer)
 
-    @document(parameters=[FORMAT_PARAMETER], responses={(200, "text/plain"): OpenApiTypes.STR})
+    @document(parameters=[FORMAT_PARAMETER], responses=DIAGRAM_RESPONSES)
     @action(detail=True, methods=["get"])
     def diagram(self, request: Request, pk: str | None = None) -> Response:
         """The State's flow as DOT or Mermaid, its node and path highlighted."""

@@ -17,7 +17,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--state", type=int, action="append", dest="states", help="check only this State (repeatable)"
+            "--state",
+            type=int,
+            nargs="+",
+            action="extend",
+            dest="states",
+            metavar="ID",
+            help="check only these States (--state 7 9, or --state 7 --state 9)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

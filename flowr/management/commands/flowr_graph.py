@@ -1,4 +1,4 @@
-"""``manage.py flowr_graph (--flow ID | --rule-set ID) --format dot|mermaid``."""
+"""``manage.py flowr_graph (--flow ID | --rule-set ID) [--format dot|mermaid] [-o FILE] [--state ID]``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ class Command(BaseCommand):
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--flow", type=int, help="primary key of the flow")
         which.add_argument("--rule-set", type=int, dest="rule_set", help="primary key of the rule set")
-        parser.add_argument("--format", choices=["dot", "mermaid"], default="dot", help="diagram language")
+        parser.add_argument(
+            "--format", choices=["dot", "mermaid"], default="dot", help="diagram language (default: dot)"
+        )
         parser.add_argument("-o", "--output", help="write to this file instead of standard output")
         parser.add_argument(
             "--state", type=int, help="highlight this State's current node and the path it took (flows only)"
@@ -33,6 +35,11 @@ class Command(BaseCommand):
         else:
             flow = self._get(Flow, options["flow"])
             state = None if options["state"] is None else self._get(State, options["state"])
+            if state is not None and state.flow_id != flow.pk:
+                raise CommandError(
+                    f"State {state.pk} runs flow {state.flow_id}, not flow {flow.pk}: "
+                    f"use --flow {state.flow_id} to highlight it"
+                )
             text = flow_to_dot(flow, state) if dot else flow_to_mermaid(flow, state)
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8") as handle:

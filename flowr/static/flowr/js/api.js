@@ -4,6 +4,8 @@
 // Every call sends the session cookie and the CSRF token; a refusal comes
 // back as an ApiError carrying the server's `detail` and stable `code`.
 
+import { gettext, interpolate } from "./dom.js";
+
 export class ApiError extends Error {
   constructor(status, detail, code) {
     super(detail);
@@ -44,7 +46,8 @@ export class ApiClient {
     try {
       response = await fetch(this.base + path, init);
     } catch (err) {
-      throw new ApiError(0, `The server could not be reached (${err.message}).`, "network_error");
+      const text = interpolate(gettext("The server could not be reached (%(reason)s)."), { reason: err.message });
+      throw new ApiError(0, text, "network_error");
     }
     const text = await response.text();
     let data = null;
@@ -116,6 +119,7 @@ export function expandGraph(doc) {
         node: pk,
         rule_label: rule.label,
         rule_name: rule.name,
+        verbose_name: rule.verbose_name,
         missing_rule: rule.missing_rule,
         is_root: pk === root,
         can_remove: removal.can_remove,

@@ -28,6 +28,24 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Translation: Django's JavaScript catalog (the flowr:javascript_catalog
+// view, loaded by the page before its modules) defines gettext, ngettext and
+// interpolate; without it the English text is shown.
+export function gettext(msgid) {
+  return window.gettext ? window.gettext(msgid) : msgid;
+}
+
+export function ngettext(singular, plural, count) {
+  if (window.ngettext) return window.ngettext(singular, plural, count);
+  return count === 1 ? singular : plural;
+}
+
+// "%(name)s" placeholders filled from `values` (as Django's interpolate(fmt, obj, true)).
+export function interpolate(fmt, values) {
+  if (window.interpolate) return window.interpolate(fmt, values, true);
+  return fmt.replace(/%\(\w+\)s/g, (match) => String(values[match.slice(2, -2)]));
+}
+
 export function readJson(id) {
   return JSON.parse(document.getElementById(id).textContent);
 }

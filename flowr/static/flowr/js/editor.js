@@ -3,13 +3,18 @@
 // truth: after every edit (or refusal) the graph is reloaded from it.
 
 import { ApiClient, csrfToken, expandGraph } from "./api.js";
-import { h, readJson } from "./dom.js";
+import { gettext, h, interpolate, ngettext, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
 import { NodePanel } from "./panel.js";
 import { renderProblems } from "./problems.js";
 
 // How many node names a prune confirmation lists before summarising.
 const LISTED = 15;
+
+// "<verbose name> #<node>", how the editor names a node to people.
+function nodeName(data, id) {
+  return `${data ? data.verbose_name || data.rule_name : "?"} #${id}`;
+}
 
 class Editor {
   constructor(root) {
@@ -54,12 +59,19 @@ class Editor {
   }
 
   get readOnlyReason() {
-    return `Read-only: ${this.flow.state_count} running state(s) use this flow. Clone it to edit a new version.`;
+    const text = ngettext(
+      "Read-only: %(count)s running state uses this flow. Clone it to edit a new version.",
+      "Read-only: %(count)s running states use this flow. Clone it to edit a new version.",
+      this.flow.state_count,
+    );
+    return interpolate(text, { count: this.flow.state_count });
   }
 
   showFlow() {
     const flow = this.flow;
-    const title = flow.version > 1 ? `${flow.name} (v${flow.version})` : flow.name;
+    const title = flow.version > 1
+      ? interpolate(gettext("%(name)s (v%(version)s)"), { name: flow.name, version: flow.version })
+      : flow.name;
     document.getElementById("flowr-flow-title").textContent = title;
     const frozen = document.getElementById("flowr-frozen");
     frozen.hidden = !flow.frozen;
@@ -127,7 +139,7 @@ class Editor {
     return h("p", { class: "flowr-mode-buttons" },
       onConfirm ? h("button", { type: "button", id: "flowr-confirm", class: "button flowr-danger", onclick: onConfirm }, confirmText) : null,
       " ",
-      h("button", { type: "button", id: "flowr-cancel", class: "button", onclick: () => this.cancelMode() }, "Cancel"));
+      h("button", { type: "button", id: "flowr-cancel", class: "button", onclick: () => this.cancelMode() }, gettext("Cancel")));
   }
 
   startConnect() {
@@ -140,10 +152,12 @@ class Editor {
     );
     this.mode = { kind: "connect", source: source.node, candidates: new Set(candidates.map((n) => n.data("node"))) };
     this.graph.markCandidates(this.graph.node(source.node), candidates);
-    const names = source.allowed_child_rules.map((r) => r.name).join(", ");
+    const names = source.allowed_child_rules.map((r) => r.verbose_name || r.name).join(", ");
+    const prompt = gettext("Click a green node to connect %(node)s to it (allowed rules: %(rules)s).");
     this.panel.showMode("connect",
-      h("p", {}, `Click a green node to connect ${source.rule_name} #${source.node} to it (allowed rules: ${names}). `,
-        h("strong", { id: "flowr-candidate-count" }, String(candidates.length)), " node(s) can be picked; dimmed ones cannot."),
+      h("p", {}, interpolate(prompt, { node: nodeName(source, source.node), rules: names }), " ",
+        h("strong", { id: "flowr-candidate-count" }, String(candidates.length)), " ",
+        ngettext("node can be picked; dimmed ones cannot.", "nodes can be picked; dimmed ones cannot.", candidates.length)),
       h("p", { id: "flowr-connect-note", class: "flowr-reason", hidden: true }),
       this.modeButtons());
   }
@@ -153,7 +167,11 @@ class Editor {
     const source = this.nodes.get(this.mode.source);
     if (!this.mode.candidates.has(id)) {
       const note = document.getElementById("flowr-connect-note");
-      note.textContent = `${ele.data("rule_name")} #${id} cannot be picked: its rule may not follow ${source.rule_name} here.`;
+      const refused = gettext("%(node)s cannot be picked: its rule may not follow %(source)s here.");
+      note.textContent = interpolate(refused, {
+        node: nodeName({ verbose_name: ele.data("verbose_name"), rule_name: ele.data("rule_name") }, id),
+        source: source.verbose_name || source.rule_name,
+      });
       note.hidden = false;
       return;
     }
@@ -166,8 +184,8 @@ class Editor {
     this.mode = { kind: "remove" };
     this.graph.markDoomed(this.graph.node(data.node));
     this.panel.showMode("remove",
-      h("p", {}, `Remove ${data.rule_name} #${data.node}? Its children stay in the flow.`),
-      this.modeButtons("Remove this node", () => this.run(() => this.api.removeNode(data.node))));
+      h("p", {}, interpolate(gettext("Remove %(node)s? Its children stay in the flow."), { node: nodeName(data, data.node) })),
+      this.modeButtons(gettext("Remove this node"), () => this.run(() => this.api.removeNode(data.node))));
   }
 
   async startPrune() {
@@ -186,15 +204,19 @@ class Editor {
     this.graph.markDoomed(doomed);
     const listed = detail.prune_list.slice(0, LISTED).map((pk) => {
       const data = this.nodes.get(pk);
-      return h("li", { dataset: { node: pk } }, `${data ? data.rule_name : "?"} #${pk}`);
+      return h("li", { dataset: { node: pk } }, nodeName(data, pk));
     });
-    if (detail.prune_list.length > LISTED) listed.push(h("li", {}, `\u2026 and ${detail.prune_list.length - LISTED} more`));
+    if (detail.prune_list.length > LISTED) {
+      const more = interpolate(gettext("\u2026 and %(count)s more"), { count: detail.prune_list.length - LISTED });
+      listed.push(h("li", {}, more));
+    }
     const count = detail.prune_list.length;
     this.panel.showMode("prune",
-      h("p", {}, "Prune removes ", h("strong", { id: "flowr-prune-count" }, String(count)),
-        " node(s), highlighted in red:"),
+      h("p", {}, gettext("Prune removes"), " ", h("strong", { id: "flowr-prune-count" }, String(count)), " ",
+        ngettext("node, highlighted in red:", "nodes, highlighted in red:", count)),
       h("ul", { class: "flowr-prune-list" }, listed),
-      this.modeButtons(`Prune ${count} node(s)`, () => this.run(() => this.api.prune(id))));
+      this.modeButtons(interpolate(ngettext("Prune %(count)s node", "Prune %(count)s nodes", count), { count }),
+        () => this.run(() => this.api.prune(id))));
   }
 
   // -- talking to the server ------------------------------------------------
@@ -229,10 +251,12 @@ class Editor {
   showBanner(err, reloadErr = null) {
     const text = err.detail || err.message || String(err);
     this.banner.replaceChildren(
-      h("span", { id: "flowr-banner-text" }, `The server refused: ${text}`),
+      h("span", { id: "flowr-banner-text" }, interpolate(gettext("The server refused: %(reason)s"), { reason: text })),
       err.code ? h("code", { class: "flowr-banner-code" }, err.code) : null,
-      reloadErr ? h("span", {}, ` (reloading the graph failed too: ${reloadErr.message})`) : null,
-      h("button", { type: "button", class: "flowr-banner-close", "aria-label": "Dismiss", onclick: () => this.hideBanner() }, "\u00d7"),
+      reloadErr
+        ? h("span", {}, " ", interpolate(gettext("(reloading the graph failed too: %(reason)s)"), { reason: reloadErr.message }))
+        : null,
+      h("button", { type: "button", class: "flowr-banner-close", "aria-label": gettext("Dismiss"), onclick: () => this.hideBanner() }, "\u00d7"),
     );
     this.banner.hidden = false;
   }
@@ -244,11 +268,13 @@ class Editor {
 
   async loadEditScreen(id) {
     const box = this.panel.editScreen;
-    box.replaceChildren(h("p", { class: "flowr-hint" }, "Loading\u2026"));
+    box.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Loading\u2026")));
     const url = this.config.edit_screen_url.replace("{id}", id);
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html", "X-Flowr-Fragment": "1" } });
-      if (!response.ok) throw new Error(`the edit screen could not be loaded (${response.status})`);
+      if (!response.ok) {
+        throw new Error(interpolate(gettext("the edit screen could not be loaded (%(status)s)"), { status: response.status }));
+      }
       const html = await response.text();
       // HTML made by the rule's code (database values escaped server-side)
       if (this.selected === id) box.innerHTML = html;

@@ -78,7 +78,8 @@ export const STYLE = [
 ];
 
 function displayLabel(data) {
-  return data.state_count ? `${data.rule_name}\n\u25cf ${data.state_count}` : data.rule_name;
+  const name = data.verbose_name || data.rule_name;
+  return data.state_count ? `${name}\n\u25cf ${data.state_count}` : name;
 }
 
 function decorate(elements) {

@@ -1,7 +1,7 @@
 // The side panel of the flow editor: what the selected node is, and the
 // edits allowed on it.  Buttons that cannot act are disabled and say why.
 
-import { h } from "./dom.js";
+import { gettext, h, interpolate, ngettext } from "./dom.js";
 
 function badge(text, kind) {
   return h("span", { class: `flowr-badge flowr-badge-${kind}` }, text);
@@ -13,17 +13,20 @@ function reason(text, name) {
 
 function describe(data) {
   const badges = [];
-  if (data.is_root) badges.push(badge("root", "root"));
-  if (data.multiple_paths) badges.push(badge("branching", "branching"));
-  if (data.missing_rule) badges.push(badge("missing rule", "missing"));
-  if (data.state_count) badges.push(badge(`${data.state_count} state(s) here`, "states"));
+  if (data.is_root) badges.push(badge(gettext("root"), "root"));
+  if (data.multiple_paths) badges.push(badge(gettext("branching"), "branching"));
+  if (data.missing_rule) badges.push(badge(gettext("missing rule"), "missing"));
+  if (data.state_count) {
+    const here = ngettext("%(count)s state here", "%(count)s states here", data.state_count);
+    badges.push(badge(interpolate(here, { count: data.state_count }), "states"));
+  }
   return [
-    h("h2", { class: "flowr-node-title" }, data.rule_name, " ", ...badges),
+    h("h2", { class: "flowr-node-title" }, data.verbose_name || data.rule_name, " ", ...badges),
     h("dl", { class: "flowr-facts" },
-      h("dt", {}, "Node"), h("dd", { class: "flowr-node-id" }, `#${data.node}`),
-      h("dt", {}, "Rule"),
+      h("dt", {}, gettext("Node")), h("dd", { class: "flowr-node-id" }, `#${data.node}`),
+      h("dt", {}, gettext("Rule")),
       h("dd", {}, data.missing_rule
-        ? h("span", { class: "flowr-missing" }, "missing rule: ", h("code", {}, data.rule_label))
+        ? h("span", { class: "flowr-missing" }, gettext("missing rule:"), " ", h("code", {}, data.rule_label))
         : h("code", { class: "flowr-rule-label" }, data.rule_label)),
     ),
   ];
@@ -31,11 +34,11 @@ function describe(data) {
 
 function childrenList(data, ctx) {
   if (!data.children.length) {
-    return h("p", { class: "flowr-children flowr-empty" }, "No children: the flow ends here.");
+    return h("p", { class: "flowr-children flowr-empty" }, gettext("No children: the flow ends here."));
   }
   return h("ul", { class: "flowr-children" }, data.children.map((id) => {
     const child = ctx.nodeData(id);
-    const name = child ? child.rule_name : "?";
+    const name = child ? child.verbose_name || child.rule_name : "?";
     return h("li", {}, h("button", { type: "button", class: "flowr-link", dataset: { node: id }, onclick: () => ctx.onSelect(id) },
       `${name} #${id}`));
   }));
@@ -43,16 +46,16 @@ function childrenList(data, ctx) {
 
 function addChildForm(data, ctx) {
   const rules = data.allowed_child_rules;
-  const select = h("select", { id: "flowr-add-rule", name: "rule", disabled: !rules.length, "aria-label": "Rule of the new child" },
+  const select = h("select", { id: "flowr-add-rule", name: "rule", disabled: !rules.length, "aria-label": gettext("Rule of the new child") },
     rules.length
-      ? rules.map((r) => h("option", { value: r.label }, `${r.name} (${r.label})`))
-      : h("option", { value: "" }, "\u2014 none \u2014"));
+      ? rules.map((r) => h("option", { value: r.label }, `${r.verbose_name || r.name} (${r.label})`))
+      : h("option", { value: "" }, gettext("\u2014 none \u2014")));
   const form = h("form", { class: "flowr-add-child", onsubmit: (evt) => {
     evt.preventDefault();
     if (select.value) ctx.onAddChild(select.value);
   } },
-  h("label", { for: "flowr-add-rule" }, "Add child"), " ", select, " ",
-  h("button", { type: "submit", id: "flowr-add-child", class: "button", disabled: !rules.length }, "Add"));
+  h("label", { for: "flowr-add-rule" }, gettext("Add child")), " ", select, " ",
+  h("button", { type: "submit", id: "flowr-add-child", class: "button", disabled: !rules.length }, gettext("Add")));
   return [form, reason(rules.length ? null : data.full_reason, "add-child")];
 }
 
@@ -62,20 +65,20 @@ function actions(data, ctx) {
   }
   const canConnect = data.allowed_child_rules.length > 0;
   return [
-    h("h3", {}, "Edit"),
+    h("h3", {}, gettext("Edit")),
     ...addChildForm(data, ctx),
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-connect", class: "button", disabled: !canConnect, onclick: ctx.onConnect },
-        "Connect to\u2026"),
+        gettext("Connect to\u2026")),
       reason(canConnect ? null : data.full_reason, "connect")),
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-remove", class: "button", disabled: !data.can_remove, onclick: ctx.onRemove },
-        "Remove"),
+        gettext("Remove")),
       reason(data.can_remove ? null : data.cannot_remove_reason, "remove")),
     h("div", { class: "flowr-action" },
       h("button", { type: "button", id: "flowr-prune", class: "button", disabled: data.is_root, onclick: ctx.onPrune },
-        "Prune\u2026"),
-      reason(data.is_root ? "The root cannot be pruned." : null, "prune")),
+        gettext("Prune\u2026")),
+      reason(data.is_root ? gettext("The root cannot be pruned.") : null, "prune")),
   ];
 }
 
@@ -88,7 +91,7 @@ export class NodePanel {
   }
 
   clear() {
-    this.container.replaceChildren(h("p", { class: "flowr-hint" }, "Select a node to see and edit it."));
+    this.container.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Select a node to see and edit it.")));
   }
 
   // ctx: readOnly, readOnlyReason, nodeData(id), onSelect(id), onAddChild(label),
@@ -101,10 +104,10 @@ export class NodePanel {
       h("div", { class: "flowr-node", dataset: { node: data.node } },
         ...describe(data),
         this.mode,
-        h("h3", {}, "Children"),
+        h("h3", {}, gettext("Children")),
         childrenList(data, ctx),
         ...actions(data, ctx),
-        data.has_edit_screen ? h("h3", {}, "Edit screen") : null,
+        data.has_edit_screen ? h("h3", {}, gettext("Edit screen")) : null,
         this.editScreen),
     );
   }

@@ -1,7 +1,7 @@
 // What the editor points out while a flow is built: nodes whose rule is
 // missing, branching nodes with a single child, and the ends of the flow.
 
-import { h } from "./dom.js";
+import { gettext, h, interpolate } from "./dom.js";
 
 // More entries than this per group are summarised ("and N more").
 const SHOWN = 50;
@@ -37,14 +37,14 @@ function group(title, kind, items, describe, onPick) {
         "li",
         {},
         h("button", { type: "button", class: "flowr-link", dataset: { node: data.node }, onclick: () => onPick(data.node) },
-          `${data.rule_name} #${data.node}`),
+          `${data.verbose_name || data.rule_name} #${data.node}`),
         " ",
         describe(data),
       ),
     );
   }
   if (items.length > SHOWN) {
-    list.append(h("li", { class: "flowr-more" }, `\u2026 and ${items.length - SHOWN} more`));
+    list.append(h("li", { class: "flowr-more" }, interpolate(gettext("\u2026 and %(count)s more"), { count: items.length - SHOWN })));
   }
   return h("details", { class: `flowr-problem-group flowr-problem-${kind}`, dataset: { kind, count: items.length },
     open: items.length <= OPEN_UP_TO || kind !== "ends" },
@@ -55,15 +55,18 @@ function group(title, kind, items, describe, onPick) {
 export function renderProblems(container, nodes, onPick) {
   const found = findProblems(nodes);
   const groups = [
-    group("Missing rules", "missing", found.missing, (d) => `rule ${d.rule_label} no longer exists`, onPick),
-    group("Branching nodes with a single child", "single-branch", found.singleBranch,
-      () => "a branching rule, but only one way on", onPick),
-    group("Ends (no children)", "ends", found.ends, () => "the flow stops here", onPick),
+    group(gettext("Missing rules"), "missing", found.missing,
+      (d) => interpolate(gettext("rule %(label)s no longer exists"), { label: d.rule_label }), onPick),
+    group(gettext("Branching nodes with a single child"), "single-branch", found.singleBranch,
+      () => gettext("a branching rule, but only one way on"), onPick),
+    group(gettext("Ends (no children)"), "ends", found.ends, () => gettext("the flow stops here"), onPick),
   ].filter(Boolean);
   const count = found.missing.length + found.singleBranch.length;
   container.replaceChildren(
     h("p", { class: count ? "flowr-problem-summary errornote" : "flowr-problem-summary" },
-      count ? `${count} problem(s) to look at.` : "No problems found."),
+      count
+        ? interpolate(ngettext("%(count)s problem to look at.", "%(count)s problems to look at.", count), { count })
+        : gettext("No problems found.")),
     ...groups,
   );
   return found;

@@ -1,6 +1,6 @@
 // The rule set page: which rule may follow which, read-only.
 
-import { h, readJson } from "./dom.js";
+import { gettext, h, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
 
 class RuleGraph {
@@ -30,25 +30,25 @@ class RuleGraph {
     const ele = data ? this.graph.cy.getElementById(label) : null;
     this.graph.select(ele);
     if (!data) {
-      this.panel.replaceChildren(h("p", { class: "flowr-hint" }, "Select a rule to see what may follow it."));
+      this.panel.replaceChildren(h("p", { class: "flowr-hint" }, gettext("Select a rule to see what may follow it.")));
       return;
     }
     const badges = [];
-    if (data.is_root) badges.push(h("span", { class: "flowr-badge flowr-badge-root" }, "root"));
-    if (data.multiple_paths) badges.push(h("span", { class: "flowr-badge flowr-badge-branching" }, "branching"));
-    if (data.has_edit_screen) badges.push(h("span", { class: "flowr-badge" }, "edit screen"));
-    if (data.missing_rule) badges.push(h("span", { class: "flowr-badge flowr-badge-missing" }, "missing rule"));
+    if (data.is_root) badges.push(h("span", { class: "flowr-badge flowr-badge-root" }, gettext("root")));
+    if (data.multiple_paths) badges.push(h("span", { class: "flowr-badge flowr-badge-branching" }, gettext("branching")));
+    if (data.has_edit_screen) badges.push(h("span", { class: "flowr-badge" }, gettext("edit screen")));
+    if (data.missing_rule) badges.push(h("span", { class: "flowr-badge flowr-badge-missing" }, gettext("missing rule")));
     const children = data.children.map((child) => {
       const rule = this.rules.get(child);
       return h("li", {}, h("button", { type: "button", class: "flowr-link", onclick: () => this.select(child) },
-        rule ? rule.rule_name : child));
+        rule ? rule.verbose_name || rule.rule_name : child));
     });
     this.panel.replaceChildren(
       h("div", { class: "flowr-rule", dataset: { label: data.rule_label } },
-        h("h2", {}, data.rule_name, " ", ...badges),
+        h("h2", {}, data.verbose_name || data.rule_name, " ", ...badges),
         h("p", {}, h("code", {}, data.rule_label)),
-        h("h3", {}, data.multiple_paths ? "May branch to" : "May be followed by one of"),
-        children.length ? h("ul", {}, children) : h("p", { class: "flowr-empty" }, "Nothing: a flow ends here.")),
+        h("h3", {}, data.multiple_paths ? gettext("May branch to") : gettext("May be followed by one of")),
+        children.length ? h("ul", {}, children) : h("p", { class: "flowr-empty" }, gettext("Nothing: a flow ends here."))),
     );
   }
 }

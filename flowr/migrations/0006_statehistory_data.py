@@ -20,13 +20,13 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("flowr", "0003_backbone_edges_only")]
+    dependencies = [("flowr", "0005_verbose_names")]
 
     operations = [
         migrations.AddField(
             model_name="statehistory",
             name="data",
-            field=models.JSONField(blank=True, default=None, null=True),
+            field=models.JSONField(blank=True, default=None, null=True, verbose_name="data"),
         ),
         migrations.RunPython(forwards, backwards, elidable=False),
     ]
