@@ -189,3 +189,20 @@ def test_an_ambiguous_class_name_is_a_400_listing_the_labels(api, db):
     assert "tests.permission_rules.Other.Review" in body["detail"]
     assert snapshot() == before
     assert advance(api, state, rule="tests.permission_rules.Other.Review").status_code == 200
+
+
+def test_advancing_many_checks_each_rules_permission_and_stores_note_and_data(client_for, users, desk):
+    other = State.start(desk.flow)
+    body = {"states": [desk.pk, other.pk], "rule": "Approve", "note": "batch", "data": {"run": 7}}
+    before = snapshot()
+    response = client_for("runner").post(f"{API}/states/advance/", body, format="json")
+    assert response.status_code == 200
+    assert [(r["ok"], r["code"]) for r in response.json()["results"]] == [(False, "permission_denied")] * 2
+    assert snapshot() == before
+    grant(users["runner"], P.APPROVE_PERMISSION)
+    response = fresh_client("runner").post(f"{API}/states/advance/", body, format="json")
+    assert response.status_code == 200 and response.json()["advanced"] == 2
+    assert [(row.note, row.data) for row in StateHistory.objects.filter(kind="transition").order_by("pk")] == [
+        ("batch", {"run": 7}),
+        ("batch", {"run": 7}),
+    ]

@@ -330,3 +330,41 @@ def test_a_bad_permission_is_a_check_error_and_refused_when_asked(permission: An
     finally:
         rules._registry.pop(bad.class_label, None)
     assert checks.check_rule_permissions() == []
+
+
+# -- many States, jumps and cancels: the same path ---------------------------------------
+
+
+def test_advance_many_checks_the_permission_and_stores_note_and_data():
+    flow, nodes = desk_flow(P.Approve)
+    first, second = State.start(flow), State.start(flow)
+    clerk, manager = user("clerk"), user("manager", P.APPROVE_PERMISSION)
+    refused = State.objects.advance_many([first, second], actor=clerk, note="n", data={"k": 1})
+    assert [(r.ok, r.code) for r in refused] == [(False, "permission_denied"), (False, "permission_denied")]
+    assert isinstance(refused[0].error, TransitionForbidden)
+    assert "testapp.change_ticket" in refused[0].message
+    assert [rows(s) for s in (first, second)] == [[(1, P.Desk.class_label)]] * 2  # nothing written
+    done = State.objects.advance_many([first.pk, second.pk], actor=manager, note="batch", data={"k": 1})
+    assert [r.ok for r in done] == [True, True]
+    for result in done:
+        row = StateHistory.objects.get(pk=result.history.pk)
+        assert (row.to_rule_label, row.note, row.data, row.actor) == (P.Approve.class_label, "batch", {"k": 1}, manager)
+    # trusted code (no actor) is not asked for the permission
+    third = State.start(flow)
+    assert [r.ok for r in State.objects.advance_many([third])] == [True]
+
+
+def test_advance_many_refuses_bad_data_before_loading_anything(django_assert_num_queries):
+    flow, _ = desk_flow(P.Approve)
+    state = State.start(flow)
+    with django_assert_num_queries(0), pytest.raises(InvalidTransitionData):
+        State.objects.advance_many([state.pk], data={1, 2})
+    assert State.objects.get(pk=state.pk).version == 0
+
+
+def test_a_cancelled_state_offers_no_transition():
+    flow, _ = desk_flow()
+    state = State.start(flow)
+    state.cancel()
+    assert state.transition_options(actor=user("manager", P.APPROVE_PERMISSION)) == []
+    assert state.allowed_next_rules() == []

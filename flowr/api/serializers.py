@@ -523,9 +523,15 @@ class AdvanceManySerializer(StrictSerializer):
         help_text=f"Ids of the States to advance (at most {ADVANCE_MANY_MAX}); each State once, in this order.",
     )
     rule = StrictCharField(
-        max_length=255, required=False, allow_null=True, help_text="Label of the rule to take where a State branches."
+        max_length=255,
+        required=False,
+        allow_null=True,
+        help_text="The rule to take where a State branches: its label, or its class name when no other child has it.",
     )
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    data = serializers.JSONField(  # type: ignore[assignment]  # as in StateCreateSerializer
+        required=False, allow_null=True, help_text="Any JSON, stored on each history row."
+    )
     atomic = StrictBooleanField(
         required=False, default=False, help_text="All or nothing: any failure rolls every State back."
     )

@@ -163,12 +163,13 @@ class StateQuerySet(models.QuerySet["State"]):
         *,
         actor: Any = None,
         note: str = "",
+        data: Any = None,
         atomic: bool = False,
         per_transaction: int = 1,
     ) -> list[moves.MoveResult]:
         """Advance many States; one result each (:func:`flowr.models.moves.advance_many`)."""
         return moves.advance_many(
-            self, states, rule, actor=actor, note=note, atomic=atomic, per_transaction=per_transaction
+            self, states, rule, actor=actor, note=note, data=data, atomic=atomic, per_transaction=per_transaction
         )
 
 

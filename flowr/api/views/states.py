@@ -187,7 +187,12 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         State, 200 even when some (or, with ``atomic``, all) did not move."""
         data = self.input(AdvanceManySerializer)
         results = State.objects.advance_many(
-            data["states"], data.get("rule"), actor=request.user, note=data["note"], atomic=data["atomic"]
+            data["states"],
+            data.get("rule"),
+            actor=request.user,
+            note=data["note"],
+            data=data.get("data"),
+            atomic=data["atomic"],
         )
         advanced = sum(1 for r in results if r.ok)
         body = {
