@@ -358,7 +358,9 @@ class State(models.Model):
             None is trusted code: the ``permission`` is not checked
         :param note: text stored on the history row
         :param data: JSON-serialisable data stored on the history row
-        :raises NoNextState, ChoiceRequired, ChoiceNotInFlow: no such move
+        :raises NoNextState: the current node has no children
+        :raises ChoiceRequired: several children and no ``rule``
+        :raises ChoiceNotInFlow: ``rule`` is not one of the children
             (``AmbiguousRule``: a class name several children share)
         :raises StateCancelled: the State was cancelled
         :raises TransitionForbidden: the rule's ``permission`` refused ``actor``
