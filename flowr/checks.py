@@ -9,6 +9,7 @@ flowr.E003 a Rule's ``children`` holds something that is not a Rule
 flowr.E004 a Rule's ``children`` names a label that does not resolve
 flowr.E005 a Rule sets ``name`` in its body (ignored: use ``verbose_name``)
 flowr.E006 a ``FLOWR["SUBJECT_MODELS"]`` entry is not an installed model
+flowr.E010 a Rule's ``permission`` is not None, "app_label.codename" or a callable
 flowr.W001 a stored flow has an edge its rules no longer allow
 flowr.W002 a stored flow node has more children than its rule allows now
 flowr.W003 a flow's root node does not have its rule set's root rule
@@ -31,7 +32,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, router, transaction
 from django.db.models import Count
 
-from flowr import policy
+from flowr import guards, policy
 from flowr import rules as rule_registry
 from flowr.conf import settings as flowr_settings
 from flowr.conf import subject_model_entries
@@ -77,6 +78,29 @@ def check_rule_classes(app_configs: Iterable[AppConfig] | None = None, **kwargs:
                         id="flowr.E003",
                     )
                 )
+    return messages
+
+
+@register("flowr")
+def check_rule_permissions(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E010: every Rule's ``permission`` must be None, a permission
+    string or a callable (:mod:`flowr.guards`)."""
+    configs = None if app_configs is None else list(app_configs)
+    messages: list[CheckMessage] = []
+    for rule in rule_registry.all_rules():
+        if configs is not None and not any(rule.__module__.startswith(c.name) for c in configs):
+            continue
+        problem = guards.permission_problem(rule)
+        if problem is not None:
+            messages.append(
+                Error(
+                    f"Rule {rule.class_label}: {problem}",
+                    hint='Use None, a permission string "app_label.codename" '
+                    "or a callable (state, actor) -> bool | str.",
+                    obj=rule,
+                    id="flowr.E010",
+                )
+            )
     return messages
 
 

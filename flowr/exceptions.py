@@ -187,6 +187,25 @@ class TransitionRefused(FlowrError):
     code: ClassVar[str] = "transition_refused"
 
 
+class TransitionForbidden(TransitionRefused):
+    """The actor may not take the rule: its ``permission`` refused
+    (``guard`` is ``"permission"``; the REST API answers 403)."""
+
+    code: ClassVar[str] = "permission_denied"
+
+
+class AmbiguousRule(ChoiceNotInFlow):
+    """A rule was chosen by its class name, which several children share."""
+
+    code: ClassVar[str] = "ambiguous_rule"
+
+
+class InvalidTransitionData(FlowrError):
+    """A transition's note is not a string, or its data is not JSON."""
+
+    code: ClassVar[str] = "invalid_transition_data"
+
+
 class MissingRule(FlowrError):
     """A stored rule label no longer resolves to a Rule class."""
 

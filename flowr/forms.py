@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from flowr import edits
 from flowr import rules as rule_registry
 from flowr.conf import subject_models
+from flowr.guards import TransitionOption
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.rules import Rule
 
@@ -268,7 +269,12 @@ class SubjectStartForm(forms.Form):
 
 
 class AdvanceForm(forms.Form):
-    """Move a State on; ``rule`` is needed when the current node branches.
+    """Move a State on; ``rule`` is needed when the current node branches;
+    ``note`` is stored on the history row.
+
+    ``options`` (``state.transition_options(actor=user)``) limits the
+    choices to the rules that user may take; without it every child is a
+    choice (``next_nodes``).
 
     ``expected_node`` is the node the user saw (its Node id, as the REST API's
     ``expected_node`` and the editor name it): if the State moved meanwhile
@@ -280,10 +286,27 @@ class AdvanceForm(forms.Form):
     # the node the user saw, with another version
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
     rule = forms.ChoiceField(label=gettext_lazy("Next rule"), required=False, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("Stored with the transition in the State's history."),
+    )
 
-    def __init__(self, *args: Any, next_nodes: list[FlowNodeData], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        next_nodes: list[FlowNodeData] | None = None,
+        options: list[TransitionOption] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        _choice_field(self, "rule").choices = [(data.rule_label, rule_display(data.rule_label)) for data in next_nodes]
+        if options is not None:
+            labels = [option.node.rule_label for option in options if option.allowed]
+        else:
+            labels = [data.rule_label for data in next_nodes or []]
+        _choice_field(self, "rule").choices = [(label, rule_display(label)) for label in labels]
 
 
 class AdvanceManyForm(forms.Form):

@@ -22,7 +22,8 @@ the dotted label.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypeGuard, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, cast
 
 from django.apps import apps
 from django.core.signals import setting_changed
@@ -107,12 +108,23 @@ class Rule(metaclass=RuleMeta):
       history): set it in the class body, usually with ``gettext_lazy``;
       otherwise it is derived from the class name (not inherited).  ``name``
       stays the class name; a rule may not set it (check flowr.E005).
+    * ``permission`` -- who may take a transition into this rule: ``None``
+      (anyone the surface lets advance), a permission string
+      ``"app_label.codename"`` (``actor.has_perm()``), or a callable
+      ``(state, actor) -> bool | str`` (``False`` or a reason string
+      refuses).  Not checked when the actor is None (trusted code); see
+      :mod:`flowr.guards`.
+
+    ``can_enter`` and ``can_leave`` may take the actor as a second argument
+    (``def can_enter(cls, state, actor)``); guards taking the State alone
+    keep working.
     """
 
     verbose_name: str | Promise  # set by RuleMeta when the body does not
     children: list[type[Rule] | str] = []
     multiple_paths: bool = False
     has_edit_screen: bool = False
+    permission: ClassVar[str | Callable[[State, Any], bool | str | None] | None] = None
 
     @classmethod
     def on_enter(cls, state: State) -> None:

@@ -162,6 +162,30 @@ def test_posting_a_button_advances_with_a_message(boss: Client, ticket: Ticket, 
     assert "The end of its flow" in response.content.decode()
 
 
+def test_the_note_is_stored_on_the_history_row(boss: Client, ticket: Ticket, submitted: State) -> None:
+    response = post_advance(boss, ticket, submitted, Rejected.class_label, note="<b>spam</b> again")
+    assert response.redirect_chain == [(change_url(ticket), 302)]
+    last = submitted.history.last()
+    assert last is not None and last.kind == "transition" and last.to_rule_label == Rejected.class_label
+    assert (last.note, last.data) == ("<b>spam</b> again", None)
+    html = response.content.decode()
+    assert "<b>spam</b>" not in html  # shown escaped, if at all
+
+
+def test_a_rule_permission_disables_its_button_and_refuses_the_post(ticket: Ticket, submitted: State) -> None:
+    clerk = client_for(staff("clerk", *ALL))
+    Rejected.permission = "testapp.delete_ticket"
+    try:
+        html = clerk.get(change_url(ticket)).content.decode()
+        assert buttons(html) == {Approved.class_label: False, Rejected.class_label: False}
+        assert "needs the permission testapp.delete_ticket" in html
+        response = post_advance(clerk, ticket, submitted, Rejected.class_label, note="no")
+        assert "needs the permission testapp.delete_ticket" in " ".join(message_texts(response))
+        assert State.objects.get(pk=submitted.pk).version == submitted.version
+    finally:
+        del Rejected.permission
+
+
 def test_a_refused_rule_is_a_message_and_changes_nothing(boss: Client, ticket: Ticket, submitted: State) -> None:
     response = post_advance(boss, ticket, submitted, Approved.class_label)
     assert response.status_code == 200

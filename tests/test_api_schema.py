@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import yaml
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 
+from flowr.models import State
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,
@@ -88,8 +91,43 @@ def test_browsable_api_offers_the_input_forms(api, flow):
     page = api.get(f"{API}/flows/", HTTP_ACCEPT="text/html").content.decode()
     # the POST form is the create serializer's, not the answer's
     assert "{\n    &quot;name&quot;: &quot;&quot;,\n    &quot;rule_set&quot;: null\n}</textarea>" in page
-    page = api.get(f"{API}/states/", HTTP_ACCEPT="text/html").content.decode()
-    assert "&quot;flow&quot;: null," in page and "&quot;subject_type&quot;: &quot;&quot;," in page
+    # a start's form names a flow and leaves the optional subject out: posted as it is, it works
+    body = form_body(api, f"{API}/states/")
+    assert body == {"flow": flow.pk}
+    assert api.post(f"{API}/states/", body, format="json").status_code == 201
+
+
+def form_body(client, url):
+    """The JSON body the browsable API's raw-data form at ``url`` starts with."""
+    page = client.get(url, HTTP_ACCEPT="text/html").content.decode()
+    found = re.search(r'<textarea[^>]*name="_content"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found is not None, page
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_browsable_advance_form_body_works(api, flow):
+    """The advance form starts with a body that advances: at a single child
+    no rule; where the flow branches a rule this user may take."""
+    state = State.start(flow)
+    url = f"{API}/states/{state.pk}/advance/"
+    body = form_body(api, url)
+    assert body == {"note": "", "expected_node": state.current_node.node_id, "expected_version": 0}
+    assert api.post(url, body, format="json").status_code == 200  # A -> C
+    body = form_body(api, url)  # C branches: D or E
+    assert body["rule"] == "flowr.sample_rules.D" and body["expected_version"] == 1
+    response = api.post(url, body, format="json")
+    assert response.status_code == 200 and response.json()["current_rule_name"] == "D"
+    assert form_body(api, f"{API}/states/{state.pk + 1000}/advance/") == {}  # no such State: an empty body, no error
+
+
+def test_descriptions_are_plain_text(api, flow):
+    """Docstrings' reST markup (``rule``, :class:`...`) is not shown raw."""
+    state = State.start(flow)
+    page = api.get(f"{API}/states/{state.pk}/advance/", HTTP_ACCEPT="text/html").content.decode()
+    assert "Move to the next node." in page and "<p>rule picks a branch" in page
+    assert "``" not in page and ":class:" not in page
+    options = api.options(f"{API}/states/{state.pk}/advance/").json()
+    assert options["description"].startswith("Move to the next node.") and "``" not in options["description"]
 
 
 def test_root_lists_the_endpoints(api):

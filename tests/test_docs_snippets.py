@@ -23,7 +23,7 @@ from unittest import mock
 import django.contrib.admin
 import pytest
 from django.contrib.admin import AdminSite
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.dispatch import Signal
 from django.urls import include, path
 
@@ -81,6 +81,7 @@ def setup_runtime() -> dict[str, Any]:
     moves = Permission.objects.filter(content_type__app_label="flowr", codename__in=["jump_state", "cancel_state"])
     supervisor.user_permissions.add(*moves)
     return {
+        "__name__": "tests.docs_runtime",  # the page's rules must live in an installed app's module to resolve
         "supervisor": User.objects.get(pk=supervisor.pk),  # fresh permission cache
         "flow": sample_flow(),
         "order": Ticket.objects.create(title="order 1"),
@@ -112,21 +113,70 @@ SETUPS: dict[str, Callable[[], Any]] = {
 }
 
 
+def before_permission_options(namespace: dict[str, Any], block: str) -> None:
+    """ "Who may take which transition": the State the page's options block
+    shows, on a flow of the rules the block before defined, for a staff
+    reviewer (the page's other blocks get their own objects back after the
+    notes block)."""
+    namespace["_saved"] = {name: namespace[name] for name in ("state", "request", "user")}
+    review, approve, reject = namespace["Review"], namespace["Approve"], namespace["Reject"]
+    assert approve.class_label == "tests.docs_runtime.Approve"
+    flow = Flow.factory("Tickets", RuleSet.factory("Tickets", review))
+    flow.root_data.add_child_rule(approve)
+    flow.root_data.add_child_rule(reject)
+    user = User.objects.create_user("reviewer", is_staff=True)
+    user.groups.add(Group.objects.create(name="reviewers"))
+    namespace.update(state=State.start(flow, actor=user), request=SimpleNamespace(user=user), user=user)
+
+
+def after_permission_options(namespace: dict[str, Any], block: str, printed: str) -> None:
+    documented = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    assert printed.splitlines() == documented
+    assert namespace["state"].allowed_next_rules(actor=namespace["user"]) == [namespace["Reject"]]
+    stranger = User.objects.create_user("stranger", is_staff=True)
+    fresh = State.start(namespace["state"].flow)
+    assert [(o.allowed, o.code) for o in fresh.transition_options(actor=stranger)] == [
+        (False, "permission_denied"),
+        (False, "permission_denied"),
+    ]
+    clerk = User.objects.create_user("clerk")
+    clerk.groups.add(Group.objects.get(name="reviewers"))
+    assert [o.reason for o in fresh.transition_options(actor=clerk)][1] == "Only staff may reject a new ticket."
+
+
+def after_notes(namespace: dict[str, Any], block: str, printed: str) -> None:
+    row = namespace["row"]
+    assert (row.note, row.data) == ("Duplicate of #12", {"duplicate_of": 12})
+    assert '("Duplicate of #12", {"duplicate_of": 12})' in block
+    namespace.update(namespace.pop("_saved"))
+
+
+#: Per page, ``(text in the block, before(namespace, block), after(namespace,
+#: block, printed))``: a section that needs its own objects, and checks of
+#: what its blocks print.
+HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None] | None]]] = {
+    "runtime.md": [
+        ("state.transition_options(actor=request.user)", before_permission_options, after_permission_options),
+        ('note="Duplicate of #12"', None, after_notes),
+    ],
+}
+
+
 def test_every_page_with_python_blocks_has_a_setup():
     pages = {page.name for page in DOCS.glob("*.md") if blocks(page.name)}
     assert pages == set(SETUPS), "add the new page to SETUPS (or remove it)"
 
 
 @pytest.mark.parametrize("page", sorted(SETUPS))
-def test_the_blocks_of_a_page_run(page):
+def test_the_blocks_of_a_page_run(page, capsys):
     setup = SETUPS[page]
     # a generator setup is a context: the blocks run inside it
     with contextmanager(setup)() if inspect.isgeneratorfunction(setup) else nullcontext(setup()) as seeded:
-        _run_blocks(page, {"__name__": f"docs_{page[:-3]}", **seeded})
+        _run_blocks(page, {"__name__": f"docs_{page[:-3]}", **seeded}, capsys)
     assert blocks(page)
 
 
-def _run_blocks(page: str, namespace: dict[str, Any]) -> None:
+def _run_blocks(page: str, namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     all_signals = [value for value in vars(signals).values() if isinstance(value, Signal)]
     receivers = {signal: list(signal.receivers) for signal in all_signals}
     try:
@@ -135,7 +185,16 @@ def _run_blocks(page: str, namespace: dict[str, Any]) -> None:
                 code = compile(block, f"{page} block {number}", "exec")
             except SyntaxError:
                 code = compile(block, f"{page} block {number}", "eval")  # a fragment: `path(...),`
+            hooks = [(before, after) for text, before, after in HOOKS.get(page, []) if text in block]
+            for before, _ in hooks:
+                if before is not None:
+                    before(namespace, block)
+            capsys.readouterr()
             exec(code, namespace)  # noqa: S102 -- our own documentation
+            printed = capsys.readouterr().out
+            for _, after in hooks:
+                if after is not None:
+                    after(namespace, block, printed)
     finally:
         for signal, saved in receivers.items():  # a block's @receiver stays in the page
             signal.receivers = saved

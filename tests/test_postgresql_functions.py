@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 functions = importlib.import_module("flowr.migrations.0002_postgresql_transition_functions")
 FROZEN_V1 = "f02dc2f14b49f2556a1cdf605f66a01f7b01356cf30d9cf5beed2c3cc366210a"  # migration 0002 as released
 FROZEN_V2 = "54bd5f76e2f016754176a783924373f39c7b5b4a1fce8ede91a57a9d5afbedb6"  # migration 0003's flowr_load_v2
+FROZEN_MOVE_V2 = "bf1cc48f6c146e7843e1bc8fb9eaf2f9e9676f8dbb330bece96f7d78dcef8874"  # migration 0006's flowr_move_v2
 
 
 def test_the_functions_fit_the_models():
@@ -37,7 +38,7 @@ def test_the_functions_fit_the_models():
 def test_the_v2_load_function_is_frozen():
     """Migration 0003 replaces ``flowr_load_v1`` with this text, read from the contract."""
     text = "\n".join(
-        [pgfunctions.LOAD_SQL, pgfunctions.DROP_LOAD_V1, pgfunctions.DROP_LOAD_V2, *pgfunctions.SIGNATURES]
+        [pgfunctions.LOAD_SQL, pgfunctions.DROP_LOAD_V1, pgfunctions.DROP_LOAD_V2, *pgfunctions.V2_SIGNATURES]
     )
     assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_V2
     assert "flowr_load_v2" in pgfunctions.LOAD_SQL and pgfunctions.NODE_COLUMNS == ("id", "graph_id")
@@ -59,8 +60,23 @@ def test_the_v1_functions_are_frozen():
         assert f"CREATE OR REPLACE FUNCTION {name}(" in sql
         declared = sql.split(f"{name}(", 1)[1].split(")\nRETURNS", 1)[0]
         assert [arg.split()[-1] for arg in declared.split(",")] == list(args)
-    for column in pgfunctions.HISTORY_COLUMNS:
+    for column in pgfunctions.V1_HISTORY_COLUMNS:
         assert column in pgfunctions.MOVE_SQL
+
+
+def test_the_v2_move_function_is_frozen():
+    """Migration 0006 replaces ``flowr_move_v1`` with this text (the history
+    row's ``data``); the v1 texts above are untouched."""
+    text = "\n".join(
+        [pgfunctions.MOVE_V2_SQL, pgfunctions.DROP_MOVE_V1, pgfunctions.DROP_MOVE_V2, pgfunctions.SIGNATURES[1]]
+    )
+    assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_MOVE_V2
+    name, sql = pgfunctions.MOVE_V2_NAME, pgfunctions.MOVE_V2_SQL
+    declared = sql.split(f"{name}(", 1)[1].split(")\nRETURNS", 1)[0]
+    assert [arg.split()[-1] for arg in declared.split(",")] == list(pgfunctions.MOVE_V2_ARGS)
+    for column in pgfunctions.HISTORY_COLUMNS:
+        assert column in sql
+    assert pgfunctions.HISTORY_COLUMNS == (*pgfunctions.V1_HISTORY_COLUMNS[:-1], "data", "created")
 
 
 postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's functions")
@@ -89,7 +105,7 @@ def test_transitions_call_the_functions(fresh_lookup):
     state = State.start(flow)
     sql, row = moves(state)
     assert any(s.startswith("SELECT * FROM flowr_load_v2(") for s in sql)
-    assert any(s.startswith("SELECT * FROM flowr_move_v1(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_move_v2(") for s in sql)
     assert not any("WITH moved" in s for s in sql)
     assert (state.current_node_id, state.version) == (second.pk, 1)
     assert (row.seq, row.from_node_id, row.to_node_id) == (2, first.pk, second.pk)
@@ -102,15 +118,15 @@ def test_without_the_functions_the_statements_are_sent(fresh_lookup):
     flow, (first, second, third) = cycle_flow()
     state = State.start(flow)
     with connection.schema_editor(atomic=False) as editor:  # inside the test's transaction: rolled back
-        functions.drop_functions(None, editor)
+        pgfunctions.drop(editor)
     sql, row = moves(state, Cycle2)
-    assert not any("flowr_load_v2" in s or "flowr_move_v1" in s for s in sql)
+    assert not any("flowr_load_v2" in s or "flowr_move_v2" in s for s in sql)
     assert any(s.startswith('WITH moved AS (UPDATE "flowr_state"') for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (second.pk, 2, second.pk)
-    with connection.schema_editor(atomic=False) as editor:  # the migration again: found again
-        functions.create_functions(None, editor)
+    with connection.schema_editor(atomic=False) as editor:  # the functions again: found again
+        pgfunctions.create(editor)
     sql, row = moves(state)
-    assert any(s.startswith("SELECT * FROM flowr_move_v1(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_move_v2(") for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (third.pk, 3, third.pk)
 
 
@@ -125,8 +141,8 @@ def test_the_function_path_and_the_statements_write_the_same_rows(fresh_lookup, 
         state = State.start(flow)
         if drop:
             with connection.schema_editor(atomic=False) as editor:
-                functions.drop_functions(None, editor)
-        state.next_state(actor=user)
+                pgfunctions.drop(editor)
+        state.next_state(actor=user, note="both ways", data={"path": ["same"], "n": None})
         row = state.history.order_by("-seq").first()
         rows.append({f.attname: getattr(row, f.attname) for f in StateHistory._meta.concrete_fields})
     ignored = {"id", "state_id", "from_node_id", "to_node_id", "created"}
@@ -134,3 +150,4 @@ def test_the_function_path_and_the_statements_write_the_same_rows(fresh_lookup, 
         k: v for k, v in rows[1].items() if k not in ignored
     }
     assert rows[0]["actor_id"] == user.pk
+    assert (rows[0]["note"], rows[0]["data"]) == ("both ways", {"path": ["same"], "n": None})

@@ -407,10 +407,28 @@ def test_query_count_of_next_state(django_assert_num_queries):
         state.next_state()
     if connection.vendor == "postgresql":  # migration 0002's functions
         assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v2(")
-        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v1(")
+        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
     fresh = State.objects.get(pk=state.pk)
     with django_assert_num_queries(7 + one):  # + the current node, not cached yet
         fresh.next_state()
+
+
+def test_note_data_and_an_actor_add_no_statement(django_assert_num_queries, django_user_model):
+    """A transition with a note, data, an actor and permissions/guards that
+    take it costs what a bare one does (the history row carries them)."""
+    flow, _ = cycle_flow()
+    state = State.start(flow)
+    actor = django_user_model.objects.create_user("mover", is_superuser=True)
+    one = -(connection.vendor == "postgresql")
+    with django_assert_num_queries(6 + one) as captured:
+        state.next_state(actor=actor, note="why not", data={"why": ["not"], "n": 1.5})
+    if connection.vendor == "postgresql":
+        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
+    row = state.history.last()
+    assert (row.note, row.data, row.actor_id) == ("why not", {"why": ["not"], "n": 1.5}, actor.pk)
+    with django_assert_num_queries(6 + one):
+        state.next_state(note="", data=None)
+    assert state.history.last().data is None
 
 
 def test_the_lock_is_taken_with_nowait_where_the_database_can(django_assert_max_num_queries):

@@ -34,7 +34,7 @@ def _ids(raw: str | None) -> list[int]:
 
 class StateHistoryInline(admin.TabularInline):
     model = StateHistory
-    fields = readonly_fields = ("seq", "kind", "from_rule", "to_rule", "actor_repr", "created", "note")
+    fields = readonly_fields = ("seq", "kind", "from_rule", "to_rule", "actor_repr", "created", "note", "data")
     ordering = ["seq"]
     extra = 0
     can_delete = False
@@ -212,11 +212,12 @@ class StateAdmin(admin.ModelAdmin):
     def advance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         state = self._state_or_404(request, object_id)
         change_url = admin_url("flowr_state_change", state.pk)
-        next_nodes = state.current_node.children_data()
+        # every child, the ones this user may not take with the reason (the core's answer)
+        options = state.transition_options(actor=request.user)
         at = state.current_node.node_id  # the Node id, as the graph API and the editor name it
         form = AdvanceForm(
             request.POST or None,
-            next_nodes=next_nodes,
+            options=options,
             initial={"expected_node": at, "expected_version": state.version},
         )
         if request.method == "POST":
@@ -231,7 +232,9 @@ class StateAdmin(admin.ModelAdmin):
             else:
                 was = rule_display(state.current_node.rule_label)
                 try:
-                    state.next_state(form.cleaned_data["rule"] or None, actor=request.user)
+                    state.next_state(
+                        form.cleaned_data["rule"] or None, actor=request.user, note=form.cleaned_data["note"]
+                    )
                 except FlowrError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
@@ -252,8 +255,12 @@ class StateAdmin(admin.ModelAdmin):
             crumb=_("State %(id)s") % {"id": state.pk},
             form=form,
             current=rule_display(state.current_node.rule_label),
-            branches=len(next_nodes) > 1,
-            next_nodes=[node_label(d) for d in next_nodes],
+            branches=len(options) > 1,
+            options=[
+                {"label": o.node.rule_label, "text": node_label(o.node), "allowed": o.allowed, "reason": o.reason}
+                for o in options
+            ],
+            any_allowed=any(o.allowed for o in options),
             change_url=change_url,
         )
 
@@ -401,6 +408,7 @@ class StateHistoryAdmin(ReadOnlyAdmin):
         "to_rule_label",
         "actor_repr",
         "note",
+        "data",
         "created",
     )
 

@@ -38,12 +38,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flowr import guards
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS
 from flowr.exceptions import FlowrError
 from flowr.forms import SubjectAdvanceForm, SubjectStartForm, rule_display, subject_models_for
 from flowr.models import Flow, FlowNodeData, State, StateHistory
-from flowr.models.states import _refusal
 
 if TYPE_CHECKING:
     from flowr.rules import Rule
@@ -67,35 +67,19 @@ class _Option:
 
 
 def _options(state: State, user: Any, children: list[FlowNodeData]) -> list[_Option]:
-    """Every child of ``state``'s current node, refused ones with the reason.
-
-    ``children`` is the current node's children, read for all the page's
-    States in one query (:func:`_children_of`).  The guards answer through
-    the State model's own refusal helper (the one ``next_state`` runs).
-    """
+    """Every child of ``state``'s current node for ``user``, refused ones
+    with the permission's or guard's reason (``State.transition_options``'s
+    answer, from ``children`` read for all the page's States in one query)."""
     current = rule_registry.get_rule(state.current_node.rule_label)
-    found: list[_Option] = []
-    for data in children:
-        rule = rule_registry.get_rule(data.rule_label)
-        if current is None or rule is None:
-            missing = state.current_node.rule_label if current is None else data.rule_label
-            found.append(_Option(rule, data, False, f"Rule {missing} is missing from the code.", "missing_rule"))
-            continue
-        refusal = _refusal(state, current, rule)
-        if refusal is None:
-            found.append(_Option(rule, data, True, None, None))
-        else:
-            found.append(_Option(rule, data, False, refusal.reason or str(refusal), refusal.code))
-    return found
+    if current is None:
+        return []
+    pairs = [(rule, data) for data in children if (rule := rule_registry.get_rule(data.rule_label)) is not None]
+    return [_Option(o.rule, o.node, o.allowed, o.reason, o.code) for o in guards.options(state, current, pairs, user)]
 
 
 def _advance(state: State, rule: str | None, user: Any, note: str) -> State:
-    """Move ``state`` on to ``rule`` as ``user``.
-
-    The note is passed to ``next_state`` once it accepts one; until then it
-    is not stored.
-    """
-    return state.next_state(rule or None, actor=user)
+    """Move ``state`` on to ``rule`` as ``user``, with ``note`` on the history row."""
+    return state.next_state(rule or None, actor=user, note=note)
 
 
 def _children_of(states: Iterable[State]) -> dict[int, list[FlowNodeData]]:

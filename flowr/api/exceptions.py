@@ -3,8 +3,10 @@
 Each :class:`~flowr.exceptions.FlowrError` keeps its stable ``code``; the
 status says what kind of refusal it is: 409 when the object is in a state
 that forbids the edit (a frozen flow, a flow in use, a State that moved under
-the caller, a cancelled State), 403 when the actor lacks the permission a
-jump or cancel needs, 400 for every other rule violation.  DRF's own errors keep their
+the caller, a cancelled State), 403 when the user may not take the
+transition (a rule's ``permission``: ``permission_denied``) or lacks the
+permission a jump or cancel needs (``move_not_permitted``), 400 for every
+other rule violation (a guard's veto is ``400 transition_refused``).  DRF's own errors keep their
 codes (``not_authenticated``, ``permission_denied``, ``not_found``,
 ``method_not_allowed``...), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is
 ``413 too_large``; validation errors use ``invalid`` and add the
@@ -40,10 +42,18 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
 )
 
 
+#: Refusals of who is asking, not of what is asked: 403.
+FORBIDDEN: tuple[type[FlowrError], ...] = (
+    flowr_exceptions.TransitionForbidden,
+    flowr_exceptions.MoveNotPermitted,
+)
+
+
 def status_for(exc: FlowrError) -> int:
-    """The HTTP status of a flowr refusal: 403 for a missing permission, 409
-    for conflicts, else 400."""
-    if isinstance(exc, flowr_exceptions.MoveNotPermitted):
+    """The HTTP status of a flowr refusal: 403 when the user may not take
+    the transition (a rule's ``permission``) or lacks the permission a jump
+    or cancel needs, 409 for conflicts, else 400."""
+    if isinstance(exc, FORBIDDEN):
         return status.HTTP_403_FORBIDDEN
     return status.HTTP_409_CONFLICT if isinstance(exc, CONFLICTS) else status.HTTP_400_BAD_REQUEST
 

@@ -17,6 +17,7 @@ from rest_framework import serializers
 from flowr import policy
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
+from flowr.guards import TransitionOption
 from flowr.models import Flow, Node, RuleSet, State, StateHistory, moves
 from flowr.readmodel import NODE_COLUMNS
 from flowr.rules import Rule
@@ -449,26 +450,59 @@ class StateSerializer(serializers.ModelSerializer):
         return state.subject_id if state.subject_content_type_id else None
 
 
+class TransitionOptionSerializer(serializers.Serializer):
+    """A child of the State's current node, as the requesting user sees it
+    (:class:`flowr.guards.TransitionOption`)."""
+
+    label = serializers.CharField(  # type: ignore[assignment]  # shadows Field.label in the stubs
+        source="rule.class_label", help_text="The rule's label (module.ClassName)."
+    )
+    name = serializers.CharField(source="rule.name")
+    verbose_name = serializers.CharField(source="rule.verbose_name", help_text="The rule's name people see.")
+    node = serializers.IntegerField(source="node.node_id", help_text="The child's Node id.")
+    allowed = serializers.BooleanField(help_text="Whether ``advance`` would take it now for this user.")
+    reason = serializers.CharField(allow_null=True, help_text="Why not (the permission's or the guard's reason).")
+    code = serializers.CharField(
+        allow_null=True, help_text='Why not, as a code: "permission_denied" or "transition_refused".'
+    )
+
+
 class StateDetailSerializer(StateSerializer):
+    """A State with what the requesting user (``context["request"].user``;
+    none: trusted, permissions not checked) may do with it next."""
+
     finished = serializers.SerializerMethodField()
     next_rules = serializers.SerializerMethodField()
+    transitions = serializers.SerializerMethodField()
 
     class Meta(StateSerializer.Meta):
-        fields = [*StateSerializer.Meta.fields, "finished", "next_rules"]
+        fields = [*StateSerializer.Meta.fields, "finished", "next_rules", "transitions"]
         read_only_fields = fields
 
     def get_finished(self, state: State) -> bool:
         return state.is_finished
 
+    def options(self, state: State) -> list[TransitionOption]:
+        """``state.transition_options()`` for the requesting user, asked once per State."""
+        cache: dict[Any, list[TransitionOption]] = self.__dict__.setdefault("_options", {})
+        if state.pk not in cache:
+            request = self.context.get("request")
+            cache[state.pk] = state.transition_options(actor=getattr(request, "user", None))
+        return cache[state.pk]
+
     @extend_schema_field(RuleRefSerializer(many=True))
     def get_next_rules(self, state: State) -> list[dict[str, str]]:
-        """The rules ``advance`` would accept now (guards consulted)."""
-        if state.current_node.rule_missing:
-            return []
+        """The rules ``advance`` would accept now from this user (permissions and guards consulted)."""
         return [
-            {"label": r.class_label, "name": r.name, "verbose_name": str(r.verbose_name)}
-            for r in state.allowed_next_rules()
+            {"label": o.rule.class_label, "name": o.rule.name, "verbose_name": str(o.rule.verbose_name)}
+            for o in self.options(state)
+            if o.allowed
         ]
+
+    @extend_schema_field(TransitionOptionSerializer(many=True))
+    def get_transitions(self, state: State) -> Any:
+        """Every child of the current node, allowed or refused (with the reason) for this user."""
+        return TransitionOptionSerializer(self.options(state), many=True).data
 
 
 class StateCreateSerializer(StrictSerializer):
@@ -477,6 +511,13 @@ class StateCreateSerializer(StrictSerializer):
         max_length=201, required=False, help_text='"app_label.model", one of FLOWR["SUBJECT_MODELS"]'
     )
     subject_id = StrictCharField(max_length=255, required=False)
+    note = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the start's history row."
+    )
+    # the API's field "data" shadows Serializer.data in the stubs (DRF takes declared fields off the class)
+    data = serializers.JSONField(  # type: ignore[assignment]
+        required=False, allow_null=True, help_text="Any JSON, stored on the start's history row."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
@@ -528,7 +569,19 @@ class AdvanceSerializer(StrictSerializer):
     """``expected_node`` and ``expected_version`` are what the caller saw; a
     State that went round a loop is back at its node but not its version."""
 
-    rule = StrictCharField(max_length=255, required=False, allow_null=True, help_text="Label of the chosen rule.")
+    rule = StrictCharField(
+        max_length=255,
+        required=False,
+        allow_null=True,
+        help_text="The chosen rule: its label, or its class name when no other child has it. "
+        "Needed only where the flow branches.",
+    )
+    note = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="Stored on the history row."
+    )
+    data = serializers.JSONField(  # type: ignore[assignment]  # as in StateCreateSerializer
+        required=False, allow_null=True, help_text="Any JSON, stored on the history row."
+    )
     expected_node = StrictIntegerField(
         required=False,
         allow_null=True,
@@ -556,9 +609,15 @@ class AdvanceManySerializer(StrictSerializer):
         help_text=f"Ids of the States to advance (at most {ADVANCE_MANY_MAX}); each State once, in this order.",
     )
     rule = StrictCharField(
-        max_length=255, required=False, allow_null=True, help_text="Label of the rule to take where a State branches."
+        max_length=255,
+        required=False,
+        allow_null=True,
+        help_text="The rule to take where a State branches: its label, or its class name when no other child has it.",
     )
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    data = serializers.JSONField(  # type: ignore[assignment]  # as in StateCreateSerializer
+        required=False, allow_null=True, help_text="Any JSON, stored on each history row."
+    )
     atomic = StrictBooleanField(
         required=False, default=False, help_text="All or nothing: any failure rolls every State back."
     )
@@ -608,6 +667,7 @@ class StateHistorySerializer(serializers.ModelSerializer):
             "actor",
             "actor_repr",
             "note",
+            "data",
         ]
         read_only_fields = fields
 

@@ -83,6 +83,7 @@ class HistoryWriter(Generic[M]):
         kind: str,
         note: str = "",
         created: Any = None,
+        data: Any = None,
     ) -> M:
         """An unsaved history row, with the rules' labels and names copied.
 
@@ -113,6 +114,7 @@ class HistoryWriter(Generic[M]):
             "actor_id": user.pk if user is not None else None,
             "actor_repr": "" if actor is None else str(actor)[:255],
             "note": note,
+            "data": data,
             "created": created or timezone.now(),
         }
         if not tricks.on.no_model_init or pre_init.has_listeners(model) or post_init.has_listeners(model):

@@ -8,7 +8,9 @@ where they do not (e.g. a test database made without migrations).
 
 Each version's text is frozen: migration 0002 creates the ``_v1`` functions
 from here, migration 0003 replaces ``flowr_load_v1`` with ``flowr_load_v2``
-(the node's path columns went), and a test holds their digests.  A change of
+(the node's path columns went), migration 0007 replaces ``flowr_move_v1``
+with ``flowr_move_v2`` (the history row's ``data`` column), and a test holds
+their digests.  A change of
 the tables they touch adds new versions (new names, new constants here) in a
 new migration; the old texts stay as they are.
 """
@@ -25,6 +27,7 @@ from django.db.backends.utils import CursorWrapper
 from flowr.db import tricks
 
 V1_LOAD_NAME, LOAD_NAME, MOVE_NAME = "flowr_load_v1", "flowr_load_v2", "flowr_move_v1"
+MOVE_V2_NAME = "flowr_move_v2"
 LOAD_ARGS = ("bigint", "bigint")  # the current node, the State
 # the compare-and-set's five (target, updated, State, seen node, seen
 # version), then the history row's columns in HISTORY_COLUMNS order
@@ -37,8 +40,12 @@ MOVE_CAS_ARGS = 5
 # h_actor is polymorphic (the user model's key type decides it): its
 # argument is cast to the column's type in the call
 POLYMORPHIC_COLUMN = "actor_id"
-SIGNATURES = (f"{LOAD_NAME}({','.join(LOAD_ARGS)})", f"{MOVE_NAME}({','.join(MOVE_ARGS)})")
-V1_SIGNATURES = (f"{V1_LOAD_NAME}({','.join(LOAD_ARGS)})", SIGNATURES[1])
+# migration 0007: the history row's data (jsonb) after its note
+MOVE_V2_ARGS = (*MOVE_ARGS[:-1], "jsonb", MOVE_ARGS[-1])
+# the functions of migration 0003 (frozen), then those a transition calls
+V2_SIGNATURES = (f"{LOAD_NAME}({','.join(LOAD_ARGS)})", f"{MOVE_NAME}({','.join(MOVE_ARGS)})")
+V1_SIGNATURES = (f"{V1_LOAD_NAME}({','.join(LOAD_ARGS)})", V2_SIGNATURES[1])
+SIGNATURES = (V2_SIGNATURES[0], f"{MOVE_V2_NAME}({','.join(MOVE_V2_ARGS)})")
 
 # The tables (State, Edge, Node, FlowNodeData, StateHistory) and columns the
 # functions were written for; LOAD returns the State's node and version, then
@@ -46,10 +53,11 @@ V1_SIGNATURES = (f"{V1_LOAD_NAME}({','.join(LOAD_ARGS)})", SIGNATURES[1])
 TABLES = ("flowr_state", "flowr_edge", "flowr_node", "flowr_flownodedata", "flowr_statehistory")
 DATA_COLUMNS = ("id", "node_id", "rule_label")
 NODE_COLUMNS = ("id", "graph_id")
-HISTORY_COLUMNS = (
+V1_HISTORY_COLUMNS = (
     *("state_id", "seq", "kind", "from_node_id", "to_node_id", "from_rule_label", "from_rule_name"),
     *("to_rule_label", "to_rule_name", "actor_id", "actor_repr", "note", "created"),
 )
+HISTORY_COLUMNS = (*V1_HISTORY_COLUMNS[:-1], "data", V1_HISTORY_COLUMNS[-1])
 
 V1_LOAD_SQL = """
 CREATE OR REPLACE FUNCTION flowr_load_v1(p_node bigint, p_state bigint)
@@ -131,13 +139,46 @@ END
 $body$
 """
 
+# v2 (migration 0007): the history row's data column.
+MOVE_V2_SQL = """
+CREATE OR REPLACE FUNCTION flowr_move_v2(
+    p_target bigint, p_updated timestamptz, p_state bigint, p_seen_node bigint, p_seen_version integer,
+    h_state bigint, h_seq integer, h_kind varchar, h_from_node bigint, h_to_node bigint,
+    h_from_rule_label varchar, h_from_rule_name varchar, h_to_rule_label varchar, h_to_rule_name varchar,
+    h_actor anyelement, h_actor_repr varchar, h_note text, h_data jsonb, h_created timestamptz
+)
+RETURNS SETOF bigint
+LANGUAGE plpgsql AS $body$
+BEGIN
+    -- the compare-and-set; the history row only if it matched
+    RETURN QUERY
+    WITH moved AS (
+        UPDATE flowr_state
+        SET current_node_id = p_target, version = version + 1, updated = p_updated
+        WHERE id = p_state AND current_node_id = p_seen_node AND version = p_seen_version
+        RETURNING id
+    )
+    INSERT INTO flowr_statehistory (
+        state_id, seq, kind, from_node_id, to_node_id, from_rule_label, from_rule_name,
+        to_rule_label, to_rule_name, actor_id, actor_repr, note, data, created
+    )
+    SELECT h_state, h_seq, h_kind, h_from_node, h_to_node, h_from_rule_label, h_from_rule_name,
+           h_to_rule_label, h_to_rule_name, h_actor, h_actor_repr, h_note, h_data, h_created
+    FROM moved
+    RETURNING flowr_statehistory.id;
+END
+$body$
+"""
+
 V1_DROP_SQL = [
     f"DROP FUNCTION IF EXISTS {V1_LOAD_NAME}({', '.join(LOAD_ARGS)})",
     f"DROP FUNCTION IF EXISTS {MOVE_NAME}({', '.join(MOVE_ARGS)})",
 ]
 DROP_LOAD_V1 = V1_DROP_SQL[0]
 DROP_LOAD_V2 = f"DROP FUNCTION IF EXISTS {LOAD_NAME}({', '.join(LOAD_ARGS)})"
-DROP_SQL = [DROP_LOAD_V2, V1_DROP_SQL[1]]
+DROP_MOVE_V1 = V1_DROP_SQL[1]
+DROP_MOVE_V2 = f"DROP FUNCTION IF EXISTS {MOVE_V2_NAME}({', '.join(MOVE_V2_ARGS)})"
+DROP_SQL = [DROP_LOAD_V2, DROP_MOVE_V2]
 
 _FOUND = "_flowr_functions"  # where a connection keeps whether they exist
 
@@ -157,7 +198,7 @@ def calls(connection: BaseDatabaseWrapper, history_casts: Sequence[str]) -> tupl
     history = ["%s"] * len(HISTORY_COLUMNS)
     history[actor] = f"CAST(%s AS {history_casts[actor]})"
     load = f"SELECT * FROM {LOAD_NAME}({', '.join(['%s'] * len(LOAD_ARGS))})"
-    move = f"SELECT * FROM {MOVE_NAME}({', '.join(['%s'] * MOVE_CAS_ARGS + history)})"
+    move = f"SELECT * FROM {MOVE_V2_NAME}({', '.join(['%s'] * MOVE_CAS_ARGS + history)})"
     return load, move
 
 
@@ -172,7 +213,7 @@ def _run(schema_editor: BaseDatabaseSchemaEditor, statements: Sequence[str]) -> 
 
 def create(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Create the current functions (PostgreSQL; elsewhere nothing)."""
-    _run(schema_editor, [LOAD_SQL, MOVE_SQL])
+    _run(schema_editor, [LOAD_SQL, MOVE_V2_SQL])
 
 
 def drop(schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -198,6 +239,16 @@ def load_v2_to_v1(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Migration 0003 backwards: v1 reads columns put back after this step
     (operations reverse in order): re-applying 0002 creates it again."""
     _run(schema_editor, [DROP_LOAD_V2])
+
+
+def move_v1_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0007: ``flowr_move_v1`` does not write the history row's data."""
+    _run(schema_editor, [DROP_MOVE_V1, MOVE_V2_SQL])
+
+
+def move_v2_to_v1(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0007 backwards (before the data column goes): v1 again."""
+    _run(schema_editor, [DROP_MOVE_V2, MOVE_SQL])
 
 
 def available(connection: BaseDatabaseWrapper) -> bool:

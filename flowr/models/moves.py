@@ -29,6 +29,7 @@ from django.db import models, router, transaction
 from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext
 
+from flowr import guards
 from flowr.exceptions import FlowrError, MoveNotPermitted, NodeNotInFlow
 from flowr.models.flows import FlowNodeData
 from flowr.models.graph import Node
@@ -105,7 +106,7 @@ def _load(queryset: StateQuerySet, states: Iterable[Any]) -> list[tuple[Any, Sta
 
 
 def _advance_each(
-    loaded: list[tuple[Any, State | None]], rule: type[Rule] | str | None, actor: Any, note: str
+    loaded: list[tuple[Any, State | None]], rule: type[Rule] | str | None, actor: Any, note: str, data: Any = None
 ) -> list[MoveResult]:
     """Advance each State (its own transaction, or a savepoint inside the caller's)."""
     results: list[MoveResult] = []
@@ -114,7 +115,7 @@ def _advance_each(
             results.append(MoveResult(pk, False, code="not_found", message=gettext("No State %(id)s") % {"id": pk}))
             continue
         try:
-            row = state._next(rule, actor, note)  # next_state's own path
+            row = state._next(rule, actor, note, data)  # next_state's own path: permission, guards, note, data
         except FlowrError as exc:
             results.append(MoveResult(pk, False, code=exc.code, message=str(exc), error=exc))
         else:
@@ -123,7 +124,12 @@ def _advance_each(
 
 
 def _advance_group(
-    group: list[tuple[Any, State | None]], rule: type[Rule] | str | None, actor: Any, note: str, db: str
+    group: list[tuple[Any, State | None]],
+    rule: type[Rule] | str | None,
+    actor: Any,
+    note: str,
+    data: Any,
+    db: str,
 ) -> list[MoveResult]:
     """Advance the States of ``group`` in one transaction, each in its own
     savepoint.  An exception that is not a refusal propagates after the
@@ -133,7 +139,7 @@ def _advance_group(
     try:
         with transaction.atomic(using=db):
             try:
-                return _advance_each(group, rule, actor, note)
+                return _advance_each(group, rule, actor, note, data)
             except Exception as exc:  # the failed State's savepoint is rolled back already
                 error = exc
     except BaseException:
@@ -151,6 +157,7 @@ def advance_many(
     *,
     actor: Any = None,
     note: str = "",
+    data: Any = None,
     atomic: bool = False,
     per_transaction: int = 1,
 ) -> list[MoveResult]:
@@ -162,8 +169,13 @@ def advance_many(
         State once; a State object is moved from the node and version it
         holds, and is updated in place)
     :param rule: the rule to move to where a State's current rule branches
-    :param actor: who moved them (stored on each history row)
+    :param actor: who moved them (stored on each history row); a rule's
+        ``permission`` is checked for it as by ``next_state`` (None: trusted
+        code, not checked)
     :param note: stored on each history row
+    :param data: JSON-serialisable data stored on each history row
+    :raises InvalidTransitionData: ``note`` is not a string or ``data`` not
+        JSON (before any State is loaded)
     :param atomic: False (default): each State in its own transaction, a
         refusal or a concurrent move of one does not stop the others; True:
         all in one transaction, rolled back (and the objects put back) if any
@@ -181,20 +193,21 @@ def advance_many(
     """
     if per_transaction < 1:
         raise ValueError(f"per_transaction must be at least 1, not {per_transaction}")
+    guards.check_note_and_data(note, data)
     loaded = _load(queryset, states)
     db = router.db_for_write(queryset.model)
     if not atomic:
         if per_transaction == 1:
-            return _advance_each(loaded, rule, actor, note)
+            return _advance_each(loaded, rule, actor, note, data)
         results: list[MoveResult] = []
         for start in range(0, len(loaded), per_transaction):
             group = loaded[start : start + per_transaction]
-            results.extend(_advance_group(group, rule, actor, note, db))
+            results.extend(_advance_group(group, rule, actor, note, data, db))
         return results
     saved = [(s, s._snapshot()) for _, s in loaded if s is not None]
     try:
         with transaction.atomic(using=db):
-            results = _advance_each(loaded, rule, actor, note)
+            results = _advance_each(loaded, rule, actor, note, data)
             failed = sum(1 for r in results if not r.ok)
             if failed:
                 transaction.set_rollback(True, using=db)

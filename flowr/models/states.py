@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import edits, signals
+from flowr import edits, guards, signals
 from flowr import rules as rule_registry
 from flowr.db import transitions, tricks
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
@@ -46,13 +46,13 @@ from flowr.db.locks import lock_errors_as_flowr as _lock_errors_as_flowr
 
 # apps.ready() connects it from here
 from flowr.exceptions import (
+    AmbiguousRule,
     ChoiceNotInFlow,
     ChoiceRequired,
     ConcurrentTransition,
     NoNextState,
     ReentrantTransition,
     StateCancelled,
-    TransitionRefused,
 )
 from flowr.indexes import SetOnlyIndex
 from flowr.models import moves
@@ -94,35 +94,6 @@ class _guard_reentry:  # noqa: N801 -- used like a function; a class is the chea
 
     def __exit__(self, *exc: object) -> None:
         self.active.discard(self.pk)
-
-
-# -- guards ----------------------------------------------------------------------
-
-
-def _veto(result: bool | str | None, default: str) -> str | None:
-    """The reason a guard's result vetoes, or None when it allows.
-
-    ``True``/``None``/truthy objects allow; ``False`` vetoes with ``default``;
-    a string vetoes with itself as the reason (an empty one with ``default``).
-    """
-    if isinstance(result, str):
-        return result or default
-    if result is None or result:
-        return None
-    return default
-
-
-def _refusal(state: State, leaving: type[Rule], entering: type[Rule]) -> TransitionRefused | None:
-    """Run ``leaving.can_leave`` then ``entering.can_enter``; the first veto."""
-    reason = _veto(
-        leaving.can_leave(state), gettext("Rule %(rule)s refused to be left") % {"rule": leaving.verbose_name}
-    )
-    if reason is not None:
-        return TransitionRefused(reason, state=state, rule=leaving, guard="can_leave", reason=reason)
-    reason = _veto(entering.can_enter(state), gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name})
-    if reason is not None:
-        return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
-    return None
 
 
 # -- signals after commit -----------------------------------------------------------
@@ -192,12 +163,13 @@ class StateQuerySet(models.QuerySet["State"]):
         *,
         actor: Any = None,
         note: str = "",
+        data: Any = None,
         atomic: bool = False,
         per_transaction: int = 1,
     ) -> list[moves.MoveResult]:
         """Advance many States; one result each (:func:`flowr.models.moves.advance_many`)."""
         return moves.advance_many(
-            self, states, rule, actor=actor, note=note, atomic=atomic, per_transaction=per_transaction
+            self, states, rule, actor=actor, note=note, data=data, atomic=atomic, per_transaction=per_transaction
         )
 
 
@@ -265,37 +237,70 @@ class State(models.Model):
         """The data of the current node's children (one query)."""
         return self.current_node.children_data()
 
-    def allowed_next_rules(self) -> list[type[Rule]]:
-        """The rules :meth:`next_state` would accept now, guards consulted.
+    def allowed_next_rules(self, actor: Any = None) -> list[type[Rule]]:
+        """The rules :meth:`next_state` would accept now from ``actor``,
+        permissions and guards consulted (``actor=None``: trusted code, the
+        permissions are not checked).
 
         Empty when the flow ends here, when the current rule refuses to be
         left, when the current rule no longer resolves, or when the State
         was cancelled.
+        """
+        return [option.rule for option in self.transition_options(actor) if option.allowed]
+
+    def transition_options(self, actor: Any = None) -> list[guards.TransitionOption]:
+        """Every child of the current node as a
+        :class:`~flowr.guards.TransitionOption`: its rule and node, whether
+        ``actor`` may take it now and, if not, why (the permission's or the
+        guard's reason and code).  What every surface shows.
+
+        Children whose rule no longer resolves are left out (they cannot be
+        taken); empty when the current rule no longer resolves or the State
+        was cancelled.  One query (two when ``current_node`` is not loaded),
+        plus whatever the guards and ``actor.has_perm()`` ask.
         """
         if self.cancelled is not None:
             return []
         current = rule_registry.get_rule(self.current_node.rule_label)
         if current is None:
             return []
-        found = [rule_registry.get_rule(data.rule_label) for data in self.next_nodes()]
-        return [rule for rule in found if rule is not None and _refusal(self, current, rule) is None]
+        children = []
+        for data in self.next_nodes():
+            rule = rule_registry.get_rule(data.rule_label)
+            if rule is not None:
+                children.append((rule, data))
+        return guards.options(self, current, children, actor)
 
     # -- starting ------------------------------------------------------------
     @classmethod
-    def start(cls, flow: Flow, *, subject: models.Model | None = None, actor: Any = None) -> State:
+    def start(
+        cls,
+        flow: Flow,
+        *,
+        subject: models.Model | None = None,
+        actor: Any = None,
+        note: str = "",
+        data: Any = None,
+    ) -> State:
         """Create a State at the flow's root and call the root's ``on_enter``.
 
-        Atomic: if the root's ``can_enter`` vetoes, or ``on_enter`` or a
-        ``pre_transition``/``post_transition`` receiver raises, no State
-        exists afterwards and the exception propagates.
+        Atomic: if the root rule's ``permission`` or ``can_enter`` refuses,
+        or ``on_enter`` or a ``pre_transition``/``post_transition`` receiver
+        raises, no State exists afterwards and the exception propagates.
 
         :param flow: the flow to run
         :param subject: any saved model instance the State is about
         :param actor: who started it (a user is stored as a foreign key;
-            anything else by its ``str()``)
+            anything else by its ``str()``); None is trusted code: the root
+            rule's ``permission`` is not checked
+        :param note: text stored on the start's history row
+        :param data: JSON-serialisable data stored on the start's history row
+        :raises TransitionForbidden: the root rule's ``permission`` refused ``actor``
         :raises TransitionRefused: the root rule's ``can_enter`` vetoed
+        :raises InvalidTransitionData: ``note`` is not a string or ``data`` not JSON
         :raises MissingRule: the root's rule no longer resolves
         """
+        guards.check_note_and_data(note, data, _DATA_ENCODER)
         db = router.db_for_write(cls)
         with _lock_errors_as_flowr(None), transaction.atomic(using=db):
             # a start and an edit of the flow serialize: a prune running now
@@ -307,53 +312,75 @@ class State(models.Model):
                 state.subject = subject
             state.save(force_insert=True, using=db)
             with _guard_reentry(state.pk):
-                state._enter_root(rule, actor, db)
+                state._enter_root(rule, actor, db, note, data)
         return state
 
-    def _enter_root(self, rule: type[Rule], actor: Any, db: str) -> None:
+    def _enter_root(self, rule: type[Rule], actor: Any, db: str, note: str = "", data: Any = None) -> None:
         root = self.current_node
-        reason = _veto(rule.can_enter(self), gettext("Rule %(rule)s refused entry") % {"rule": rule.verbose_name})
-        if reason is not None:
-            raise TransitionRefused(reason, state=self, rule=rule, guard="can_enter", reason=reason)
+        refusal = guards.refusal(self, None, rule, actor)
+        if refusal is not None:
+            raise refusal
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
         signals.pre_transition.send(sender=State, **event)
         rule.on_enter(self)
         row = StateHistory.record(
-            self, FIRST_SEQ, None, root, actor, kind=StateHistory.START, using=db, created=self.created
+            self,
+            FIRST_SEQ,
+            None,
+            root,
+            actor,
+            kind=StateHistory.START,
+            note=note,
+            using=db,
+            created=self.created,
+            data=data,
         )
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
 
     # -- moving --------------------------------------------------------------
-    def next_state(self, rule: type[Rule] | str | None = None, *, actor: Any = None, note: str = "") -> State:
+    def next_state(
+        self, rule: type[Rule] | str | None = None, *, actor: Any = None, note: str = "", data: Any = None
+    ) -> State:
         """Move to the next node; return ``self``, moved.
 
-        One child: take it.  Several: ``rule`` (a Rule class or label) picks
-        one.  None: refused.  Atomic, and applied only from the node and
-        version this object holds.  Callbacks see ``current_node`` still at
+        One child: take it.  Several: ``rule`` (a Rule class, its label, or
+        its class name when no other child has that class name) picks one.
+        None: refused.  Atomic, and applied only from the node and version
+        this object holds.  The target rule's ``permission`` (for a given
+        actor) and the guards are checked inside the transition, under its
+        lock, before any callback.  Callbacks see ``current_node`` still at
         the node being left.  On any error the database and this object are
         left as they were.
 
         :param rule: the rule to move to, when the current rule branches
-        :param actor: who moved it (a user, or anything with a ``str()``)
-        :param note: stored on the history row
+        :param actor: who moved it (a user, or anything with a ``str()``);
+            None is trusted code: the ``permission`` is not checked
+        :param note: text stored on the history row
+        :param data: JSON-serialisable data stored on the history row
         :raises NoNextState: the current node has no children
         :raises ChoiceRequired: several children and no ``rule``
         :raises ChoiceNotInFlow: ``rule`` is not one of the children
+            (``AmbiguousRule``: a class name several children share)
         :raises StateCancelled: the State was cancelled
+        :raises TransitionForbidden: the rule's ``permission`` refused ``actor``
         :raises TransitionRefused: a guard vetoed
+        :raises InvalidTransitionData: ``note`` is not a string or ``data``
+            not JSON (checked before anything is read or written)
         :raises ConcurrentTransition: the State moved since it was loaded,
             or another transaction is moving it (``TransitionLockTimeout``
             when a lock wait timed out); refresh and retry
         :raises ReentrantTransition: a callback tried to move this State
         """
-        self._next(rule, actor, note)
+        self._next(rule, actor, note, data)
         return self
 
-    def _next(self, rule: type[Rule] | str | None, actor: Any, note: str) -> StateHistory:
+    def _next(self, rule: type[Rule] | str | None, actor: Any, note: str, data: Any = None) -> StateHistory:
         """:meth:`next_state`, returning the history row; what
-        ``advance_many`` runs for each State (one code path)."""
-        return self._apply(partial(self._transition, rule, actor, note), "next_state")
+        ``advance_many`` runs for each State (one code path: permission,
+        guards, note and data alike)."""
+        guards.check_note_and_data(note, data, _DATA_ENCODER)
+        return self._apply(partial(self._transition, rule, actor, note, data), "next_state")
 
     def jump_to(
         self, node: FlowNodeData | Node, *, actor: Any = None, note: str = "", callbacks: bool = False
@@ -402,20 +429,20 @@ class State(models.Model):
             self.current_node_id = node_id
         self.version, self.updated, self.cancelled = version, updated, cancelled
 
-    def _transition(self, choice: type[Rule] | str | None, actor: Any, note: str, db: str) -> StateHistory:
+    def _transition(self, choice: type[Rule] | str | None, actor: Any, note: str, data: Any, db: str) -> StateHistory:
         seen = (self.current_node_id, self.version)
         current = self.current_node
         with connections[db].cursor() as cursor:  # one cursor for the transition's statements
             target = self._choose(current, self._lock_and_load(cursor, seen, current, db), choice)
             leaving, entering = current.rule, target.rule
-            refusal = _refusal(self, leaving, entering)
+            refusal = guards.refusal(self, leaving, entering, actor)
             if refusal is not None:
                 raise refusal
             event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
             signals.pre_transition.send(sender=State, **event)
             leaving.on_leave(self)
             entering.on_enter(self)
-            row = self._move(cursor, seen, current, target, actor, db, note=note)
+            row = self._move(cursor, seen, current, target, actor, db, note=note, data=data)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
         return row
@@ -516,6 +543,7 @@ class State(models.Model):
         db: str,
         kind: str = "transition",
         note: str = "",
+        data: Any = None,
     ) -> StateHistory:
         """The compare-and-set and the history row (:mod:`flowr.db.history`).
 
@@ -525,7 +553,7 @@ class State(models.Model):
         now = timezone.now()  # the State's ``updated`` and the row's ``created``
         stamp = _UPDATED.get_db_prep_value(now, cursor.db)
         seq = next_seq(seen[1])
-        row = _HISTORY.build(self, seq, current, target, actor, kind, note, created=now)
+        row = _HISTORY.build(self, seq, current, target, actor, kind, note, now, data)
         # moved before the write: save() receivers see it so; next_state()
         # puts it back if the write fails
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
@@ -565,6 +593,20 @@ class State(models.Model):
         for child in children:
             if child.rule_label == label:
                 return child
+        if isinstance(choice, str):  # a class name: taken when one child alone has it
+            named = [child for child in children if rule_registry.short_name(child.rule_label) == choice]
+            if len(named) == 1:
+                return named[0]
+            if named:
+                labels = ", ".join(child.rule_label for child in named)
+                raise AmbiguousRule(
+                    gettext("Several children of node %(node)s are called %(name)s: give the label, one of %(labels)s")
+                    % {"node": current.node_id, "name": choice, "labels": labels},
+                    state=self,
+                    node=current,
+                    rule=choice,
+                    problems=[child.rule_label for child in named],
+                )
         raise ChoiceNotInFlow(
             gettext("Rule %(rule)s is not a child of node %(node)s (%(current)s) in this flow")
             % {"rule": rule_registry.short_name(label), "node": current.node_id, "current": current.rule_verbose_name},
@@ -607,6 +649,8 @@ class StateHistory(models.Model):
     )
     actor_repr = models.CharField(_("actor"), max_length=255, blank=True, default="")
     note = models.TextField(_("note"), blank=True, default="")
+    # what the actor gave with the transition (JSON); null: nothing given
+    data = models.JSONField(_("data"), null=True, blank=True, default=None)
     created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -646,9 +690,10 @@ class StateHistory(models.Model):
         note: str = "",
         using: str | None = None,
         created: Any = None,
+        data: Any = None,
     ) -> StateHistory:
         """Insert one history row, copying the rules' labels and names."""
-        row = _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)
+        row = _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created, data)
         db = using or router.db_for_write(cls, instance=row)
         with connections[db].cursor() as cursor:
             _HISTORY.write(cursor, _statements(db), row)
@@ -665,10 +710,11 @@ class StateHistory(models.Model):
         kind: str = TRANSITION,
         note: str = "",
         created: Any = None,
+        data: Any = None,
     ) -> StateHistory:
         """An unsaved history row, with the rules' labels and names copied
         (:meth:`flowr.db.history.HistoryWriter.build`)."""
-        return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created)
+        return _HISTORY.build(state, seq, from_node, to_node, actor, kind, note, created, data)
 
 
 def _shown_rule(label: str, stored_name: str) -> str:
@@ -677,6 +723,7 @@ def _shown_rule(label: str, stored_name: str) -> str:
 
 
 _UPDATED = State._meta.get_field("updated")
+_DATA_ENCODER = StateHistory._meta.get_field("data").encoder
 _HISTORY: HistoryWriter[StateHistory] = HistoryWriter(StateHistory)
 _TABLES = transitions.TransitionModels(State, Edge, Node, FlowNodeData, StateHistory)
 _statements = transitions.cached(_TABLES)

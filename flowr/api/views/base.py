@@ -7,12 +7,16 @@ handling are set here, on flowr's own views, so that a project's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils.encoding import smart_str
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
@@ -25,6 +29,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
+from rest_framework.utils import formatting
 from rest_framework.versioning import BaseVersioning
 from rest_framework.views import APIView
 
@@ -34,7 +39,22 @@ from flowr.api.openapi import FlowrAutoSchema
 from flowr.api.pagination import FlowrPagination
 from flowr.api.parsers import FlowrJSONParser
 from flowr.api.permissions import edit_permission_classes, state_permission_classes
-from flowr.api.renderers import DotRenderer, MermaidRenderer
+from flowr.api.renderers import DotRenderer, FlowrBrowsableAPIRenderer, MermaidRenderer
+
+_ROLE = re.compile(r":[a-z]+:`~?(?:[^`<]*<)?([^`>]+)>?`")
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+
+
+def rest_to_text(text: str) -> str:
+    """reST markup of a docstring as plain words: ````x```` -> ``x``,
+    ``:class:`~a.B``` -> ``B``, ``:meth:`a.b``` -> ``a.b``."""
+
+    def role(match: re.Match[str]) -> str:
+        target = match.group(1)
+        return target.rsplit(".", 1)[-1] if match.group(0).split("`", 1)[1].startswith("~") else target
+
+    return _LITERAL.sub(r"\1", _ROLE.sub(role, text))
+
 
 if TYPE_CHECKING:
     from rest_framework.generics import BaseFilterProtocol
@@ -85,7 +105,7 @@ class FlowrNegotiation(DefaultContentNegotiation):
 class FlowrAPIMixin(_APIViewBase):
     """Policies of every flowr API view."""
 
-    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, BrowsableAPIRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, FlowrBrowsableAPIRenderer]
     parser_classes: Sequence[type[BaseParser]] = [FlowrJSONParser]
     content_negotiation_class: type[BaseContentNegotiation] = FlowrNegotiation
     metadata_class: str | type[BaseMetadata] | None = SimpleMetadata
@@ -110,6 +130,17 @@ class FlowrAPIMixin(_APIViewBase):
     def get_permissions(self) -> list[BasePermission]:
         classes = state_permission_classes() if self.permission_kind == "state" else edit_permission_classes()
         return [cls() for cls in classes]
+
+    def get_view_description(self, html: bool = False) -> str:
+        """The view's (or action's) docstring as plain text: reST markup
+        (````rule````, ``:class:`~x.Y```) becomes its words; as HTML, escaped
+        paragraphs (the browsable API, whether or not Markdown is installed)."""
+        description = getattr(self, "description", None) or self.__class__.__doc__ or ""
+        text = rest_to_text(formatting.dedent(smart_str(description)))
+        if not html:
+            return text
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+        return mark_safe("".join(format_html("<p>{}</p>", p) for p in paragraphs))  # noqa: S308 -- escaped by format_html
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return flowr_exception_handler
@@ -145,6 +176,22 @@ class FlowrViewSet(FlowrAPIMixin, viewsets.GenericViewSet):
             if action in self.input_serializers:
                 return self.input_serializers[action]
         return super().get_serializer_class()
+
+    def example_body(self, method: str) -> dict[str, Any] | None:
+        """The body the browsable API's form of ``method`` starts with
+        (:class:`~flowr.api.renderers.FlowrBrowsableAPIRenderer`): for a
+        POST, the input serializer's required fields (optional ones left
+        out: their empty values would be refused); None keeps DRF's."""
+        if method != "POST":
+            return None
+        serializer = self.get_serializer()
+        if not isinstance(serializer, serializers.Serializer):
+            return None
+        return {
+            name: field.get_initial()
+            for name, field in serializer.fields.items()
+            if field.required and not field.read_only
+        }
 
     def input(self, serializer_class: type[Any], **kwargs: Any) -> dict[str, Any]:
         """Validate the request body with ``serializer_class``; its data."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,7 +33,7 @@ from flowr.api.serializers import (
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
 from flowr.exceptions import ConcurrentTransition, NodeNotInFlow
-from flowr.models import Node, State, StateHistory
+from flowr.models import Flow, Node, State, StateHistory
 from flowr.models.moves import CANCEL_PERMISSION, JUMP_PERMISSION
 
 VIEW, ADD, CHANGE = "flowr.view_state", "flowr.add_state", "flowr.change_state"
@@ -104,7 +106,27 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def respond(self, state: State, code: int = status.HTTP_200_OK) -> Response:
         fresh = State.objects.select_related("flow", "current_node", "subject_content_type").get(pk=state.pk)
-        return Response(StateDetailSerializer(fresh).data, status=code)
+        return Response(StateDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+
+    def example_body(self, method: str) -> dict[str, Any] | None:
+        """Browsable API forms: an advance that works for this user (the
+        first rule they may take where the flow branches; what the State's
+        node and version are now), a start on the first flow."""
+        if method != "POST":
+            return None
+        if self.action == "create":
+            first = Flow.objects.order_by("pk").values_list("pk", flat=True).first()
+            return {"flow": first}
+        if self.action != "advance":
+            return super().example_body(method)
+        try:
+            state = self.get_object()
+        except (Http404, APIException):
+            return {}
+        options = state.transition_options(actor=self.request.user)
+        allowed = [option.rule.class_label for option in options if option.allowed]
+        body: dict[str, Any] = {"rule": allowed[0]} if len(options) > 1 and allowed else {}
+        return {**body, "note": "", "expected_node": state.current_node.node_id, "expected_version": state.version}
 
     @document(parameters=FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -112,16 +134,32 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @document(request=StateCreateSerializer, responses={201: StateDetailSerializer})
     def create(self, request: Request) -> Response:
-        """Start a State at the flow's root (the root rule's ``on_enter`` runs)."""
+        """Start a State at the flow's root (the root rule's ``on_enter`` runs).
+
+        ``note`` and ``data`` are stored on the start's history row; the root
+        rule's ``permission`` refuses (403) a user who may not start it."""
         data = self.input(StateCreateSerializer)
-        state = State.start(data["flow"], subject=data.get("subject"), actor=request.user)
+        state = State.start(
+            data["flow"],
+            subject=data.get("subject"),
+            actor=request.user,
+            note=data.get("note", ""),
+            data=data.get("data"),
+        )
         return self.respond(state, status.HTTP_201_CREATED)
 
     @document(request=AdvanceSerializer, responses=StateDetailSerializer)
     @action(detail=True, methods=["post"])
     def advance(self, request: Request, pk: str | None = None) -> Response:
-        """Move to the next node; ``rule`` picks a branch, ``expected_node`` and
-        ``expected_version`` refuse (409) a move from what the caller did not see."""
+        """Move to the next node.
+
+        ``rule`` picks a branch (its label, or its class name when no other
+        child has it; several: 400 ambiguous_rule); ``note`` and ``data`` are
+        stored on the history row; ``expected_node`` and ``expected_version``
+        refuse (409) a move from what the caller did not see.  A rule whose
+        permission the user lacks: 403 permission_denied; a guard's veto:
+        400 transition_refused.  The State's ``transitions`` list what this
+        user may take."""
         state = self.get_object()
         data = self.input(AdvanceSerializer)
         node, version = data.get("expected_node"), data.get("expected_version")
@@ -139,7 +177,7 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             )
         # next_state() applies only from the version loaded here: a move in
         # between is refused too
-        state.next_state(data.get("rule"), actor=request.user)
+        state.next_state(data.get("rule"), actor=request.user, note=data.get("note", ""), data=data.get("data"))
         return self.respond(state)
 
     @document(request=AdvanceManySerializer, responses=AdvanceManyResultSerializer, operation_id="states_advance_many")
@@ -149,7 +187,12 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         State, 200 even when some (or, with ``atomic``, all) did not move."""
         data = self.input(AdvanceManySerializer)
         results = State.objects.advance_many(
-            data["states"], data.get("rule"), actor=request.user, note=data["note"], atomic=data["atomic"]
+            data["states"],
+            data.get("rule"),
+            actor=request.user,
+            note=data["note"],
+            data=data.get("data"),
+            atomic=data["atomic"],
         )
         advanced = sum(1 for r in results if r.ok)
         body = {
