@@ -541,9 +541,9 @@ def test_subject_autocomplete_permissions(perms: tuple[str, ...], query: dict[st
     assert Client().get(url, query).status_code == 302  # anonymous: to the login page
 
 
-# -- docs/admin.md's snippet runs --------------------------------------------------------------
+# -- docs/tutorial/admin.md's snippet runs --------------------------------------------------------------
 def docs_snippet() -> str:
-    text = (Path(__file__).resolve().parent.parent / "docs" / "admin.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent.parent / "docs" / "tutorial" / "admin.md").read_text(encoding="utf-8")
     section = text.split("## Flows on your own models' admin pages", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
     assert match is not None
@@ -563,7 +563,7 @@ def test_the_docs_snippet_works(monkeypatch: pytest.MonkeyPatch, ticket: Ticket)
     monkeypatch.setitem(sys.modules, "myapp", types.ModuleType("myapp"))
     monkeypatch.setitem(sys.modules, "myapp.models", sys.modules["tests.testapp.models"])
     namespace: dict[str, Any] = {}
-    exec(compile(docs_snippet(), "docs/admin.md", "exec"), namespace)  # noqa: S102 -- our own docs
+    exec(compile(docs_snippet(), "docs/tutorial/admin.md", "exec"), namespace)  # noqa: S102 -- our own docs
     assert isinstance(site._registry[Ticket], namespace["TicketAdmin"])
     helpdesk = review_flow("Helpdesk")  # rule set "Helpdesk rules"
     RuleSet.objects.filter(pk=helpdesk.rule_set_id).update(name="Helpdesk")

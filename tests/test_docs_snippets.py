@@ -4,8 +4,11 @@ Each page's blocks run in order in one namespace, seeded with the objects the
 page's prose assumes (a flow, a State, a subject, a user...; see ``SETUPS``).
 A block is either statements (run) or a configuration fragment such as
 ``path("flowr/", include("flowr.urls")),`` (evaluated).  A new page with
-python blocks needs an entry here: the test says so.  The README's install
-and quickstart run in a new project: tests/test_readme_quickstart.py.
+python blocks needs an entry here: the test says so.  A python block whose
+next fenced block is a ``text`` block prints exactly that text.  The
+tutorial's pages run in order: a page's setup runs the pages before it, as
+a reader following it has.  The README's install and quickstart run in a
+new project: tests/test_readme_quickstart.py.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import django.contrib.admin
 import pytest
 from django.contrib.admin import AdminSite
 from django.contrib.auth.models import Group, Permission, User
+from django.db import transaction
 from django.dispatch import Signal
 from django.urls import include, path
 
@@ -35,12 +39,25 @@ from tests.testapp.models import Ticket
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
+ANY_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 
 pytestmark = pytest.mark.django_db
 
 
 def blocks(page: str) -> list[str]:
     return FENCE.findall((DOCS / page).read_text(encoding="utf-8"))
+
+
+def printed_outputs(page: str) -> list[str | None]:
+    """Per python block of the page, the ``text`` block right after it (what
+    it prints), or None."""
+    fences = ANY_FENCE.findall((DOCS / page).read_text(encoding="utf-8"))
+    following = [*fences[1:], ("", "")]
+    return [text if kind == "text" else None for (lang, _), (kind, text) in zip(fences, following) if lang == "python"]
+
+
+def pages_with_blocks() -> set[str]:
+    return {page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md") if blocks(page.relative_to(DOCS).as_posix())}
 
 
 def sample_flow() -> Flow:
@@ -50,19 +67,6 @@ def sample_flow() -> Flow:
     nodes = {data.rule_name: data for data in flow.nodes_data()}
     nodes["E"].connect_child(nodes["A"])
     return flow
-
-
-def setup_admin() -> Iterator[dict[str, Any]]:
-    """The page's ModelAdmin registers on a fresh admin site (the test app's
-    Ticket has one on the real site), importing Ticket from ``myapp.models``."""
-    site = AdminSite()
-    myapp = ModuleType("myapp")
-    with (
-        mock.patch.object(django.contrib.admin, "site", site),
-        mock.patch.dict(sys.modules, {"myapp": myapp, "myapp.models": sys.modules["tests.testapp.models"]}),
-    ):
-        yield {}
-    assert Ticket in site._registry
 
 
 def setup_api() -> dict[str, Any]:
@@ -103,13 +107,56 @@ def setup_testing() -> dict[str, Any]:
     return {"__name__": "tests.docs_testing"}
 
 
+def setup_concurrency() -> dict[str, Any]:
+    """A flow nobody runs yet (editable) and a State on another one."""
+    user = User.objects.create_user("worker", is_staff=True)
+    return {"flow": sample_flow(), "state": State.start(sample_flow()), "user": user}
+
+
+def setup_import_export() -> dict[str, Any]:
+    return {"flow": sample_flow()}
+
+
+TUTORIAL = ["tutorial/rules.md", "tutorial/flows.md", "tutorial/states.md", "tutorial/admin.md", "tutorial/testing.md"]
+
+
+def tutorial_setup(page: str) -> Callable[[], Iterator[dict[str, Any]]]:
+    """The tutorial's rules are ``myapp/rules.py`` and its tickets
+    ``myapp.models.Ticket`` (the test app's); a page starts where the pages
+    before it left the reader: their blocks run first, in one namespace."""
+
+    def setup() -> Iterator[dict[str, Any]]:
+        # the rules must live in an installed app's module to resolve
+        namespace: dict[str, Any] = {"__name__": "tests.docs_tutorial"}
+        rules = ModuleType("myapp.rules")
+
+        def rule(name: str) -> Any:
+            try:
+                return namespace[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+        rules.__getattr__ = rule  # type: ignore[method-assign]  # PEP 562: myapp.rules is the page's namespace
+        modules = {"myapp": ModuleType("myapp"), "myapp.models": sys.modules["tests.testapp.models"], "myapp.rules": rules}
+        with mock.patch.object(django.contrib.admin, "site", AdminSite()), mock.patch.dict(sys.modules, modules):
+            for before in TUTORIAL[: TUTORIAL.index(page)]:
+                for number, block in enumerate(blocks(before), 1):
+                    exec(compile(block, f"{before} block {number}", "exec"), namespace)  # noqa: S102
+            yield namespace
+
+    return setup
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
-    "admin.md": setup_admin,
     "api.md": setup_api,
+    "commands.md": setup_lifecycle,
     "core.md": setup_core,
-    "lifecycle.md": setup_lifecycle,
+    "howto/concurrency.md": setup_concurrency,
+    "howto/import-export.md": setup_import_export,
+    "howto/versions.md": setup_lifecycle,
     "runtime.md": setup_runtime,
     "testing.md": setup_testing,
+    **{page: tutorial_setup(page) for page in TUTORIAL},
 }
 
 
@@ -151,6 +198,17 @@ def after_notes(namespace: dict[str, Any], block: str, printed: str) -> None:
     namespace.update(namespace.pop("_saved"))
 
 
+def call_the_tests(namespace: dict[str, Any], block: str, printed: str) -> None:
+    """The tutorial's test module: pytest would run its tests; so do we."""
+    fixtures = {"django_user_model": User}
+    tests = [value for name, value in namespace.items() if name.startswith("test_") and callable(value)]
+    assert len(tests) == 3
+    for test in tests:
+        with transaction.atomic():  # each test in its own database, as pytest-django gives it
+            test(**{name: fixtures[name] for name in inspect.signature(test).parameters})
+            transaction.set_rollback(True)
+
+
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
@@ -159,12 +217,16 @@ HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None]
         ("state.transition_options(actor=request.user)", before_permission_options, after_permission_options),
         ('note="Duplicate of #12"', None, after_notes),
     ],
+    "tutorial/testing.md": [("def test_a_reopened_ticket_goes_back_to_work", None, call_the_tests)],
 }
 
 
 def test_every_page_with_python_blocks_has_a_setup():
-    pages = {page.name for page in DOCS.glob("*.md") if blocks(page.name)}
-    assert pages == set(SETUPS), "add the new page to SETUPS (or remove it)"
+    assert pages_with_blocks() == set(SETUPS), "add the new page to SETUPS (or remove it)"
+
+
+def test_the_tutorial_is_in_order():
+    assert sorted(page for page in pages_with_blocks() if page.startswith("tutorial/")) == sorted(TUTORIAL)
 
 
 @pytest.mark.parametrize("page", sorted(SETUPS))
@@ -172,7 +234,7 @@ def test_the_blocks_of_a_page_run(page, capsys):
     setup = SETUPS[page]
     # a generator setup is a context: the blocks run inside it
     with contextmanager(setup)() if inspect.isgeneratorfunction(setup) else nullcontext(setup()) as seeded:
-        _run_blocks(page, {"__name__": f"docs_{page[:-3]}", **seeded}, capsys)
+        _run_blocks(page, {"__name__": f"docs_{page[:-3].replace('/', '_')}", **seeded}, capsys)
     assert blocks(page)
 
 
@@ -180,7 +242,7 @@ def _run_blocks(page: str, namespace: dict[str, Any], capsys: pytest.CaptureFixt
     all_signals = [value for value in vars(signals).values() if isinstance(value, Signal)]
     receivers = {signal: list(signal.receivers) for signal in all_signals}
     try:
-        for number, block in enumerate(blocks(page), 1):
+        for number, (block, output) in enumerate(zip(blocks(page), printed_outputs(page), strict=True), 1):
             try:
                 code = compile(block, f"{page} block {number}", "exec")
             except SyntaxError:
@@ -195,6 +257,8 @@ def _run_blocks(page: str, namespace: dict[str, Any], capsys: pytest.CaptureFixt
             for _, after in hooks:
                 if after is not None:
                     after(namespace, block, printed)
+            if output is not None:
+                assert printed == output, f"{page} block {number} prints what the page says"
     finally:
         for signal, saved in receivers.items():  # a block's @receiver stays in the page
             signal.receivers = saved
