@@ -53,11 +53,17 @@ def printed_outputs(page: str) -> list[str | None]:
     it prints), or None."""
     fences = ANY_FENCE.findall((DOCS / page).read_text(encoding="utf-8"))
     following = [*fences[1:], ("", "")]
-    return [text if kind == "text" else None for (lang, _), (kind, text) in zip(fences, following) if lang == "python"]
+    return [
+        text if kind == "text" else None
+        for (lang, _), (kind, text) in zip(fences, following, strict=True)
+        if lang == "python"
+    ]
 
 
 def pages_with_blocks() -> set[str]:
-    return {page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md") if blocks(page.relative_to(DOCS).as_posix())}
+    return {
+        page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md") if blocks(page.relative_to(DOCS).as_posix())
+    }
 
 
 def sample_flow() -> Flow:
@@ -137,7 +143,11 @@ def tutorial_setup(page: str) -> Callable[[], Iterator[dict[str, Any]]]:
                 raise AttributeError(name) from None
 
         rules.__getattr__ = rule  # type: ignore[method-assign]  # PEP 562: myapp.rules is the page's namespace
-        modules = {"myapp": ModuleType("myapp"), "myapp.models": sys.modules["tests.testapp.models"], "myapp.rules": rules}
+        modules = {
+            "myapp": ModuleType("myapp"),
+            "myapp.models": sys.modules["tests.testapp.models"],
+            "myapp.rules": rules,
+        }
         with mock.patch.object(django.contrib.admin, "site", AdminSite()), mock.patch.dict(sys.modules, modules):
             for before in TUTORIAL[: TUTORIAL.index(page)]:
                 for number, block in enumerate(blocks(before), 1):
