@@ -275,3 +275,11 @@ def _run_blocks(page: str, namespace: dict[str, Any], capsys: pytest.CaptureFixt
             signal.sender_receivers_cache.clear()
         for label in [label for label in rule_registry._registry if label.startswith(namespace["__name__"] + ".")]:
             del rule_registry._registry[label]  # and so do its rules
+
+
+def test_the_readme_links_into_the_docs_exist():
+    """The README is read on GitHub too, outside the site's strict build."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert len(links) > 10
+    assert [link for link in links if not (DOCS.parent / link).is_file()] == []
