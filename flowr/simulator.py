@@ -195,7 +195,8 @@ def simulate(
     db = router.db_for_write(State)
     with _content_types_kept(db), transaction.atomic(using=db):
         try:
-            run = _Run(Flow.objects.using(db).get(pk=flow.pk), subject, actor, db, max_steps)
+            fresh = Flow.objects.using(db).select_related("state_graph").get(pk=flow.pk)
+            run = _Run(fresh, subject, actor, db, max_steps)
             with callbacks.observed(run.observe):
                 return run.explore() if explore else run.walk(wanted)
         finally:
