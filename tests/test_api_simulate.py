@@ -125,6 +125,7 @@ def test_get_is_not_allowed(client_for: Any, flow: Flow) -> None:
         ({"choices": [None]}, "choices"),
         ({"choices": [True]}, "choices"),
         ({"choices": [""]}, "choices"),
+        ({"choices": ["x" * 256]}, "choices"),
         ({"choices": [0]}, "choices"),
         ({"choices": [2**63]}, "choices"),
         ({"choices": [1.5]}, "choices"),

@@ -713,7 +713,7 @@ class ChoiceItemField(serializers.Field):
     default_error_messages = {"invalid": gettext_lazy("A rule label, a rule name or a node id is required.")}
 
     def to_internal_value(self, data: Any) -> str | int:
-        if isinstance(data, str) and 0 < len(data) <= 255:
+        if isinstance(data, str) and 0 < len(data) <= 255 and "\x00" not in data:
             return data
         if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= 2**63 - 1:
             return data
