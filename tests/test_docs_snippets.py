@@ -103,12 +103,18 @@ def setup_testing() -> dict[str, Any]:
     return {"__name__": "tests.docs_testing"}
 
 
+def setup_simulator() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_simulator"}
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
     "admin.md": setup_admin,
     "api.md": setup_api,
     "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
     "runtime.md": setup_runtime,
+    "simulator.md": setup_simulator,
     "testing.md": setup_testing,
 }
 
@@ -151,6 +157,12 @@ def after_notes(namespace: dict[str, Any], block: str, printed: str) -> None:
     namespace.update(namespace.pop("_saved"))
 
 
+def after_printed(namespace: dict[str, Any], block: str, printed: str) -> None:
+    """The block prints what its ``# `` comment lines say."""
+    documented = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    assert printed.splitlines() == documented
+
+
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
@@ -159,6 +171,7 @@ HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None]
         ("state.transition_options(actor=request.user)", before_permission_options, after_permission_options),
         ('note="Duplicate of #12"', None, after_notes),
     ],
+    "simulator.md": [("print(child.node.rule_name, child.allowed, child.reason)", None, after_printed)],
 }
 
 
