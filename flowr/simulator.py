@@ -102,7 +102,8 @@ class SimulationError:
 class Step:
     """The State at one node: the callbacks run arriving there, every child
     with its verdict, the child taken next (its node id) and the error that
-    stopped the walk here, if any.  ``reached`` is False only for a start
+    stopped the walk here, if any (raised taking ``taken``, or asking the
+    guards about the children: then ``children`` is empty).  ``reached`` is False only for a start
     that failed (the State never stood at the root)."""
 
     node: NodeRef
@@ -263,8 +264,12 @@ class _Run:
 
     def arrived(self, state: State) -> Step:
         calls = self.taken_calls()
-        verdicts = [ChildVerdict.of(o) for o in state.transition_options(self.actor)]
-        return Step(NodeRef.of(state.current_node), calls, verdicts)
+        node = NodeRef.of(state.current_node)
+        try:
+            verdicts = [ChildVerdict.of(o) for o in state.transition_options(self.actor)]
+        except Exception as exc:  # a guard or a permission check raised
+            return Step(node, calls, error=SimulationError.of(exc, []))
+        return Step(node, calls, verdicts)
 
     def move(self, state: State, choice: str) -> Step | SimulationError:
         try:
@@ -358,7 +363,7 @@ class _Run:
 
     def report(self, paths: list[SimulatedPath], *, explore: bool, truncated: bool = False) -> SimulationReport:
         reached = {step.node.id for path in paths for step in path.steps if step.reached}
-        ends = {step.node.id for path in paths for step in path.steps if step.reached and not step.children}
+        ends = {s.node.id for path in paths for s in path.steps if s.reached and not s.children and s.error is None}
         shown = [NodeRef.of(data) for data in self.nodes]
         return SimulationReport(
             flow=self.flow.pk,
@@ -376,6 +381,8 @@ class _Run:
 def _stopped(step: Step, moves: int, max_steps: int, edges: frozenset[tuple[int, int]] | None = None) -> str | None:
     """Why a walk stops at ``step`` after ``moves`` transitions, or None.
     ``edges`` (explore) are the edges the path took already."""
+    if step.error is not None:  # asking the guards raised
+        return ERROR
     if not step.children:
         return END
     allowed = [c for c in step.children if c.allowed]

@@ -96,3 +96,17 @@ class SimBoom(Rule):
     @classmethod
     def on_enter(cls, state: Any) -> None:
         raise RuntimeError("the printer is on fire")
+
+
+class SimShaky(Rule):
+    """A guard that raises (``SimSteady > SimShaky > SimApprove``)."""
+
+    children = [SimApprove]
+
+    @classmethod
+    def can_leave(cls, state: Any) -> bool:
+        raise ValueError("the guard's service is down")
+
+
+class SimSteady(Rule):
+    children = [SimShaky]

@@ -147,6 +147,18 @@ def test_a_callback_that_raises_is_reported_not_propagated(flow: Flow) -> None:
     assert counts() == before
 
 
+def test_a_guard_that_raises_is_reported(db: Any) -> None:
+    shaky = build_flow(sr.SimSteady, "SimSteady > SimShaky > SimApprove")
+    for report in (flowr.simulate(shaky), flowr.simulate(shaky, explore=True)):
+        assert names(report) == ["SimSteady", "SimShaky"]
+        assert report.paths[0].outcome == ERROR
+        step = report.paths[0].steps[-1]
+        assert step.children == [] and step.error is not None
+        assert (step.error.type, step.error.message) == ("ValueError", "the guard's service is down")
+        assert report.ends_reached == []
+        assert [n.rule_label for n in report.unreached] == [LABEL + "SimApprove"]
+
+
 def test_unsafe_rules_callbacks_are_skipped_and_reported(flow: Flow) -> None:
     report = flowr.simulate(flow, choices=["SimReview", "SimMail"])
     assert report.outcome == END
