@@ -229,6 +229,17 @@ def test_explore_stops_at_the_global_cap(flow: Flow, monkeypatch: pytest.MonkeyP
     assert counts() == before
 
 
+def test_a_long_path_is_explored_to_max_steps(db: Any) -> None:
+    from flowr.models import RuleSet
+    from tests.api_fixtures import chain_flow
+    from tests.testapp.rules import Chain
+
+    chain = chain_flow(RuleSet.factory("chain", Chain), 400)
+    report = flowr.simulate(chain, explore=True, max_steps=350)
+    assert [(len(p.steps), p.outcome) for p in report.paths] == [(351, MAX_STEPS)]
+    assert len(report.unreached) == 49
+
+
 def test_blocked_when_no_child_is_allowed(db: Any) -> None:
     blocked = build_flow(sr.SimStart, "SimStart > SimReview > SimEscalate")
     assert flowr.simulate(blocked).outcome == BLOCKED
