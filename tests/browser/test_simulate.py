@@ -98,3 +98,23 @@ def test_a_frozen_flow_can_be_simulated(page: Any) -> None:
     wait_steps(page, 2)
     assert State.objects.count() == 1
     assert State.objects.get().version == 0
+
+
+def test_an_edit_during_the_simulation_simulates_again(page: Any) -> None:
+    flow = build_flow(sr.SimStart, TEXT)
+    review = flow_nodes(flow)["SimReview"].node_id
+    open_editor(page, flow)
+    page.click("#flowr-simulate")
+    wait_steps(page, 1)
+    page.click(f".flowr-sim-take[data-node='{review}']")
+    wait_steps(page, 2)
+    page.fill("#flowr-name", "Renamed")
+    # the graph is reloaded, then simulated again
+    with page.expect_request(lambda request: request.url.endswith("/simulate/")):
+        page.click("#flowr-rename button[type=submit]")
+    page.wait_for_function("() => document.getElementById('flowr-flow-title').textContent === 'Renamed'")
+    wait_steps(page, 2)
+    page.wait_for_function(
+        "id => window.flowrEditor.graph.cy.getElementById(id).hasClass('sim-current')", arg=f"n{review}"
+    )
+    assert Flow.objects.get(pk=flow.pk).name == "Renamed"

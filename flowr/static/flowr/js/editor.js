@@ -63,6 +63,8 @@ class Editor {
     this.showFlow();
     renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id));
     this.selectNode(this.nodes.has(this.selected) ? this.selected : null);
+    // the graph was redrawn (an edit, undo...): simulate the new flow again
+    if (this.simulator.active) await this.simulator.run();
   }
 
   async reload(focus = null) {
