@@ -43,6 +43,9 @@ END, BLOCKED, LOOP, MAX_STEPS, ERROR = "end", "blocked", "loop", "max_steps", "e
 RAN, SKIPPED, RAISED = "ran", "skipped", "raised"
 #: at most this many transitions in all the paths of one exploration
 EXPLORE_LIMIT = 2000
+#: at most this many steps in all the paths an exploration reports (each
+#: path is reported whole, so long shared prefixes count again)
+REPORT_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class SimulationReport:
     with ``explore``; ``ends_reached`` the nodes without children some path
     stood on; ``unreached`` the nodes no path stood on (refused by a guard or
     a permission, or past an error or ``max_steps``); ``truncated`` is True
-    when exploration stopped at :data:`EXPLORE_LIMIT` transitions."""
+    when exploration stopped at :data:`EXPLORE_LIMIT` transitions or
+    :data:`REPORT_LIMIT` reported steps."""
 
     flow: int
     flow_name: str
@@ -324,7 +328,7 @@ class _Run:
         if outcome is not None:
             return self.report([SimulatedPath([root], outcome)], explore=True)
         frames = [_Frame([root], frozenset(), None, _open(root, frozenset()))]
-        moves = 0
+        moves = reported = 0
         while frames:
             frame = frames[-1]
             if not frame.todo:
@@ -332,7 +336,7 @@ class _Run:
                 if frame.savepoint is not None:
                     transaction.savepoint_rollback(frame.savepoint, using=self.db)
                 continue
-            if moves >= EXPLORE_LIMIT:
+            if moves >= EXPLORE_LIMIT or reported >= REPORT_LIMIT:
                 return self.report(paths, explore=True, truncated=True)
             child = frame.todo.pop(0)
             savepoint = transaction.savepoint(using=self.db)
@@ -345,6 +349,7 @@ class _Run:
                         [*frame.steps[:-1], dataclasses.replace(here, taken=child.node.id, error=found)], ERROR
                     )
                 )
+                reported += len(frame.steps)
                 transaction.savepoint_rollback(savepoint, using=self.db)
                 continue
             steps = [*frame.steps[:-1], dataclasses.replace(here, taken=child.node.id), found]
@@ -352,6 +357,7 @@ class _Run:
             outcome = _stopped(found, len(steps) - 1, self.max_steps, edges)
             if outcome is not None:
                 paths.append(SimulatedPath(steps, outcome))
+                reported += len(steps)
                 transaction.savepoint_rollback(savepoint, using=self.db)
                 continue
             frames.append(_Frame(steps, edges, savepoint, _open(found, edges)))

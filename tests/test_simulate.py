@@ -240,6 +240,13 @@ def test_a_long_path_is_explored_to_max_steps(db: Any) -> None:
     assert len(report.unreached) == 49
 
 
+def test_explore_stops_when_the_report_is_big_enough(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flowr.simulator.REPORT_LIMIT", 4)
+    report = flowr.simulate(flow, explore=True)
+    assert report.truncated is True
+    assert [len(path.steps) for path in report.paths] == [3, 5]  # the first path that reached the limit is kept
+
+
 def test_blocked_when_no_child_is_allowed(db: Any) -> None:
     blocked = build_flow(sr.SimStart, "SimStart > SimReview > SimEscalate")
     assert flowr.simulate(blocked).outcome == BLOCKED
