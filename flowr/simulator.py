@@ -45,7 +45,7 @@ RAN, SKIPPED, RAISED = "ran", "skipped", "raised"
 EXPLORE_LIMIT = 2000
 #: at most this many steps in all the paths an exploration reports (each
 #: path is reported whole, so long shared prefixes count again)
-REPORT_LIMIT = 20_000
+REPORT_LIMIT = 5_000
 
 
 @dataclass(frozen=True)
