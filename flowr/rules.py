@@ -114,6 +114,10 @@ class Rule(metaclass=RuleMeta):
       ``(state, actor) -> bool | str`` (``False`` or a reason string
       refuses).  Not checked when the actor is None (trusted code); see
       :mod:`flowr.guards`.
+    * ``simulation_safe`` -- ``False`` when ``on_enter``/``on_leave`` act
+      outside the database (e-mail, HTTP, files): the simulator
+      (:func:`flowr.simulate`) then skips them and reports it.  Guards are
+      always run: they must not act outside the database.
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -125,6 +129,7 @@ class Rule(metaclass=RuleMeta):
     multiple_paths: bool = False
     has_edit_screen: bool = False
     permission: ClassVar[str | Callable[[State, Any], bool | str | None] | None] = None
+    simulation_safe: ClassVar[bool] = True
 
     @classmethod
     def on_enter(cls, state: State) -> None:

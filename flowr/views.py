@@ -32,6 +32,7 @@ from django.views.decorators.http import require_http_methods
 from flowr import policy
 from flowr import rules as rule_registry
 from flowr.api.permissions import user_may
+from flowr.conf import subject_models
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.readmodel import FlowGraph
 
@@ -95,6 +96,11 @@ def _admin_url(name: str, *args: Any) -> str | None:
         return None
 
 
+def _view_permission(label: str) -> str:
+    app_label, _dot, model = label.partition(".")
+    return f"{app_label}.view_{model}"
+
+
 @staff_with_permission("flowr.change_flow")
 @require_http_methods(["GET", "HEAD"])
 def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
@@ -107,6 +113,10 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "editor_url": _url_template("flowr:flow_editor"),
         "edit_screen_url": _url_template("flowr:node_edit_screen"),
         "rule_set_url": reverse("flowr:rule_set_graph", kwargs={"pk": flow.rule_set_id}),
+        # what the simulate mode offers as a subject: the API's rule (declared and viewable)
+        "subject_types": [
+            label for label in sorted(subject_models()) if user_may(request.user, _view_permission(label))
+        ],
     }
     context = {
         **admin.site.each_context(request),

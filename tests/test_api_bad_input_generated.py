@@ -44,6 +44,8 @@ MUTATIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("state-start", "post", "/states/", {"flow": "<flow>", "subject_type": "testapp.ticket", "subject_id": "V"}),
     ("state-advance", "post", "/states/<state>/advance/", {"rule": "V"}),
     ("rule-set-create", "post", "/rule-sets/", {"name": "V", "root_rule": A}),
+    ("flow-simulate-subject", "post", "/flows/<flow>/simulate/", {"subject_type": "testapp.ticket", "subject_id": "V"}),
+    ("flow-simulate-steps", "post", "/flows/<flow>/simulate/", {"max_steps": "V"}),
 ]
 # detail URLs with an id: (name, method, url with {id})
 BY_ID: list[tuple[str, str, str]] = [
@@ -53,6 +55,7 @@ BY_ID: list[tuple[str, str, str]] = [
     ("flow-diagram", "get", "/flows/{id}/diagram/"),
     ("flow-delete", "delete", "/flows/{id}/"),
     ("flow-clone", "post", "/flows/{id}/clone/"),
+    ("flow-simulate", "post", "/flows/{id}/simulate/"),
     ("node", "get", "/nodes/{id}/"),
     ("node-delete", "delete", "/nodes/{id}/"),
     ("node-prune", "post", "/nodes/{id}/prune/"),

@@ -43,6 +43,7 @@ def test_schema_json_is_valid_and_complete(api):
         "/flowr/api/flows/{id}/undo/",
         "/flowr/api/flows/{id}/redo/",
         "/flowr/api/flows/{id}/edits/",
+        "/flowr/api/flows/{id}/simulate/",
         "/flowr/api/nodes/{id}/disconnect/",
         "/flowr/api/nodes/{id}/insert/",
         "/flowr/api/nodes/{id}/rule/",

@@ -157,6 +157,11 @@ def tutorial_setup(page: str) -> Callable[[], Iterator[dict[str, Any]]]:
     return setup
 
 
+def setup_simulator() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_simulator"}
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
     "api.md": setup_api,
     "commands.md": setup_lifecycle,
@@ -165,6 +170,7 @@ SETUPS: dict[str, Callable[[], Any]] = {
     "howto/import-export.md": setup_import_export,
     "howto/versions.md": setup_lifecycle,
     "runtime.md": setup_runtime,
+    "simulator.md": setup_simulator,
     "testing.md": setup_testing,
     **{page: tutorial_setup(page) for page in TUTORIAL},
 }
@@ -219,6 +225,12 @@ def call_the_tests(namespace: dict[str, Any], block: str, printed: str) -> None:
             transaction.set_rollback(True)
 
 
+def after_printed(namespace: dict[str, Any], block: str, printed: str) -> None:
+    """The block prints what its ``# `` comment lines say."""
+    documented = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    assert printed.splitlines() == documented
+
+
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
@@ -228,6 +240,7 @@ HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None]
         ('note="Duplicate of #12"', None, after_notes),
     ],
     "tutorial/testing.md": [("def test_a_reopened_ticket_goes_back_to_work", None, call_the_tests)],
+    "simulator.md": [("print(child.node.rule_name, child.allowed, child.reason)", None, after_printed)],
 }
 
 

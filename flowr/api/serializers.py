@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -520,13 +521,18 @@ class StateCreateSerializer(StrictSerializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
-        if (kind is None) != (pk is None):
-            raise serializers.ValidationError(_("Give subject_type and subject_id together."), code="invalid")
-        if kind is not None:
-            request = self.context.get("request")
-            attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
-        return attrs
+        return with_subject(attrs, self.context)
+
+
+def with_subject(attrs: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """``attrs`` with ``subject`` resolved from ``subject_type`` and ``subject_id`` (both or neither)."""
+    kind, pk = attrs.get("subject_type"), attrs.get("subject_id")
+    if (kind is None) != (pk is None):
+        raise serializers.ValidationError(_("Give subject_type and subject_id together."), code="invalid")
+    if kind is not None:
+        request = context.get("request")
+        attrs["subject"] = resolve_subject(kind, pk, getattr(request, "user", None))
+    return attrs
 
 
 def subject_content_type(kind: str, user: Any) -> ContentType:
@@ -686,3 +692,109 @@ class AdvanceManyResultSerializer(serializers.Serializer):
     advanced = serializers.IntegerField()
     failed = serializers.IntegerField()
     results = MoveResultSerializer(many=True)
+
+
+# -- simulation ------------------------------------------------------------------
+
+SIMULATE_MAX_STEPS = 1000
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": 255},
+            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        ]
+    }
+)
+class ChoiceItemField(serializers.Field):
+    """A child to take: a rule label or class name (string), or a node id (integer)."""
+
+    default_error_messages = {"invalid": gettext_lazy("A rule label, a rule name or a node id is required.")}
+
+    def to_internal_value(self, data: Any) -> str | int:
+        if isinstance(data, str) and 0 < len(data) <= 255 and "\x00" not in data:
+            return data
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= 2**63 - 1:
+            return data
+        self.fail("invalid")
+        raise AssertionError  # fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SimulateSerializer(StrictSerializer):
+    subject_type = StrictCharField(
+        max_length=201, required=False, help_text='"app_label.model", one of FLOWR["SUBJECT_MODELS"]'
+    )
+    subject_id = StrictCharField(max_length=255, required=False)
+    choices = serializers.ListField(
+        child=ChoiceItemField(),
+        required=False,
+        max_length=SIMULATE_MAX_STEPS,
+        help_text="The children to take in order (rule labels, class names or node ids); then the first allowed one.",
+    )
+    explore = StrictBooleanField(
+        required=False, default=False, help_text="Walk every branch (choices are ignored), each edge once per path."
+    )
+    max_steps = StrictIntegerField(
+        required=False, default=100, min_value=0, max_value=SIMULATE_MAX_STEPS, help_text="Transitions per path."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return with_subject(attrs, self.context)
+
+
+class SimulatedNodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rule_label = serializers.CharField()
+    rule_name = serializers.CharField()
+
+
+class ChildVerdictSerializer(serializers.Serializer):
+    node = SimulatedNodeSerializer()
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+
+
+class CallbackCallSerializer(serializers.Serializer):
+    rule_label = serializers.CharField()
+    hook = serializers.ChoiceField(choices=["on_enter", "on_leave"])
+    outcome = serializers.ChoiceField(choices=["ran", "skipped", "raised"])
+
+
+class SimulationErrorSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+    callbacks = CallbackCallSerializer(many=True)
+
+
+class SimulatedStepSerializer(serializers.Serializer):
+    node = SimulatedNodeSerializer()
+    callbacks = CallbackCallSerializer(many=True)
+    children = ChildVerdictSerializer(many=True)
+    taken = serializers.IntegerField(allow_null=True)
+    error = SimulationErrorSerializer(allow_null=True)
+    reached = serializers.BooleanField()
+
+
+class SimulatedPathSerializer(serializers.Serializer):
+    steps = SimulatedStepSerializer(many=True)
+    outcome = serializers.ChoiceField(choices=["end", "blocked", "loop", "max_steps", "error"])
+
+
+class SimulationReportSerializer(serializers.Serializer):
+    """What ``POST /flows/{id}/simulate/`` answers (:class:`flowr.simulator.SimulationReport`)."""
+
+    flow = serializers.IntegerField()
+    flow_name = serializers.CharField()
+    subject = serializers.CharField(allow_null=True)
+    explore = serializers.BooleanField()
+    max_steps = serializers.IntegerField()
+    paths = SimulatedPathSerializer(many=True)
+    ends_reached = SimulatedNodeSerializer(many=True)
+    unreached = SimulatedNodeSerializer(many=True)
+    truncated = serializers.BooleanField()

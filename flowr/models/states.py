@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import edits, guards, signals
+from flowr import callbacks, edits, guards, signals
 from flowr import rules as rule_registry
 from flowr.db import transitions, tricks
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
@@ -322,7 +322,7 @@ class State(models.Model):
             raise refusal
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
         signals.pre_transition.send(sender=State, **event)
-        rule.on_enter(self)
+        callbacks.call(rule, "on_enter", self)
         row = StateHistory.record(
             self,
             FIRST_SEQ,
@@ -440,14 +440,14 @@ class State(models.Model):
                 raise refusal
             event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
             signals.pre_transition.send(sender=State, **event)
-            leaving.on_leave(self)
-            entering.on_enter(self)
+            callbacks.call(leaving, "on_leave", self)
+            callbacks.call(entering, "on_enter", self)
             row = self._move(cursor, seen, current, target, actor, db, note=note, data=data)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
         return row
 
-    def _jump(self, target: FlowNodeData, actor: Any, note: str, callbacks: bool, db: str) -> StateHistory:
+    def _jump(self, target: FlowNodeData, actor: Any, note: str, run_callbacks: bool, db: str) -> StateHistory:
         """A jump's lock, re-check, callbacks (when asked), signals and rows."""
         seen = (self.current_node_id, self.version)
         current = self.current_node
@@ -456,9 +456,9 @@ class State(models.Model):
             entering = target.rule
             event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
             signals.pre_transition.send(sender=State, **event)
-            if callbacks:
-                current.rule.on_leave(self)
-                entering.on_enter(self)
+            if run_callbacks:
+                callbacks.call(current.rule, "on_leave", self)
+                callbacks.call(entering, "on_enter", self)
             row = self._move(cursor, seen, current, target, actor, db, kind=StateHistory.JUMP, note=note)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)

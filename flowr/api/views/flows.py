@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flowr import edits, export
+from flowr import edits, export, simulator
 from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     FlowCloneSerializer,
@@ -22,6 +22,8 @@ from flowr.api.serializers import (
     FlowSerializer,
     FlowUpdateSerializer,
     RevisionSerializer,
+    SimulateSerializer,
+    SimulationReportSerializer,
     UndoResultSerializer,
 )
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
@@ -57,6 +59,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         "import_flow": FlowImportSerializer,
         "undo": RevisionSerializer,
         "redo": RevisionSerializer,
+        "simulate": SimulateSerializer,
     }
     action_permissions = {
         "list": [VIEW],
@@ -71,6 +74,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         "undo": [CHANGE],
         "redo": [CHANGE],
         "edits": [VIEW],
+        # changes nothing; a subject also needs its model's view permission (the serializer)
+        "simulate": [VIEW],
         "destroy": [DELETE],
     }
     fallback_permissions = [CHANGE]
@@ -171,3 +176,26 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         if self.diagram_format() == "mermaid":
             return Response(export.flow_to_mermaid(flow))
         return Response(export.flow_to_dot(flow))
+
+    @document(request=SimulateSerializer, responses=SimulationReportSerializer)
+    @action(detail=True, methods=["post"])
+    def simulate(self, request: Request, pk: str | None = None) -> Response:
+        """Dry-run the flow with its real rules and keep nothing (:func:`flowr.simulate`).
+
+        A State is started (on ``subject`` when given) and moved by the
+        choices, then by the first allowed child; the guards, permissions
+        (asked for the requesting user), callbacks and signals run inside a
+        transaction that is rolled back.  The report gives each step's node,
+        every child with its verdict and reason, the callbacks run or skipped,
+        and any exception.  ``explore`` walks every branch instead."""
+        flow = self.get_object()
+        data = self.input(SimulateSerializer)
+        report = simulator.simulate(
+            flow,
+            subject=data.get("subject"),
+            actor=request.user,
+            choices=data.get("choices"),
+            explore=data["explore"],
+            max_steps=data["max_steps"],
+        )
+        return Response(report.as_dict())

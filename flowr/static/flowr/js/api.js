@@ -96,6 +96,11 @@ export class ApiClient {
     return this.request("GET", `flows/${flowId}/graph/`);
   }
 
+  // A dry run (nothing is kept): body as POST flows/<id>/simulate/ takes it.
+  simulate(flowId, body) {
+    return this.request("POST", `flows/${flowId}/simulate/`, body);
+  }
+
   renameFlow(flowId, name) {
     return this.edit("PATCH", `flows/${flowId}/`, { name });
   }

@@ -10,6 +10,7 @@ import { gettext, h, interpolate, ngettext, readJson } from "./dom.js";
 import { GraphView } from "./graph.js";
 import { NodePanel } from "./panel.js";
 import { renderProblems } from "./problems.js";
+import { Simulator } from "./simulate.js";
 
 // How many node names a prune confirmation lists before summarising.
 const LISTED = 15;
@@ -31,6 +32,14 @@ class Editor {
     this.graph = new GraphView(document.getElementById("flowr-graph"), payload.elements.nodes.length, {
       onNode: (ele) => this.tapNode(ele),
       onBackground: () => this.tapBackground(),
+    });
+    this.simulator = new Simulator({
+      api: this.api,
+      graph: this.graph,
+      box: document.getElementById("flowr-sim"),
+      button: document.getElementById("flowr-simulate"),
+      flowId: this.config.flow_id,
+      subjectTypes: this.config.subject_types,
     });
     this.selected = null;
     this.detail = null; // the selected node's detail (GET nodes/<id>/)
@@ -54,6 +63,8 @@ class Editor {
     this.showFlow();
     renderProblems(this.problems, payload.elements.nodes, (id) => this.selectNode(id));
     this.selectNode(this.nodes.has(this.selected) ? this.selected : null);
+    // the graph was redrawn (an edit, undo...): simulate the new flow again
+    if (this.simulator.active) await this.simulator.run();
   }
 
   async reload(focus = null) {
@@ -185,7 +196,9 @@ class Editor {
   }
 
   tapNode(ele) {
-    if (this.mode && this.mode.kind === "connect") {
+    if (this.simulator.active) {
+      this.simulator.tapNode(ele);
+    } else if (this.mode && this.mode.kind === "connect") {
       this.pickTarget(ele);
     } else {
       this.selectNode(ele.data("node"));
@@ -193,6 +206,7 @@ class Editor {
   }
 
   tapBackground() {
+    if (this.simulator.active) return;
     if (this.mode) {
       this.cancelMode();
     } else {
@@ -408,6 +422,10 @@ class Editor {
     on("flowr-undo", () => this.undo());
     on("flowr-redo", () => this.redo());
     on("flowr-clone", () => this.clone());
+    on("flowr-simulate", () => {
+      this.selectNode(null);
+      this.simulator.toggle();
+    });
     document.getElementById("flowr-rename").addEventListener("submit", (evt) => {
       evt.preventDefault();
       const name = document.getElementById("flowr-name").value.trim();

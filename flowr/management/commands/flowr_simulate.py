@@ -1,0 +1,110 @@
+"""``manage.py flowr_simulate FLOW_ID [--subject app_label.model:pk] [--choose CHILD ...] [--explore]
+[--max-steps N] [--format text|json]``: a dry run that keeps nothing (:func:`flowr.simulate`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models
+
+from flowr.models import Flow
+from flowr.simulator import CallbackCall, SimulatedPath, SimulationReport, Step, simulate
+
+
+class Command(BaseCommand):
+    help = (
+        "Simulate a flow with its real rules (guards, callbacks, signals) inside a transaction that is "
+        "rolled back: nothing is kept, the flow is not frozen. Callbacks of rules with "
+        "simulation_safe = False are skipped."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("flow", type=int, help="primary key of the flow")
+        parser.add_argument("--subject", help="the State's subject, as app_label.model:pk (e.g. shop.order:42)")
+        parser.add_argument(
+            "--choose",
+            action="append",
+            default=[],
+            metavar="CHILD",
+            help="a child to take (rule label, rule class name or node id); repeat it for each step, in order",
+        )
+        parser.add_argument("--explore", action="store_true", help="walk every branch (--choose is ignored)")
+        parser.add_argument("--max-steps", type=int, default=100, dest="max_steps", help="transitions per path")
+        parser.add_argument("--format", choices=["text", "json"], default="text", help="output (default: text)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["max_steps"] < 0:
+            raise CommandError("--max-steps must be 0 or more")
+        try:
+            flow = Flow.objects.get(pk=options["flow"])
+        except Flow.DoesNotExist:
+            raise CommandError(f"Flow {options['flow']} does not exist") from None
+        subject = _subject(options["subject"]) if options["subject"] else None
+        choices: list[str | int] = [int(c) if c.isdigit() else c for c in options["choose"]]
+        report = simulate(
+            flow, subject=subject, choices=choices, explore=options["explore"], max_steps=options["max_steps"]
+        )
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        else:
+            self.stdout.write("\n".join(render(report)))
+
+
+def _subject(text: str) -> models.Model:
+    """The object ``app_label.model:pk`` names."""
+    name, colon, pk = text.partition(":")
+    app_label, dot, model_name = name.partition(".")
+    if not (colon and dot and app_label and model_name and pk):
+        raise CommandError(f"--subject must be app_label.model:pk, not {text!r}")
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        raise CommandError(f"--subject: no model {name!r}") from None
+    try:
+        found: models.Model = model._default_manager.get(pk=pk)
+    except (ObjectDoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
+        raise CommandError(f"--subject: no {name} with pk {pk!r}") from None
+    return found
+
+
+def render(report: SimulationReport) -> list[str]:
+    """The report as lines of text."""
+    lines = [f"Simulation of flow {report.flow_name!r} (#{report.flow}); nothing was kept."]
+    if report.subject is not None:
+        lines.append(f"Subject: {report.subject}")
+    for number, path in enumerate(report.paths, 1):
+        lines.extend(_path(number, path))
+    if report.truncated:
+        lines.append("Exploration stopped at its limit: more paths exist.")
+    lines.append("Ends reached: " + (", ".join(f"#{n.id} {n.rule_name}" for n in report.ends_reached) or "none"))
+    lines.append("Not reached: " + (", ".join(f"#{n.id} {n.rule_name}" for n in report.unreached) or "none"))
+    return lines
+
+
+def _path(number: int, path: SimulatedPath) -> list[str]:
+    lines = [f"Path {number} ({path.outcome}):"]
+    for index, step in enumerate(path.steps, 1):
+        lines.extend(_step(index, step))
+    return lines
+
+
+def _step(index: int, step: Step) -> list[str]:
+    note = "" if step.reached else " (not reached)"
+    lines = [f"  {index}. #{step.node.id} {step.node.rule_name} [{step.node.rule_label}]{note}"]
+    lines.extend(_calls(step.callbacks))
+    for child in step.children:
+        verdict = "allowed" if child.allowed else f"refused: {child.reason}"
+        taken = "  <- taken" if child.node.id == step.taken else ""
+        lines.append(f"       -> #{child.node.id} {child.node.rule_name}: {verdict}{taken}")
+    if step.error is not None:
+        lines.extend(_calls(step.error.callbacks))
+        lines.append(f"       error: {step.error.type}: {step.error.message}")
+    return lines
+
+
+def _calls(calls: list[CallbackCall]) -> list[str]:
+    return [f"       {call.hook} {call.rule_label}: {call.outcome}" for call in calls]
