@@ -116,7 +116,7 @@ class MigrationReport:
         return "\n".join(lines)
 
 
-def _graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, list[int]]]:
+def graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, list[int]]]:
     """Root, node labels and ordered children of a graph (two queries)."""
     from flowr.models import Edge, FlowNodeData
 
@@ -241,8 +241,8 @@ def migrate_states(
         if not dry_run:  # both flows' edits, starts and status changes wait; once States arrive the target is frozen
             for graph_id in sorted({source_flow.state_graph_id, target_flow.state_graph_id}):
                 locks[graph_id] = edits.lock(graph_id)
-        src = _graph_rows(source_flow.state_graph_id, db)
-        tgt = _graph_rows(target_flow.state_graph_id, db)
+        src = graph_rows(source_flow.state_graph_id, db)
+        tgt = graph_rows(target_flow.state_graph_id, db)
         node_map, paths = auto_mapping(src, tgt)
         for key, value in (mapping or {}).items():
             s_node, t_node = _node_pk(key), _node_pk(value)
