@@ -102,6 +102,9 @@ ENDPOINTS = [
     api("get", "/flows/{flow}/edits/", (VIEW_FLOW,), 200),
     api("post", "/flows/{partial}/undo/", (CHANGE_FLOW,), 200, {}),
     api("post", "/flows/{undone}/redo/", (CHANGE_FLOW,), 200, {}),
+    api("post", "/flows/{flow}/status/", (CHANGE_FLOW,), 200, {"status": "in_review"}),
+    api("get", "/flows/{flow}/diff/{running}/", (VIEW_FLOW,), 200),
+    api("post", "/flows/{running}/migrate/", (CHANGE_FLOW, CHANGE_STATE), 200, {"target": "{running_v2}"}),
     api("get", "/states/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/history/", (VIEW_STATE,), 200),
@@ -166,6 +169,7 @@ def world_fixture() -> dict[str, Any]:
     flow = build_flow(rule_set)  # editable: no State on it
     running = build_flow(rule_set, "running")
     state = State.start(running)
+    running_v2 = running.clone()
     partial = Flow.factory("partial", rule_set)  # A -> C -> E, room for D under C and E -> A
     partial.root_data.add_child_rule(S.C).add_child_rule(S.E)
     undone = Flow.factory("undone", rule_set)  # an add undone: redo may re-apply it
@@ -184,6 +188,7 @@ def world_fixture() -> dict[str, Any]:
         "set": rule_set.pk,
         "flow": flow.pk,
         "running": running.pk,
+        "running_v2": running_v2.pk,
         "state": state.pk,
         "running_D": node_of(running, S.D),
         "A": node_of(flow, S.A),
