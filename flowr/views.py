@@ -32,6 +32,7 @@ from django.views.decorators.http import require_http_methods
 from flowr import policy
 from flowr import rules as rule_registry
 from flowr.api.permissions import user_may
+from flowr.diff import diff_flows
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.readmodel import FlowGraph
 
@@ -119,6 +120,28 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
     }
     return render(request, "flowr/flow_editor.html", context)
+
+
+@staff_with_permission("flowr.view_flow")
+@require_http_methods(["GET", "HEAD"])
+def flow_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two flows as one graph, what changed from this one to ``?other=`` marked (read-only)."""
+    flow = get_object_or_404(Flow.objects.select_related("rule_set", "state_graph"), pk=pk)
+    choices = Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("name", "version")
+    given = request.GET.get("other", "")
+    other = choices.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": _("Compare flow: %(flow)s") % {"flow": flow},
+        "flow": flow,
+        "other": other,
+        "choices": choices,
+        "flows_url": _admin_url("admin:flowr_flow_changelist"),
+        "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+    }
+    if other is not None:
+        context["payload"] = {"a": flow_graph(flow), "b": flow_graph(other), "diff": diff_flows(flow, other)}
+    return render(request, "flowr/flow_compare.html", context)
 
 
 @staff_with_permission("flowr.view_ruleset")
