@@ -44,7 +44,9 @@ def node_facts(graph_id: int, db: str) -> dict[int, dict[str, Any]]:
 def node_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """How node ``b`` differs from node ``a`` (their :func:`node_facts`):
     ``{fact: {"old": ..., "new": ...}}``, empty when they are the same."""
-    return {key: {"old": a.get(key), "new": b.get(key)} for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)}
+    return {
+        key: {"old": a.get(key), "new": b.get(key)} for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)
+    }
 
 
 def diff_mapping(src: Rows, tgt: Rows) -> dict[int, int]:

@@ -46,7 +46,7 @@ class StatusChanged:
 
 
 def _flow_model() -> type[Flow]:
-    return apps.get_model("flowr", "Flow")  # type: ignore[no-any-return]
+    return apps.get_model("flowr", "Flow")
 
 
 def _last_editor_id(flow_id: int) -> int | None:
@@ -94,13 +94,16 @@ def change_status(flow: Flow, transition: str, actor: Any = None) -> StatusChang
         if transition == "publish" and settings.FOUR_EYES_PUBLISH:
             _four_eyes(flow, actor)
         retired = _retire_published(model, db, family, flow.pk, version) if new == policy.PUBLISHED else ()
-        edit = _set_status(model, db, locked, transition, status, new)
+        edit = _set_status(model, db, flow.pk, locked, transition, (status, new))
     flow.status, flow.revision = new, edit.seq
     return StatusChanged(status, new, edit, retired)
 
 
-def _set_status(model: type[Flow], db: str, locked: edits.Locked, transition: str, old: str, new: str) -> FlowEdit:
-    model.objects.using(db).filter(pk=locked.flow_id).update(status=new)
+def _set_status(
+    model: type[Flow], db: str, pk: int, locked: edits.Locked, transition: str, change: tuple[str, str]
+) -> FlowEdit:
+    old, new = change
+    model.objects.using(db).filter(pk=pk).update(status=new)
     text = f"{transition.replace('_', ' ')}: {old} -> {new}"
     edit = edits.log_operation(locked, transition, text, {"old": old, "new": new})
     assert edit is not None  # a flow's graph

@@ -103,7 +103,9 @@ def test_diff_of_a_flow_and_its_clone_is_empty(api, flow, django_assert_max_num_
     with django_assert_max_num_queries(12):
         response = api.get(f"{API}/flows/{flow.pk}/diff/{clone.pk}/")
     assert response.status_code == 200
-    assert response.json() == {k: [] for k in ("added_nodes", "removed_nodes", "changed_nodes", "added_links", "removed_links")}
+    assert response.json() == {
+        k: [] for k in ("added_nodes", "removed_nodes", "changed_nodes", "added_links", "removed_links")
+    }
 
 
 def test_diff_shows_a_removed_link(api, flow):
@@ -159,8 +161,15 @@ def test_migrate_with_an_unmapped_node_needs_a_mapping_and_moves_nothing(api, fl
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"target": "x"}, {"target": 999999}, {"target": "{flow}"}, {"target": "{v2}", "mapping": {"a": 1}},
-     {"target": "{v2}", "mapping": {"999999": 1}}, {"target": "{v2}", "dry_run": "yes"}],
+    [
+        {},
+        {"target": "x"},
+        {"target": 999999},
+        {"target": "{flow}"},
+        {"target": "{v2}", "mapping": {"a": 1}},
+        {"target": "{v2}", "mapping": {"999999": 1}},
+        {"target": "{v2}", "dry_run": "yes"},
+    ],
 )
 def test_bad_migrations_are_refused_and_change_nothing(api, flow, body):
     State.start(flow)

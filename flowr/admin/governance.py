@@ -103,7 +103,9 @@ class GovernanceAdminMixin(_Base):
     def compare_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """What changed from this flow to the one chosen (``?other=``)."""
         flow = self._governed_flow(request, object_id, "view")
-        choices = list(Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("name", "version"))
+        choices = list(
+            Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("name", "version")
+        )
         other = self._other_flow(request.GET.get("other"), flow.pk)
         context: dict[str, Any] = {"title": _("Compare %(flow)s") % {"flow": flow}, "choices": choices, "other": other}
         if request.GET.get("other") and other is None:
@@ -116,7 +118,12 @@ class GovernanceAdminMixin(_Base):
                 added=[theirs[n["node"]] for n in diff["added_nodes"]],
                 removed=[mine[n["node"]] for n in diff["removed_nodes"]],
                 changed=[
-                    (mine[n["node"]], theirs[n["other"]], policy.rule_name(n["rule"]), policy.rule_name(n["other_rule"]))
+                    (
+                        mine[n["node"]],
+                        theirs[n["other"]],
+                        policy.rule_name(n["rule"]),
+                        policy.rule_name(n["other_rule"]),
+                    )
                     for n in diff["changed_nodes"]
                 ],
                 added_links=[(theirs[x["source"]], theirs[x["target"]]) for x in diff["added_links"]],
@@ -142,9 +149,11 @@ class GovernanceAdminMixin(_Base):
             if data.get("target"):
                 self.message_user(request, _("Choose one of the flows offered."), messages.ERROR)
             return self._page(request, flow, "flowr/admin/migrate_states.html", target=None, **context)
-        picked = {
-            key[4:]: value for key, value in request.POST.items() if key.startswith("map_") and value
-        } if request.method == "POST" else {}
+        picked = (
+            {key[4:]: request.POST[key] for key in request.POST if key.startswith("map_") and request.POST[key]}
+            if request.method == "POST"
+            else {}
+        )
         try:
             automatic = migrate_states(flow, target, dry_run=True)
             report = migrate_states(flow, target, mapping=picked, dry_run=True) if picked else automatic
@@ -158,7 +167,9 @@ class GovernanceAdminMixin(_Base):
                 self.message_user(request, _("Nothing moved: %(reason)s") % {"reason": exc}, messages.ERROR)
             else:
                 text = _("Moved %(count)s state(s) from %(source)s to %(target)s.")
-                self.message_user(request, text % {"count": done.moved, "source": flow, "target": target}, messages.SUCCESS)
+                self.message_user(
+                    request, text % {"count": done.moved, "source": flow, "target": target}, messages.SUCCESS
+                )
                 return HttpResponseRedirect(admin_url("flowr_flow_change", target.pk))
         context.update(
             target=target,

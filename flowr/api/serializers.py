@@ -266,7 +266,7 @@ class FlowMigrateSerializer(StrictSerializer):
     mapping = serializers.DictField(
         child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
-        help_text='Explicit {"source node id": target node id} entries (Node ids); they override the automatic mapping.',
+        help_text='Explicit {"source node id": target node id} entries (Node ids), over the automatic mapping.',
     )
     dry_run = StrictBooleanField(required=False, default=False)
 
@@ -297,7 +297,7 @@ class MigrationUnmappedSerializer(serializers.Serializer):
 class MigrationReportSerializer(serializers.Serializer):
     """What a migration did, or (``dry_run``) would do."""
 
-    source = serializers.IntegerField()
+    source = serializers.IntegerField()  # type: ignore[assignment]  # the API's field "source" shadows Field.source in the stubs
     target = serializers.IntegerField()
     dry_run = serializers.BooleanField()
     moved = serializers.IntegerField()
@@ -318,7 +318,7 @@ class DiffChangedNodeSerializer(DiffNodeSerializer):
 
 
 class DiffLinkSerializer(serializers.Serializer):
-    source = serializers.IntegerField()
+    source = serializers.IntegerField()  # type: ignore[assignment]  # as in MigrationReportSerializer
     target = serializers.IntegerField()
     other_source = serializers.IntegerField(allow_null=True)
     other_target = serializers.IntegerField(allow_null=True)
