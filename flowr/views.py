@@ -118,6 +118,8 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "frozen": payload["flow"]["frozen"],
         "flows_url": _admin_url("admin:flowr_flow_changelist"),
         "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+        # the migration screen lives in the admin (the editor has none of its own)
+        "flow_migrate_url": _admin_url("admin:flowr_flow_migrate", flow.pk),
     }
     return render(request, "flowr/flow_editor.html", context)
 

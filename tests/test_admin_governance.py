@@ -114,6 +114,7 @@ def test_the_migration_screen_dry_run_then_move(admin_client: Client, flow: Flow
     v2 = flow.clone()
     page = admin_client.get(url("migrate", flow.pk) + f"?target={v2.pk}").content.decode()
     assert f'data-node="{node_of(flow, S.C)}"' in page
+    assert f"#{node_of(flow, S.C)} C" in page and "missing" not in page  # nodes named as the admin names them
     before = snapshot()
     response = admin_client.post(url("migrate", flow.pk), {"target": v2.pk, "dry_run": "1"})
     page = response.content.decode()
@@ -166,3 +167,20 @@ def test_the_migration_screen_needs_the_state_permission(client: Client, flow: F
     user: User = make_user("editor", "flowr.change_flow", "flowr.view_flow", is_staff=True)
     client.force_login(user)
     assert client.get(url("migrate", flow.pk)).status_code == 403
+
+
+def test_the_editor_links_the_compare_view_and_the_migration_screen(admin_client: Client, flow: Flow) -> None:
+    page = admin_client.get(reverse("flowr:flow_editor", kwargs={"pk": flow.pk})).content.decode()
+    assert reverse("flowr:flow_compare", kwargs={"pk": flow.pk}) in page
+    assert url("migrate", flow.pk) in page
+
+
+def test_the_editor_compare_view_without_a_choice_offers_the_flows(admin_client: Client, flow: Flow) -> None:
+    clone = flow.clone()
+    compare = reverse("flowr:flow_compare", kwargs={"pk": flow.pk})
+    page = admin_client.get(compare).content.decode()
+    assert f'<option value="{clone.pk}"' in page and "flowr-compare-data" not in page
+    page = admin_client.get(compare + f"?other={clone.pk}").content.decode()
+    assert 'id="flowr-compare-data"' in page
+    for bad in ("x", "99999999", str(flow.pk)):
+        assert "flowr-compare-data" not in admin_client.get(compare + f"?other={bad}").content.decode()

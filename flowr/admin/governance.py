@@ -48,7 +48,7 @@ TRANSITION_BUTTONS = {
 def _labels(flow: Flow) -> dict[int, str]:
     """``#<node> <rule>`` of every node of ``flow`` (one query)."""
     rows = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).values_list("node_id", "rule_label")
-    return {node: node_text(node, policy.rule_name(label)) for node, label in rows}
+    return {node: node_text(node, label) for node, label in rows}
 
 
 class GovernanceAdminMixin(_Base):
