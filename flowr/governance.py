@@ -113,17 +113,19 @@ def _set_status(
 def _retire_published(model: type[Flow], db: str, family: Any, keep: int, version: int) -> tuple[int, ...]:
     """Retire the family's published versions other than ``keep`` (each
     under its graph's lock, logged on it)."""
-    done: list[int] = []
+    seen: list[int] = []
+    retired: list[int] = []
     while True:  # read again after the locks: another publish may have committed while this one waited
-        siblings = model.objects.using(db).filter(family=family, status=policy.PUBLISHED).exclude(pk__in=[keep, *done])
+        siblings = model.objects.using(db).filter(family=family, status=policy.PUBLISHED).exclude(pk__in=[keep, *seen])
         pending = list(siblings.order_by("state_graph_id").values_list("pk", "state_graph_id"))
         if not pending:
-            return tuple(done)
+            return tuple(retired)
         for pk, graph_id in pending:
             locked = edits.lock(graph_id)
-            done.append(pk)
+            seen.append(pk)
             if not model.objects.using(db).filter(pk=pk, status=policy.PUBLISHED).update(status=policy.RETIRED):
                 continue  # changed while this waited for the lock
+            retired.append(pk)
             text = f"retire: published -> retired (version {version} was published)"
             change = {"old": policy.PUBLISHED, "new": policy.RETIRED, "by": keep}
             edits.log_operation(locked, "retire", text, change)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from flowr import sample_rules as S
@@ -184,3 +186,32 @@ def test_the_editor_compare_view_without_a_choice_offers_the_flows(admin_client:
     assert 'id="flowr-compare-data"' in page
     for bad in ("x", "99999999", str(flow.pk)):
         assert "flowr-compare-data" not in admin_client.get(compare + f"?other={bad}").content.decode()
+
+
+def chain_of(rule_set: RuleSet, extra: int) -> Flow:
+    """A -> C -> E -> A' -> C' ... : ``extra`` more nodes than A -> C -> E."""
+    spec: list[Any] = []
+    rules = [S.C, S.E, S.A]
+    for i in reversed(range(2 + extra)):
+        spec = [({"rule": rules[i % 3]}, spec)]
+    return Flow.factory_from_rules(f"chain {extra}", rule_set, spec)
+
+
+@pytest.mark.parametrize("page", ["compare", "migrate"])
+def test_the_pages_cost_the_same_queries_whatever_the_size(
+    admin_client: Client, rule_set: RuleSet, page: str
+) -> None:
+    counts = []
+    for extra in (0, 6):
+        flow = chain_of(rule_set, extra)
+        for _ in range(3):
+            state = State.start(flow)
+        state.next_state()
+        other = flow.clone()
+        param = "other" if page == "compare" else "target"
+        address = url(page, flow.pk) + f"?{param}={other.pk}"
+        admin_client.get(address)  # warm the caches (session, content types)
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(address).status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts
