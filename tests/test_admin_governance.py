@@ -198,9 +198,7 @@ def chain_of(rule_set: RuleSet, extra: int) -> Flow:
 
 
 @pytest.mark.parametrize("page", ["compare", "migrate"])
-def test_the_pages_cost_the_same_queries_whatever_the_size(
-    admin_client: Client, rule_set: RuleSet, page: str
-) -> None:
+def test_the_pages_cost_the_same_queries_whatever_the_size(admin_client: Client, rule_set: RuleSet, page: str) -> None:
     counts = []
     for extra in (0, 6):
         flow = chain_of(rule_set, extra)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from rest_framework.test import APIClient
 
+from flowr import policy
 from flowr import sample_rules as S
+from flowr.exceptions import StatusChangeNotAllowed
+from flowr.governance import change_status
 from flowr.models import Flow, FlowEdit, State, StateHistory
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
@@ -179,3 +183,33 @@ def test_bad_migrations_are_refused_and_change_nothing(api, flow, body):
     response = post(api, f"/flows/{flow.pk}/migrate/", body)
     assert response.status_code == 400, response.json()
     assert snapshot() == before
+
+
+PATHS = {"draft": [], "in_review": ["submit_for_review"], "published": ["publish"], "retired": ["publish", "retire"]}
+
+
+@pytest.mark.parametrize("start", list(PATHS))
+@pytest.mark.parametrize("wanted", list(PATHS))
+def test_model_admin_and_api_agree_with_the_policy(api, users, rule_set, start, wanted):
+    transition = policy.TRANSITION_TO[wanted]
+    allowed = transition in policy.status_options(start)
+    flows = []
+    for name in ("model", "admin", "api"):
+        flow = build_flow(rule_set, name)
+        for step in PATHS[start]:
+            change_status(flow, step)
+        flows.append(flow)
+    model, admin, api_flow = flows
+    try:
+        change_status(model, transition)
+        model_ok = True
+    except StatusChangeNotAllowed:
+        model_ok = False
+    client = Client()
+    client.force_login(users["admin"])
+    client.post(reverse("admin:flowr_flow_status", args=[admin.pk]), {"transition": transition})
+    response = post(api, f"/flows/{api_flow.pk}/status/", {"status": wanted})
+    assert response.status_code in (200, 409)
+    assert (model_ok, response.status_code == 200) == (allowed, allowed)
+    expected = wanted if allowed else start
+    assert [Flow.objects.get(pk=f.pk).status for f in flows] == [expected] * 3
