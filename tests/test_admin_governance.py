@@ -174,7 +174,22 @@ def test_the_migration_screen_needs_the_state_permission(client: Client, flow: F
 def test_the_editor_links_the_compare_view_and_the_migration_screen(admin_client: Client, flow: Flow) -> None:
     page = admin_client.get(reverse("flowr:flow_editor", kwargs={"pk": flow.pk})).content.decode()
     assert reverse("flowr:flow_compare", kwargs={"pk": flow.pk}) in page
-    assert url("migrate", flow.pk) in page
+    assert reverse("flowr:flow_migrate", kwargs={"pk": flow.pk}) in page
+
+
+def test_the_editor_migration_page(admin_client: Client, flow: Flow, client: Client) -> None:
+    State.start(flow)
+    v2 = flow.clone()
+    address = reverse("flowr:flow_migrate", kwargs={"pk": flow.pk})
+    page = admin_client.get(address).content.decode()
+    assert f'<option value="{v2.pk}"' in page and "flowr-migrate-data" not in page
+    page = admin_client.get(address + f"?target={v2.pk}").content.decode()
+    assert 'id="flowr-migrate-data"' in page and "migrate.js" in page
+    for bad in ("x", "99999999", str(flow.pk)):
+        assert "flowr-migrate-data" not in admin_client.get(address + f"?target={bad}").content.decode()
+    editor = make_user("flow_editor", "flowr.change_flow", "flowr.view_flow", is_staff=True)
+    client.force_login(editor)
+    assert client.get(address).status_code == 403  # needs flowr.change_state too
 
 
 def test_the_editor_compare_view_without_a_choice_offers_the_flows(admin_client: Client, flow: Flow) -> None:

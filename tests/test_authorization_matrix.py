@@ -118,6 +118,7 @@ ENDPOINTS = [
     editor("rule_set_graph", "{set}", (VIEW_SET,)),
     editor("node_edit_screen", "{C}", (CHANGE_FLOW,)),
     editor("flow_compare", "{flow}", (VIEW_FLOW,)),
+    editor("flow_migrate", "{running}", (CHANGE_FLOW, CHANGE_STATE)),
     admin("get", "flowr_ruleset_changelist", "", (VIEW_SET,), 200),
     admin("get", "flowr_ruleset_add", "", (ADD_SET,), 200),
     admin("get", "flowr_ruleset_change", "{set}", (VIEW_SET,), 200),

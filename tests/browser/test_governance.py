@@ -71,3 +71,35 @@ def test_status_buttons_and_the_compare_view(page):
     )
     assert sorted(marks) == [["A", "kept"], ["C", "kept"], ["D", "kept"], ["E", "added"]]
     assert "1 node(s) added" in page.locator("#flowr-compare-summary").inner_text()
+
+
+def test_the_editor_migration_page_needs_the_unmapped_node_picked(page):
+    rule_set = RuleSet.factory("Sample rules", S.A)
+    flow = Flow.factory_from_rules("Sample", rule_set, [({"rule": S.C}, [({"rule": S.D}, [])])])
+    at_c = State.start(flow)
+    at_c.next_state()
+    target = Flow.factory_from_rules("Sample", rule_set, [({"rule": S.B}, [])])
+    c_node, b_node = node_of(flow, S.C), node_of(target, S.B)
+
+    page.goto(reverse("flowr:flow_editor", kwargs={"pk": flow.pk}))
+    page.click("#flowr-migrate-link")
+    page.select_option("#id_target", str(target.pk))
+    page.click("input[type=submit][value=Choose]")
+    page.wait_for_selector("#flowr-migrate[data-ready=true]")
+    row = page.locator(f"#flowr-migrate-rows tr[data-node='{c_node}']")
+    assert row.get_attribute("class") == "flowr-unmapped" and "none: choose one" in row.inner_text()
+    page.click("#flowr-migrate-dry-run")
+    page.wait_for_selector("#flowr-migrate-result .errornote")
+    assert "has no target" in page.locator("#flowr-migrate-result").inner_text()
+    assert page.locator("#flowr-migrate-move").is_hidden()
+
+    page.select_option(f"#flowr-map-{c_node}", str(b_node))
+    page.click("#flowr-migrate-dry-run")
+    page.wait_for_selector("#flowr-migrate-move:not([hidden])")
+    assert f"state {at_c.pk}: #{c_node} C → #{b_node} B" in page.locator("#flowr-migrate-result").inner_text()
+    assert State.objects.get(pk=at_c.pk).flow_id == flow.pk  # a dry run moves nothing
+    page.click("#flowr-migrate-move")
+    page.wait_for_selector("#flowr-migrate-result .flowr-done")
+    at_c.refresh_from_db()
+    assert (at_c.flow_id, at_c.current_node.node_id) == (target.pk, b_node)
+    assert FlowEdit.objects.filter(flow=flow, operation="migrate", actor_repr="editor").exists()
