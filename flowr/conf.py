@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     # list the internal tables (graphs, nodes, flow-node data) on the admin
     # index; they stay reachable by URL either way
     "ADMIN_SHOW_INTERNALS": False,
+    # States may start only on flows whose status is "published"
+    "ONLY_PUBLISHED_START": False,
+    # publishing needs the flowr.publish_flow permission and a user who did
+    # not make the flow's last edit
+    "FOUR_EYES_PUBLISH": False,
 }
 
 

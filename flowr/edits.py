@@ -403,6 +403,13 @@ def _log(
     )
 
 
+def log_operation(locked: Locked, operation: str, description: str, change: dict[str, Any]) -> FlowEdit | None:
+    """The log row of an operation another core module makes on a locked
+    flow (a status change, a migration of States): the actor comes from
+    :func:`acting`; the redo chain stays (no graph changed)."""
+    return _log(locked, operation, description, change, [], clears_redo=False)
+
+
 def log_created(flow: Flow, description: str) -> None:
     """The ``create`` row of a new flow (factory, clone, import): revision 1."""
     if _quiet.get():

@@ -241,3 +241,22 @@ class NodeNotInFlow(FlowrError):
     """A jump's target is not a node (or node data) of the State's flow."""
 
     code: ClassVar[str] = "node_not_in_flow"
+
+
+class StatusChangeNotAllowed(FlowrError):
+    """The flow's status does not allow this change (e.g. retiring a draft)."""
+
+    code: ClassVar[str] = "status_change_not_allowed"
+
+
+class PublishNotPermitted(FlowrError):
+    """Four-eyes publishing: the actor lacks ``flowr.publish_flow`` or made
+    the flow's last edit (the REST API answers 403)."""
+
+    code: ClassVar[str] = "publish_not_permitted"
+
+
+class FlowNotPublished(FlowrError):
+    """``FLOWR["ONLY_PUBLISHED_START"]`` is on and the flow is not published."""
+
+    code: ClassVar[str] = "flow_not_published"

@@ -34,9 +34,12 @@ from flowr.exceptions import (
     CannotRemove,
     DuplicateChildRule,
     FlowFrozen,
+    FlowNotPublished,
     FlowrError,
     MissingRule,
+    PublishNotPermitted,
     RuleNotAllowed,
+    StatusChangeNotAllowed,
     TooManyChildren,
 )
 from flowr.rules import (
@@ -638,3 +641,84 @@ def rule_graph_elements(root_label: str, *, ids: str = "label") -> dict[str, lis
         nodes += [node(label, None, False) for label in missing]
         edges += [edge(s.class_label, label) for s, label in graph.missing]
     return {"nodes": nodes, "edges": edges}
+
+
+# -- a flow's status (governed change) ----------------------------------------------
+
+DRAFT, IN_REVIEW, PUBLISHED, RETIRED = "draft", "in_review", "published", "retired"
+STATUS_CHOICES = (
+    (DRAFT, gettext_lazy("draft")),
+    (IN_REVIEW, gettext_lazy("in review")),
+    (PUBLISHED, gettext_lazy("published")),
+    (RETIRED, gettext_lazy("retired")),
+)
+#: transition -> (the statuses it may leave, the status it gives)
+STATUS_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "submit_for_review": ((DRAFT,), IN_REVIEW),
+    "publish": ((DRAFT, IN_REVIEW, RETIRED), PUBLISHED),
+    "retire": ((PUBLISHED,), RETIRED),
+    "back_to_draft": ((IN_REVIEW, PUBLISHED, RETIRED), DRAFT),
+}
+#: the status a transition gives -> the transition (one each)
+TRANSITION_TO = {target: name for name, (_sources, target) in STATUS_TRANSITIONS.items()}
+
+
+def status_label(status: str) -> str:
+    """The status in words, in the active language."""
+    return str(dict(STATUS_CHOICES).get(status, status))
+
+
+def status_options(status: str) -> tuple[str, ...]:
+    """The transitions a flow in ``status`` may take now (in table order)."""
+    return tuple(name for name, (sources, _target) in STATUS_TRANSITIONS.items() if status in sources)
+
+
+def status_refusal(flow: Any, transition: str, status: str) -> StatusChangeNotAllowed | None:
+    """Why ``flow`` (now in ``status``) cannot take ``transition``, None when it can."""
+    if transition not in STATUS_TRANSITIONS:
+        names = ", ".join(STATUS_TRANSITIONS)
+        return StatusChangeNotAllowed(
+            _("Unknown status change %(name)r (one of: %(names)s).") % {"name": transition, "names": names},
+            flow=flow,
+            value=transition,
+        )
+    sources, target = STATUS_TRANSITIONS[transition]
+    if status in sources:
+        return None
+    return StatusChangeNotAllowed(
+        _("Flow %(name)r is %(status)s: it cannot become %(target)s.")
+        % {"name": flow.name, "status": status_label(status), "target": status_label(target)},
+        flow=flow,
+        value=transition,
+    )
+
+
+def publish_refusal(flow: Any, *, may_publish: bool, is_last_editor: bool) -> PublishNotPermitted | None:
+    """Four-eyes publishing: why the actor may not publish ``flow``, None when they may.
+
+    :param may_publish: the actor is a user with ``flowr.publish_flow``
+    :param is_last_editor: the actor made the flow's last edit
+    """
+    if not may_publish:
+        return PublishNotPermitted(
+            _("Publishing flow %(name)r needs a user with the permission to publish flows.") % {"name": flow.name},
+            flow=flow,
+        )
+    if is_last_editor:
+        return PublishNotPermitted(
+            _("Flow %(name)r must be published by someone other than its last editor (four eyes).")
+            % {"name": flow.name},
+            flow=flow,
+        )
+    return None
+
+
+def start_refusal(flow: Any, status: str, only_published: bool) -> FlowNotPublished | None:
+    """Why no State may start on ``flow`` (in ``status``), None when one may."""
+    if not only_published or status == PUBLISHED:
+        return None
+    return FlowNotPublished(
+        _("Flow %(name)r is %(status)s: only published flows may start.")
+        % {"name": flow.name, "status": status_label(status)},
+        flow=flow,
+    )

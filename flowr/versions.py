@@ -116,7 +116,7 @@ class MigrationReport:
         return "\n".join(lines)
 
 
-def _graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, list[int]]]:
+def graph_rows(graph_id: int, db: str) -> tuple[int, dict[int, str], dict[int, list[int]]]:
     """Root, node labels and ordered children of a graph (two queries)."""
     from flowr.models import Edge, FlowNodeData
 
@@ -237,10 +237,12 @@ def migrate_states(
         )
     db = router.db_for_write(State)
     with transaction.atomic(using=db):
-        if not dry_run:  # the target's edits wait; once States arrive it is frozen
-            edits.lock(target_flow.state_graph_id)
-        src = _graph_rows(source_flow.state_graph_id, db)
-        tgt = _graph_rows(target_flow.state_graph_id, db)
+        locks: dict[int, edits.Locked] = {}
+        if not dry_run:  # both flows' edits, starts and status changes wait; once States arrive the target is frozen
+            for graph_id in sorted({source_flow.state_graph_id, target_flow.state_graph_id}):
+                locks[graph_id] = edits.lock(graph_id)
+        src = graph_rows(source_flow.state_graph_id, db)
+        tgt = graph_rows(target_flow.state_graph_id, db)
         node_map, paths = auto_mapping(src, tgt)
         for key, value in (mapping or {}).items():
             s_node, t_node = _node_pk(key), _node_pk(value)
@@ -289,7 +291,21 @@ def migrate_states(
             )
         }
         _apply(report, states, data, source_flow, target_flow, actor, db)
+        _log_migration(report, locks, source_flow, target_flow, actor)
     return report
+
+
+def _log_migration(
+    report: MigrationReport, locks: dict[int, edits.Locked], source: Flow, target: Flow, actor: Any
+) -> None:
+    """One ``migrate`` row in each flow's edit log, with the actor."""
+    count = len(report.moves)
+    change = {"source": source.pk, "target": target.pk, "states": count}
+    with edits.acting(actor):
+        text = f"migrate {count} state(s) to flow {target.pk} ({target})"
+        edits.log_operation(locks[source.state_graph_id], "migrate", text, change)
+        text = f"migrate {count} state(s) from flow {source.pk} ({source})"
+        edits.log_operation(locks[target.state_graph_id], "migrate", text, change)
 
 
 def _apply(

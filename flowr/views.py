@@ -33,6 +33,8 @@ from flowr import policy
 from flowr import rules as rule_registry
 from flowr.api.permissions import user_may
 from flowr.conf import subject_models
+from flowr.diff import diff_flows
+from flowr.forms import node_text
 from flowr.models import Flow, FlowNodeData, RuleSet
 from flowr.readmodel import FlowGraph
 
@@ -127,8 +129,68 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "frozen": payload["flow"]["frozen"],
         "flows_url": _admin_url("admin:flowr_flow_changelist"),
         "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+        "flow_migrate_url": reverse("flowr:flow_migrate", kwargs={"pk": flow.pk}),
     }
     return render(request, "flowr/flow_editor.html", context)
+
+
+@staff_with_permission("flowr.view_flow")
+@require_http_methods(["GET", "HEAD"])
+def flow_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two flows as one graph, what changed from this one to ``?other=`` marked (read-only)."""
+    flow = get_object_or_404(Flow.objects.select_related("rule_set", "state_graph"), pk=pk)
+    choices = Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("name", "version")
+    given = request.GET.get("other", "")
+    other = choices.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": _("Compare flow: %(flow)s") % {"flow": flow},
+        "flow": flow,
+        "other": other,
+        "choices": choices,
+        "flows_url": _admin_url("admin:flowr_flow_changelist"),
+        "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+    }
+    if other is not None:
+        context["payload"] = {"a": flow_graph(flow), "b": flow_graph(other), "diff": diff_flows(flow, other)}
+    return render(request, "flowr/flow_compare.html", context)
+
+
+def _node_names(flow: Flow) -> dict[int, str]:
+    rows = FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id).values_list("node_id", "rule_label")
+    return {node: node_text(node, label) for node, label in rows}
+
+
+@staff_with_permission("flowr.change_flow")
+@require_http_methods(["GET", "HEAD"])
+def flow_migrate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move this flow's running States to ``?target=``: the page asks the API
+    (``POST flows/<id>/migrate/``) for the dry run and the move."""
+    if not user_may(request.user, "flowr.change_state"):
+        raise PermissionDenied(_("You need the %(perm)s permission for this page.") % {"perm": "flowr.change_state"})
+    flow = get_object_or_404(Flow.objects.select_related("rule_set"), pk=pk)
+    choices = Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("-version", "pk")
+    given = request.GET.get("target", "")
+    target = choices.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": _("Move running states of %(flow)s") % {"flow": flow},
+        "flow": flow,
+        "target": target,
+        "choices": choices,
+        "flows_url": _admin_url("admin:flowr_flow_changelist"),
+        "flow_admin_url": _admin_url("admin:flowr_flow_change", flow.pk),
+    }
+    if target is not None:
+        context["payload"] = {
+            "api": reverse("flowr:api:root"),
+            "flow": flow.pk,
+            "target": target.pk,
+            "source_nodes": _node_names(flow),
+            "target_nodes": _node_names(target),
+            "target_url": reverse("flowr:flow_editor", kwargs={"pk": target.pk}),
+        }
+    return render(request, "flowr/flow_migrate.html", context)
 
 
 @staff_with_permission("flowr.view_ruleset")

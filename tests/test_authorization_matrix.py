@@ -106,6 +106,9 @@ ENDPOINTS = [
     api("post", "/flows/{partial}/undo/", (CHANGE_FLOW,), 200, {}),
     api("post", "/flows/{undone}/redo/", (CHANGE_FLOW,), 200, {}),
     api("post", "/flows/{flow}/simulate/", (VIEW_FLOW,), 200, {"explore": True}, changes=False),
+    api("post", "/flows/{flow}/status/", (CHANGE_FLOW,), 200, {"status": "in_review"}),
+    api("get", "/flows/{flow}/diff/{running}/", (VIEW_FLOW,), 200),
+    api("post", "/flows/{running}/migrate/", (CHANGE_FLOW, CHANGE_STATE), 200, {"target": "{running_v2}"}),
     api("get", "/states/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/", (VIEW_STATE,), 200),
     api("get", "/states/{state}/history/", (VIEW_STATE,), 200),
@@ -118,6 +121,8 @@ ENDPOINTS = [
     editor("flow_editor", "{flow}", (CHANGE_FLOW,)),
     editor("rule_set_graph", "{set}", (VIEW_SET,)),
     editor("node_edit_screen", "{C}", (CHANGE_FLOW,)),
+    editor("flow_compare", "{flow}", (VIEW_FLOW,)),
+    editor("flow_migrate", "{running}", (CHANGE_FLOW, CHANGE_STATE)),
     admin("get", "flowr_ruleset_changelist", "", (VIEW_SET,), 200),
     admin("get", "flowr_ruleset_add", "", (ADD_SET,), 200),
     admin("get", "flowr_ruleset_change", "{set}", (VIEW_SET,), 200),
@@ -133,6 +138,17 @@ ENDPOINTS = [
     admin("post", "flowr_flow_remove", "{flow},{D}", (CHANGE_FLOW,), 302, {}),
     admin("post", "flowr_flow_prune", "{flow},{C}", (CHANGE_FLOW,), 302, {}),
     admin("post", "flowr_flow_clone", "{flow}", (ADD_FLOW,), 302, {}),
+    admin("post", "flowr_flow_status", "{flow}", (CHANGE_FLOW,), 302, {"transition": "submit_for_review"}),
+    admin("get", "flowr_flow_compare", "{flow}", (VIEW_FLOW,), 200),
+    admin("get", "flowr_flow_migrate", "{running}", (CHANGE_FLOW, CHANGE_STATE), 200),
+    admin(
+        "post",
+        "flowr_flow_migrate",
+        "{running}",
+        (CHANGE_FLOW, CHANGE_STATE),
+        302,
+        {"target": "{running_v2}", "move": "1"},
+    ),
     admin("get", "flowr_state_changelist", "", (VIEW_STATE,), 200),
     admin("get", "flowr_state_add", "", (ADD_STATE,), 200),
     admin("get", "flowr_state_change", "{state}", (VIEW_STATE,), 200),
@@ -170,6 +186,7 @@ def world_fixture() -> dict[str, Any]:
     flow = build_flow(rule_set)  # editable: no State on it
     running = build_flow(rule_set, "running")
     state = State.start(running)
+    running_v2 = running.clone()
     partial = Flow.factory("partial", rule_set)  # A -> C -> E, room for D under C and E -> A
     partial.root_data.add_child_rule(S.C).add_child_rule(S.E)
     undone = Flow.factory("undone", rule_set)  # an add undone: redo may re-apply it
@@ -188,6 +205,7 @@ def world_fixture() -> dict[str, Any]:
         "set": rule_set.pk,
         "flow": flow.pk,
         "running": running.pk,
+        "running_v2": running_v2.pk,
         "state": state.pk,
         "running_D": node_of(running, S.D),
         "A": node_of(flow, S.A),

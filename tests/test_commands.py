@@ -224,3 +224,30 @@ def test_commands_are_documented():
     for name in ("flowr_export", "flowr_import", "flowr_graph", "flowr_migrate_states"):
         path = Path(__file__).parent.parent / "flowr" / "management" / "commands" / f"{name}.py"
         assert path.exists()
+
+
+# -- flowr_diff ----------------------------------------------------------------------------
+
+
+def test_flowr_diff_of_a_clone_is_empty(sample: Flow) -> None:
+    copy = sample.clone()
+    assert run("flowr_diff", str(sample.pk), str(copy.pk)).strip() == "no differences"
+    body = json.loads(run("flowr_diff", str(sample.pk), str(copy.pk), "--format", "json"))
+    assert body == {k: [] for k in ("added_nodes", "removed_nodes", "changed_nodes", "added_links", "removed_links")}
+
+
+def test_flowr_diff_lists_the_changes_and_exits_1(sample: Flow) -> None:
+    copy = sample.clone()
+    nodes = {d.rule_name: d for d in copy.nodes_data()}
+    nodes["E"].disconnect_child(nodes["A"])
+    old = {d.rule_name: d.node_id for d in sample.nodes_data()}
+    out = StringIO()
+    with pytest.raises(SystemExit) as caught:
+        call_command("flowr_diff", str(sample.pk), str(copy.pk), stdout=out)
+    assert caught.value.code == 1
+    assert out.getvalue().strip() == f"- link {old['E']} -> {old['A']}"
+
+
+def test_flowr_diff_refuses_an_unknown_flow(sample: Flow) -> None:
+    with pytest.raises(CommandError, match="Flow 999999 does not exist"):
+        run("flowr_diff", str(sample.pk), "999999")

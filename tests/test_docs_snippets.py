@@ -85,6 +85,12 @@ def setup_lifecycle() -> dict[str, Any]:
     return {"flow": flow, "old": flow, "rule_set": flow.rule_set, "s": state}
 
 
+def setup_governance() -> dict[str, Any]:
+    alice = User.objects.create_user("alice")
+    bob = User.objects.create_user("bob")
+    return {"flow": sample_flow(), "alice": alice, "bob": bob}
+
+
 def setup_runtime() -> dict[str, Any]:
     user = User.objects.create_user("reader")
     supervisor = User.objects.create_user("supervisor")
@@ -166,6 +172,7 @@ SETUPS: dict[str, Callable[[], Any]] = {
     "api.md": setup_api,
     "commands.md": setup_lifecycle,
     "core.md": setup_core,
+    "governance.md": setup_governance,
     "howto/concurrency.md": setup_concurrency,
     "howto/import-export.md": setup_import_export,
     "howto/versions.md": setup_lifecycle,
@@ -234,7 +241,32 @@ def after_printed(namespace: dict[str, Any], block: str, printed: str) -> None:
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
+def after_current(namespace: dict[str, Any], block: str, printed: str) -> None:
+    flow, new = namespace["flow"], namespace["new"]
+    assert Flow.objects.current(flow.family) == new and Flow.objects.current(flow) == new
+    assert Flow.objects.get(pk=flow.pk).status == "retired"
+
+
+def after_four_eyes(namespace: dict[str, Any], block: str, printed: str) -> None:
+    assert "permission to publish" in printed
+    assert namespace["draft"].status == "draft"
+
+
+def after_diff(namespace: dict[str, Any], block: str, printed: str) -> None:
+    flow, copy, diff = namespace["flow"], namespace["copy"], namespace["diff"]
+    old = {d.rule_name: d.node_id for d in flow.nodes_data()}
+    new = {d.rule_name: d.node_id for d in copy.nodes_data()}
+    assert diff["removed_links"] == [
+        {"source": old["E"], "target": old["A"], "other_source": new["E"], "other_target": new["A"]}
+    ]
+
+
 HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None] | None]]] = {
+    "governance.md": [
+        ("Flow.objects.current(flow.family)", None, after_current),
+        ("PublishNotPermitted as refusal", None, after_four_eyes),
+        ("diff_flows(flow, copy)", None, after_diff),
+    ],
     "runtime.md": [
         ("state.transition_options(actor=request.user)", before_permission_options, after_permission_options),
         ('note="Duplicate of #12"', None, after_notes),

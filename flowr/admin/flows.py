@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from flowr import edits, policy
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
+from flowr.admin.governance import GovernanceAdminMixin
 from flowr.admin.tree import build_tree
 from flowr.exceptions import FlowrError
 from flowr.forms import ConnectForm, FlowAddForm, FlowChangeForm, node_label, node_text
@@ -37,9 +38,9 @@ EDIT_PAGE_SIZE = 50
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "rule_set", "node_count", "running_states", "badge", "links"]
-    list_filter = ["rule_set"]
+class FlowAdmin(GovernanceAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "version", "status", "rule_set", "node_count", "running_states", "badge", "links"]
+    list_filter = ["status", "rule_set"]
     list_select_related = ["rule_set"]
     search_fields = ["name"]
     actions = ["clone_flows", "export_flows"]
@@ -61,10 +62,10 @@ class FlowAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Flow | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("name", "rule_set")
-        return ("name", "rule_set", "version", "family", "created", "updated")
+        return ("name", "rule_set", "version", "status", "family", "created", "updated")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
-        return [] if obj is None else ["rule_set", "version", "family", "created", "updated"]
+        return [] if obj is None else ["rule_set", "version", "status", "family", "created", "updated"]
 
     def save_model(self, request: HttpRequest, obj: Flow, form: ModelForm, change: bool) -> None:
         if change:
@@ -85,7 +86,7 @@ class FlowAdmin(admin.ModelAdmin):
     def running_states(self, obj: Flow) -> int:
         return obj._state_count  # type: ignore[attr-defined, no-any-return]  # annotated by get_queryset
 
-    @admin.display(description=gettext_lazy("status"))
+    @admin.display(description=gettext_lazy("in use"))
     def badge(self, obj: Flow) -> str:
         if getattr(obj, "_state_count", 0):
             return format_html(
@@ -168,6 +169,7 @@ class FlowAdmin(admin.ModelAdmin):
                     FlowEdit.objects.filter(flow_id=flow.pk).order_by("-seq"), EDIT_PAGE_SIZE
                 ).get_page(request.GET.get("edits_page")),
                 flowr_undo_redo=undo_redo(flow),
+                **self.governance_context(request, flow, may_edit),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -189,6 +191,7 @@ class FlowAdmin(admin.ModelAdmin):
             path("<path:object_id>/redo/", wrap(self.redo_view, True), name="flowr_flow_redo"),
             path("<path:object_id>/clone/", wrap(self.clone_view, True), name="flowr_flow_clone"),
             path("<path:object_id>/export/", wrap(self.export_view), name="flowr_flow_export"),
+            *self.governance_urls(wrap),
             *super().get_urls(),
         ]
 

@@ -39,6 +39,8 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
     flowr_exceptions.NothingToUndo,
     flowr_exceptions.NothingToRedo,
     flowr_exceptions.StateCancelled,
+    flowr_exceptions.StatusChangeNotAllowed,
+    flowr_exceptions.FlowNotPublished,
 )
 
 
@@ -46,6 +48,7 @@ CONFLICTS: tuple[type[FlowrError], ...] = (
 FORBIDDEN: tuple[type[FlowrError], ...] = (
     flowr_exceptions.TransitionForbidden,
     flowr_exceptions.MoveNotPermitted,
+    flowr_exceptions.PublishNotPermitted,
 )
 
 

@@ -184,6 +184,7 @@ class FlowSerializer(serializers.ModelSerializer):
             "state_count",
             "root_node",
             "revision",
+            "status",
             "created",
             "updated",
         ]
@@ -248,6 +249,96 @@ class FlowEditSerializer(serializers.Serializer):
     description = serializers.CharField()
     created = serializers.DateTimeField()
     undone = serializers.BooleanField()
+
+
+class FlowStatusSerializer(StrictSerializer):
+    """``{"status": ...}``: the status the flow should get (each has one transition to it)."""
+
+    status = serializers.ChoiceField(
+        choices=[choice for choice, _label in policy.STATUS_CHOICES],
+        help_text="in_review: submit for review; published: publish; retired: retire; draft: back to draft.",
+    )
+
+
+class FlowMigrateSerializer(StrictSerializer):
+    """Move the flow's running States to ``target`` (another flow of its rule set)."""
+
+    target = StrictPrimaryKeyField(queryset=Flow.objects.all(), help_text="The flow the States move to (id).")
+    mapping = serializers.DictField(
+        child=StrictIntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        help_text='Explicit {"source node id": target node id} entries (Node ids), over the automatic mapping.',
+    )
+    dry_run = StrictBooleanField(required=False, default=False)
+
+    def validate_mapping(self, value: dict[str, int]) -> dict[int, int]:
+        mapping = {}
+        for key, target in value.items():
+            if not (key.isascii() and key.isdigit()) or len(key) > 19 or not 0 < int(key) <= 2**63 - 1:
+                raise serializers.ValidationError(_("%(key)r is not a node id.") % {"key": key})
+            mapping[int(key)] = target
+        return mapping
+
+
+class MigrationMoveSerializer(serializers.Serializer):
+    state = serializers.IntegerField()
+    source_node = serializers.IntegerField()
+    target_node = serializers.IntegerField()
+    rule_label = serializers.CharField()
+
+
+class MigrationUnmappedSerializer(serializers.Serializer):
+    node = serializers.IntegerField()
+    rule_label = serializers.CharField()
+    rule_name = serializers.CharField()
+    states = serializers.ListField(child=serializers.IntegerField())
+    path = serializers.ListField(child=serializers.CharField())
+
+
+class MigrationReportSerializer(serializers.Serializer):
+    """What a migration did, or (``dry_run``) would do."""
+
+    source = serializers.IntegerField()  # type: ignore[assignment]  # the API's field "source" shadows Field.source in the stubs
+    target = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    moved = serializers.IntegerField()
+    moves = MigrationMoveSerializer(many=True)
+    unmapped = MigrationUnmappedSerializer(many=True)
+
+
+class DiffNodeSerializer(serializers.Serializer):
+    node = serializers.IntegerField()
+    rule = serializers.CharField()
+    rule_name = serializers.CharField()
+
+
+class DiffChangedNodeSerializer(DiffNodeSerializer):
+    other = serializers.IntegerField(help_text="The paired node of the other flow.")
+    other_rule = serializers.CharField()
+    changes = serializers.DictField(help_text='{fact: {"old": ..., "new": ...}}')
+
+
+class DiffLinkSerializer(serializers.Serializer):
+    source = serializers.IntegerField()  # type: ignore[assignment]  # as in MigrationReportSerializer
+    target = serializers.IntegerField()
+    other_source = serializers.IntegerField(allow_null=True)
+    other_target = serializers.IntegerField(allow_null=True)
+
+
+class FlowDiffSerializer(serializers.Serializer):
+    """What changed from this flow to the other (see flowr.diff)."""
+
+    added_nodes = DiffNodeSerializer(many=True)
+    removed_nodes = DiffNodeSerializer(many=True)
+    changed_nodes = DiffChangedNodeSerializer(many=True)
+    added_links = DiffLinkSerializer(many=True)
+    removed_links = DiffLinkSerializer(many=True)
+
+
+class StatusResultSerializer(serializers.Serializer):
+    flow = FlowSerializer()
+    edit = FlowEditSerializer()
+    retired = serializers.ListField(child=serializers.IntegerField(), help_text="Versions publishing retired (ids).")
 
 
 class UndoResultSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import edits, policy
+from flowr import edits, governance, policy
 from flowr import rules as rule_registry
 from flowr.exceptions import (
     FlowInUse,
@@ -82,6 +82,18 @@ class RuleSet(models.Model):
         return json.dumps(elements)
 
 
+class FlowQuerySet(models.QuerySet["Flow"]):
+    """``Flow.objects``: flows, and the current version of a family."""
+
+    def current(self, family: Any) -> Flow | None:
+        """The published version of ``family`` (a family UUID, or any flow
+        of the family), None when none is published.  Versions of one flow
+        share ``family`` (``clone()`` keeps it and numbers the copy
+        ``version + 1``); publishing one retires the one published before."""
+        key = family.family if isinstance(family, Flow) else family
+        return self.filter(family=key, status=policy.PUBLISHED).order_by("-version", "-pk").first()
+
+
 class Flow(models.Model):
     """A state machine built from a rule set, stored as a graph.
 
@@ -96,14 +108,21 @@ class Flow(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     # the edit counter: +1 per applied edit (undo and redo too); see FlowEdit
     revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
+    # changed only through flowr.governance.change_status (publish() and the like)
+    status = models.CharField(
+        _("status"), max_length=16, choices=policy.STATUS_CHOICES, default=policy.DRAFT, editable=False
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = FlowQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("flow")
         verbose_name_plural = _("flows")
         ordering = ["name", "version", "pk"]
         constraints = [models.UniqueConstraint(fields=["family", "version"], name="flowr_flow_family_version")]
+        permissions = [("publish_flow", _("Can publish flow"))]
 
     def __str__(self) -> str:
         if self.version == 1:
@@ -158,6 +177,24 @@ class Flow(models.Model):
             data._flow_cache = self
             result.append(data)
         return result
+
+    # -- status (implemented in flowr.governance) -----------------------------
+    def submit_for_review(self, actor: Any = None) -> governance.StatusChanged:
+        """draft -> in review."""
+        return governance.change_status(self, "submit_for_review", actor)
+
+    def publish(self, actor: Any = None) -> governance.StatusChanged:
+        """draft, in review or retired -> published; retires the family's
+        version published before (four-eyes when ``FLOWR["FOUR_EYES_PUBLISH"]``)."""
+        return governance.change_status(self, "publish", actor)
+
+    def retire(self, actor: Any = None) -> governance.StatusChanged:
+        """published -> retired; its running States keep running."""
+        return governance.change_status(self, "retire", actor)
+
+    def back_to_draft(self, actor: Any = None) -> governance.StatusChanged:
+        """in review, published or retired -> draft."""
+        return governance.change_status(self, "back_to_draft", actor)
 
     # -- lifecycle (implemented in flowr.versions) ----------------------------
     def clone(self, name: str | None = None) -> Flow:

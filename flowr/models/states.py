@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import callbacks, edits, guards, signals
+from flowr import callbacks, edits, governance, guards, signals
 from flowr import rules as rule_registry
 from flowr.db import transitions, tricks
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
@@ -299,6 +299,8 @@ class State(models.Model):
         :raises TransitionRefused: the root rule's ``can_enter`` vetoed
         :raises InvalidTransitionData: ``note`` is not a string or ``data`` not JSON
         :raises MissingRule: the root's rule no longer resolves
+        :raises FlowNotPublished: ``FLOWR["ONLY_PUBLISHED_START"]`` is on and
+            the flow is not published
         """
         guards.check_note_and_data(note, data, _DATA_ENCODER)
         db = router.db_for_write(cls)
@@ -306,6 +308,7 @@ class State(models.Model):
             # a start and an edit of the flow serialize: a prune running now
             # finishes first, one that comes later sees this State (frozen)
             root = edits.root_for_start(flow, using=db)
+            governance.check_start(flow, db)
             rule = root.rule
             state = cls(flow=flow, current_node=root)
             if subject is not None:

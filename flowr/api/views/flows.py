@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models import Count, F, ProtectedError, Q, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flowr import edits, export, simulator
+from flowr import edits, export, governance, policy, simulator
+from flowr.api import params
 from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
     FlowCloneSerializer,
     FlowCreateSerializer,
+    FlowDiffSerializer,
     FlowEditSerializer,
     FlowGraphSerializer,
     FlowImportSerializer,
+    FlowMigrateSerializer,
     FlowSerializer,
+    FlowStatusSerializer,
     FlowUpdateSerializer,
+    MigrationReportSerializer,
     RevisionSerializer,
     SimulateSerializer,
     SimulationReportSerializer,
+    StatusResultSerializer,
     UndoResultSerializer,
 )
 from flowr.api.views.base import DiagramMixin, FlowrViewSet, document
 from flowr.api.views.rule_sets import FORMAT_PARAMETER
-from flowr.exceptions import FlowInUse
+from flowr.diff import diff_flows
+from flowr.exceptions import FlowInUse, MappingIncomplete
 from flowr.models import Flow, FlowEdit
 from flowr.readmodel import FlowGraph
+from flowr.versions import migrate_states
 
 VIEW, ADD, CHANGE, DELETE = "flowr.view_flow", "flowr.add_flow", "flowr.change_flow", "flowr.delete_flow"
+CHANGE_STATE = "flowr.change_state"
+STATUS_FILTER = OpenApiParameter(
+    "status", str, enum=[choice for choice, _label in policy.STATUS_CHOICES], description="Only flows in this status."
+)
 
 
 def flows() -> QuerySet[Flow]:
@@ -60,6 +76,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         "undo": RevisionSerializer,
         "redo": RevisionSerializer,
         "simulate": SimulateSerializer,
+        "set_status": FlowStatusSerializer,
+        "migrate": FlowMigrateSerializer,
     }
     action_permissions = {
         "list": [VIEW],
@@ -77,11 +95,27 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         # changes nothing; a subject also needs its model's view permission (the serializer)
         "simulate": [VIEW],
         "destroy": [DELETE],
+        "set_status": [CHANGE],
+        "diff": [VIEW],
+        "migrate": [CHANGE, CHANGE_STATE],
     }
     fallback_permissions = [CHANGE]
 
     def get_queryset(self) -> QuerySet[Flow]:
-        return flows()
+        found = flows()
+        if self.action == "list":
+            wanted = params.single(self.request.query_params, "status")
+            if wanted is not None:
+                if wanted not in dict(policy.STATUS_CHOICES):
+                    choices = ", ".join(dict(policy.STATUS_CHOICES))
+                    raise ValidationError({"status": [_("Choose one of %(choices)s.") % {"choices": choices}]})
+                found = found.filter(status=wanted)
+        return found
+
+    @document(parameters=[STATUS_FILTER])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The flows (``?status=`` keeps those in one status), paginated."""
+        return super().list(request, *args, **kwargs)
 
     def respond(self, flow: Flow, code: int = status.HTTP_200_OK) -> Response:
         return Response(FlowSerializer(flows().get(pk=flow.pk)).data, status=code)
@@ -198,4 +232,48 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
             explore=data["explore"],
             max_steps=data["max_steps"],
         )
+        return Response(report.as_dict())
+
+    @document(request=FlowStatusSerializer, responses=StatusResultSerializer)
+    @action(detail=True, methods=["post"], url_path="status", url_name="status")
+    def set_status(self, request: Request, pk: str | None = None) -> Response:
+        """Change the flow's status: ``{"status": "in_review" | "published" | "retired" | "draft"}``
+        (409 ``status_change_not_allowed`` when its status does not allow it; 403
+        ``publish_not_permitted`` for four-eyes publishing).  Logged with the user."""
+        flow = self.get_object()
+        wanted = self.input(FlowStatusSerializer)["status"]
+        changed = governance.change_status(flow, policy.TRANSITION_TO[wanted], request.user)
+        data = {
+            "flow": FlowSerializer(flows().get(pk=flow.pk)).data,
+            "edit": FlowEditSerializer(changed.edit).data,
+            "retired": list(changed.retired),
+        }
+        return Response(data)
+
+    @document(responses=FlowDiffSerializer)
+    @action(detail=True, methods=["get"], url_path=r"diff/(?P<other>[0-9]{1,19})", url_name="diff")
+    def diff(self, request: Request, pk: str | None = None, other: str | None = None) -> Response:
+        """What changed from this flow to flow ``other`` (see flowr.diff): nodes and links
+        added and removed, nodes changed; all empty for a flow and its unchanged clone."""
+        flow = self.get_object()
+        other_flow = flows().filter(pk=int(other or 0)).first()
+        if other_flow is None:
+            raise NotFound(_("No flow %(id)s.") % {"id": other})
+        return Response(diff_flows(flow, other_flow))
+
+    @document(request=FlowMigrateSerializer, responses=MigrationReportSerializer)
+    @action(detail=True, methods=["post"])
+    def migrate(self, request: Request, pk: str | None = None) -> Response:
+        """Move the flow's running States to ``target``, all or nothing: ``{"target", "mapping"?,
+        "dry_run"?}``.  400 ``mapping_incomplete`` (with ``problems``: the unmapped nodes) when
+        a node holding States has no target; a dry run reports them instead."""
+        flow = self.get_object()
+        data = self.input(FlowMigrateSerializer)
+        try:
+            report = migrate_states(
+                flow, data["target"], mapping=data.get("mapping"), dry_run=data["dry_run"], actor=request.user
+            )
+        except MappingIncomplete as exc:
+            exc.problems = [vars(u) for u in exc.report.unmapped]
+            raise
         return Response(report.as_dict())
