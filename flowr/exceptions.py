@@ -241,3 +241,10 @@ class NodeNotInFlow(FlowrError):
     """A jump's target is not a node (or node data) of the State's flow."""
 
     code: ClassVar[str] = "node_not_in_flow"
+
+
+class InvalidSettings(FlowrError):
+    """Node settings the rule's ``Settings`` form refuses; ``problems`` maps
+    each field (``__all__`` for the whole form) to its messages."""
+
+    code: ClassVar[str] = "invalid_settings"

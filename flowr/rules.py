@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from flowr.models import FlowNodeData, State
+    from flowr.nodesettings import NodeSettings
 
 _registry: dict[str, type[Rule]] = {}
 
@@ -114,6 +115,8 @@ class Rule(metaclass=RuleMeta):
       ``(state, actor) -> bool | str`` (``False`` or a reason string
       refuses).  Not checked when the actor is None (trusted code); see
       :mod:`flowr.guards`.
+    * ``Settings`` -- a :class:`flowr.NodeSettings` form: what people
+      configure per node (see :mod:`flowr.nodesettings`).
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -125,6 +128,9 @@ class Rule(metaclass=RuleMeta):
     multiple_paths: bool = False
     has_edit_screen: bool = False
     permission: ClassVar[str | Callable[[State, Any], bool | str | None] | None] = None
+    #: the node settings people configure per node (a :class:`flowr.NodeSettings`
+    #: form); guards and callbacks read them as ``state.settings``
+    Settings: ClassVar[type[NodeSettings] | None] = None
 
     @classmethod
     def on_enter(cls, state: State) -> None:
