@@ -22,6 +22,7 @@ from flowr.export import export_flow
 from flowr.models import Flow, RuleSet, State
 from tests.api_fixtures import API, EDIT_PERMS, STATE_PERMS, build_flow, make_user, node_of, snapshot
 from tests.testapp import rules as T
+from tests.testapp.settings_rules import ticket_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,7 @@ ENDPOINTS = [
         "post", "/nodes/{chain_root}/insert/", (CHANGE_FLOW,), 201, {"rule": T.Chain.class_label, "child": "{chain_1}"}
     ),
     api("post", "/nodes/{partial_E}/rule/", (CHANGE_FLOW,), 200, {"rule": S.D.class_label}),
+    api("patch", "/nodes/{closed}/settings/", (CHANGE_FLOW,), 200, {"settings": {"reason": "done"}}),
     api("get", "/flows/{flow}/edits/", (VIEW_FLOW,), 200),
     api("post", "/flows/{partial}/undo/", (CHANGE_FLOW,), 200, {}),
     api("post", "/flows/{undone}/redo/", (CHANGE_FLOW,), 200, {}),
@@ -173,7 +175,9 @@ def world_fixture() -> dict[str, Any]:
     edits.undo(undone)
     chain = Flow.factory("chain", RuleSet.factory("chains", T.Chain))  # Chain -> Chain: room to insert one
     chain_1 = chain.root_data.add_child_rule(T.Chain)
+    closed = ticket_flow("matrix tickets")[3]  # a rule with optional settings
     return {
+        "closed": closed.node_id,
         "undone": undone.pk,
         "chain_root": chain.state_graph.root_id,
         "chain_1": chain_1.node_id,
