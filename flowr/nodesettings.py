@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import pretty_name
 from django.utils.duration import duration_iso_string
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext
@@ -286,7 +287,7 @@ def schema(form_class: type[NodeSettings] | None) -> dict[str, Any] | None:
     for name, field in form_class.base_fields.items():
         properties[name] = _field_schema(field)
         if not properties[name]["title"]:
-            properties[name]["title"] = forms.forms.pretty_name(name)
+            properties[name]["title"] = pretty_name(name)
         if field.required:
             required.append(name)
     return {
