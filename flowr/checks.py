@@ -284,7 +284,11 @@ def _settings_warnings(db: str) -> list[CheckMessage]:
     each distinct rule and value set is validated once)."""
     from flowr.models import FlowNodeData
 
-    rows = FlowNodeData.objects.using(db).order_by("node_id").values_list("node_id", "node__graph_id", "rule_label", "settings")
+    rows = (
+        FlowNodeData.objects.using(db)
+        .order_by("node_id")
+        .values_list("node_id", "node__graph_id", "rule_label", "settings")
+    )
     answers: dict[tuple[str, str], dict[str, list[str]]] = {}
     found: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for node, graph, label, stored in rows:

@@ -133,7 +133,12 @@ def clean(form_class: type[NodeSettings], data: Any) -> tuple[dict[str, Any], Pr
     form = form_class(data={key: _form_value(fields[key], value) for key, value in data.items() if value is not None})
     if not form.is_valid():
         return {}, {key: [str(m) for m in messages] for key, messages in form.errors.items()}
-    return {name: _to_json(form.fields[name], form.cleaned_data.get(name)) for name in form.fields}, {}
+    return stored_values(form), {}
+
+
+def stored_values(form: NodeSettings) -> dict[str, Any]:
+    """A valid bound form's cleaned values as they are stored (JSON)."""
+    return {name: _to_json(form.fields[name], form.cleaned_data.get(name)) for name in form.fields}
 
 
 def checked(form_class: type[NodeSettings] | None, data: Any, label: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from flowr import nodesettings
 from flowr.exceptions import (
     CannotDisconnect,
     CannotRemove,
@@ -39,7 +40,6 @@ from flowr.exceptions import (
     RuleNotAllowed,
     TooManyChildren,
 )
-from flowr import nodesettings
 from flowr.rules import (
     Rule,
     all_rules,

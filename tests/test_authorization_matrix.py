@@ -130,6 +130,8 @@ ENDPOINTS = [
     admin("post", "flowr_flow_connect", "{partial},{partial_E}", (CHANGE_FLOW,), 302, {"target": "{partial_A}"}),
     admin("post", "flowr_flow_remove", "{flow},{D}", (CHANGE_FLOW,), 302, {}),
     admin("post", "flowr_flow_prune", "{flow},{C}", (CHANGE_FLOW,), 302, {}),
+    admin("get", "flowr_flow_settings", "{tickets},{closed}", (CHANGE_FLOW,), 200),
+    admin("post", "flowr_flow_settings", "{tickets},{closed}", (CHANGE_FLOW,), 302, {"reason": "done"}),
     admin("post", "flowr_flow_clone", "{flow}", (ADD_FLOW,), 302, {}),
     admin("get", "flowr_state_changelist", "", (VIEW_STATE,), 200),
     admin("get", "flowr_state_add", "", (ADD_STATE,), 200),
@@ -175,8 +177,9 @@ def world_fixture() -> dict[str, Any]:
     edits.undo(undone)
     chain = Flow.factory("chain", RuleSet.factory("chains", T.Chain))  # Chain -> Chain: room to insert one
     chain_1 = chain.root_data.add_child_rule(T.Chain)
-    closed = ticket_flow("matrix tickets")[3]  # a rule with optional settings
+    tickets, _, _, closed = ticket_flow("matrix tickets")  # Closed: a rule with optional settings
     return {
+        "tickets": tickets.pk,
         "closed": closed.node_id,
         "undone": undone.pk,
         "chain_root": chain.state_graph.root_id,

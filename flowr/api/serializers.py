@@ -409,7 +409,9 @@ class ChangeRuleSerializer(StrictSerializer):
 class SettingsSerializer(StrictSerializer):
     """New values of some of a node's settings (merged into the stored ones)."""
 
-    settings = serializers.DictField(help_text="Values by field name of the rule's Settings form (see settings_schema).")
+    settings = serializers.DictField(
+        help_text="Values by field name of the rule's Settings form (see settings_schema)."
+    )
     revision = revision_field()
 
 
