@@ -239,15 +239,15 @@ def _field_schema(field: forms.Field) -> dict[str, Any]:
         prop = {"enum": [v for v, _ in choices], "x-choices": [{"value": v, "label": lab} for v, lab in choices]}
     elif isinstance(field, forms.BooleanField):
         prop = {"type": "boolean"}
+    elif isinstance(field, forms.DecimalField):  # before IntegerField: Django derives both from it
+        prop = {"type": ["string", "number"], "format": "decimal"}
+    elif isinstance(field, forms.FloatField):
+        prop = {"type": "number"}
     elif isinstance(field, forms.IntegerField):
         prop = {"type": "integer"}
         for key, attr in (("minimum", "min_value"), ("maximum", "max_value")):
             if getattr(field, attr, None) is not None:
                 prop[key] = getattr(field, attr)
-    elif isinstance(field, forms.DecimalField):
-        prop = {"type": ["string", "number"], "format": "decimal"}
-    elif isinstance(field, forms.FloatField):
-        prop = {"type": "number"}
     elif isinstance(field, forms.DurationField):
         prop = {"type": ["string", "number"], "format": "duration"}
     elif isinstance(field, forms.EmailField):
