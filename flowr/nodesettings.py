@@ -116,8 +116,9 @@ def _form_value(field: forms.Field, value: Any) -> Any:
 
 def clean(form_class: type[NodeSettings], data: Any) -> tuple[dict[str, Any], Problems]:
     """``data`` (JSON values by field name) validated by the form, after
-    :meth:`~NodeSettings.upgrade`: the values to store and no problems, or
-    every problem by field (``__all__``: the whole form)."""
+    :meth:`~NodeSettings.upgrade` (a field not given takes its ``initial``):
+    the values to store and no problems, or every problem by field
+    (``__all__``: the whole form)."""
     if not isinstance(data, dict):
         return {}, {"__all__": [gettext("Settings must be a JSON object.")]}
     data = form_class.upgrade(dict(data))
@@ -130,6 +131,10 @@ def clean(form_class: type[NodeSettings], data: Any) -> tuple[dict[str, Any], Pr
             problems[key] = [problem]
     if problems:
         return {}, problems
+    for name, field in fields.items():  # a value not given is the field's initial, as typed() reads it
+        initial = field.initial() if callable(field.initial) else field.initial
+        if name not in data and initial is not None:
+            data[name] = _to_json(field, initial)
     form = form_class(data={key: _form_value(fields[key], value) for key, value in data.items() if value is not None})
     if not form.is_valid():
         return {}, {key: [str(m) for m in messages] for key, messages in form.errors.items()}
