@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -163,12 +164,13 @@ def checked(form_class: type[NodeSettings] | None, data: Any, label: str) -> dic
 
 
 def _typed_value(field: forms.Field, value: Any) -> Any:
-    if isinstance(field, forms.ModelMultipleChoiceField):
-        return field.queryset.filter(pk__in=value or [])  # lazy: no query until read
-    if isinstance(field, forms.ModelChoiceField):
+    if isinstance(field, forms.ModelChoiceField):  # ModelMultipleChoiceField too
+        queryset = field.queryset
+        assert queryset is not None  # a model choice field has one
+        if isinstance(field, forms.ModelMultipleChoiceField):
+            return queryset.filter(pk__in=value or [])  # lazy: no query until read
         if value is None:
             return None
-        queryset = field.queryset
         return SimpleLazyObject(lambda: queryset.get(pk=value))
     if value is None:
         return field.to_python(None) if not isinstance(field, forms.BooleanField) else False
@@ -221,7 +223,7 @@ def stored_problems(form_class: type[NodeSettings] | None, stored: dict[str, Any
 
 def _choices(field: forms.ChoiceField) -> list[tuple[Any, str]]:
     found = []
-    for value, label in field.choices:
+    for value, label in cast("Iterable[tuple[Any, Any]]", field.choices):
         if isinstance(label, (list, tuple)):  # an optgroup
             found += [(v, str(lab)) for v, lab in label]
         elif value not in ("", None):
@@ -267,8 +269,9 @@ def _field_schema(field: forms.Field) -> dict[str, Any]:
         prop = {"type": "string", "format": "time"}
     else:
         prop = {"type": "string"}
-        if getattr(field, "max_length", None):
-            prop["maxLength"] = field.max_length
+        max_length = getattr(field, "max_length", None)
+        if max_length:
+            prop["maxLength"] = max_length
     if not field.required and "type" in prop:
         types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
         prop["type"] = [*types, "null"]
