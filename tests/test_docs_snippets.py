@@ -103,11 +103,17 @@ def setup_testing() -> dict[str, Any]:
     return {"__name__": "tests.docs_testing"}
 
 
+def setup_node_settings() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_node_settings"}
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
     "admin.md": setup_admin,
     "api.md": setup_api,
     "core.md": setup_core,
     "lifecycle.md": setup_lifecycle,
+    "node-settings.md": setup_node_settings,
     "runtime.md": setup_runtime,
     "testing.md": setup_testing,
 }
@@ -151,6 +157,11 @@ def after_notes(namespace: dict[str, Any], block: str, printed: str) -> None:
     namespace.update(namespace.pop("_saved"))
 
 
+def after_settings_run(namespace: dict[str, Any], block: str, printed: str) -> None:
+    """Node settings: ``on_enter`` printed what it read in ``state.settings``."""
+    assert printed == "assigned to Support, due in 2 days, 0:00:00\n"
+
+
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
@@ -159,6 +170,7 @@ HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None]
         ("state.transition_options(actor=request.user)", before_permission_options, after_permission_options),
         ('note="Duplicate of #12"', None, after_notes),
     ],
+    "node-settings.md": [("state = State.start(flow)", None, after_settings_run)],
 }
 
 
