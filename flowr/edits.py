@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
-from flowr import policy
+from flowr import nodesettings, policy
 from flowr.db import graph as sql
 from flowr.db import tricks
 from flowr.db.transitions import plain
@@ -731,6 +731,21 @@ class RuleChanged:
     node: int
     old: str
     new: str
+    # the node's settings, cleared because the new rule's form refuses them (None: kept)
+    cleared: dict[str, Any] | None = None
+
+
+def _cleared_settings(node: int, old: str, new: str) -> dict[str, Any] | None:
+    """The node's stored settings when the rule ``new``'s form refuses them
+    (they are then cleared with the rule change), else None.  No statement
+    unless the two rules have different forms and the old one has one."""
+    old_form, new_form = policy.settings_form(old), policy.settings_form(new)
+    if old_form is None or old_form is new_form:
+        return None
+    stored = _models().flow_data.objects.filter(node_id=node).values_list("settings", flat=True).first()
+    if not stored or not nodesettings.stored_problems(new_form, stored):
+        return None
+    return dict(stored)
 
 
 def _rule_change_core(locked: Locked, node: int, rule: type[Rule] | str, data: Any = None) -> RuleChanged:
@@ -754,21 +769,30 @@ def _rule_change_core(locked: Locked, node: int, rule: type[Rule] | str, data: A
     )
     if refusal is not None:
         raise refusal
-    m.flow_data.objects.filter(node_id=node).update(rule_label=label)
+    cleared = _cleared_settings(node, current, label)
+    if cleared is None:
+        m.flow_data.objects.filter(node_id=node).update(rule_label=label)
+    else:
+        m.flow_data.objects.filter(node_id=node).update(rule_label=label, settings={})
     if data is not None:
         data.rule_label = label
-    return RuleChanged(node, current, label)
+        if cleared is not None:
+            data.settings = {}
+    return RuleChanged(node, current, label, cleared)
 
 
 def change_rule(data: FlowNodeData, rule: type[Rule] | str) -> RuleChanged:
     """Give the flow node ``data`` the rule ``rule`` (``FlowNodeData.change_rule``),
     as the policy allows it: ``rule`` may follow every parent's rule and
-    allows every current child; the root's rule is the rule set's."""
+    allows every current child; the root's rule is the rule set's.  Settings
+    the new rule's form refuses are cleared (undo puts them back)."""
     with transaction.atomic():
         locked = lock_for_edit(data.node.graph_id, node_id=data.node_id)
         _check_stale(locked, [data.node_id])
         result = _rule_change_core(locked, data.node_id, rule, data)
-        change = {"node": result.node, "old": result.old, "new": result.new}
+        change: dict[str, Any] = {"node": result.node, "old": result.old, "new": result.new}
+        if result.cleared is not None:  # what undo puts back
+            change["settings"] = result.cleared
         text = f"change {_name(result.old)} to {_name(result.new)} (node {result.node})"
         _log(locked, "change_rule", text, change, [result.node])
         return result
@@ -1170,6 +1194,8 @@ def _redo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dic
 
 def _undo_change_rule(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
     _rule_change_core(replace(locked, node_exists=True), change["node"], change["old"])
+    if "settings" in change:  # cleared by the change: back with the old rule
+        _write_settings(locked, change["node"], change["settings"])
     return {}
 
 

@@ -19,7 +19,7 @@ from flowr import edits, nodesettings
 from flowr.checks import check_stored_flows
 from flowr.exceptions import ConcurrentEdit, FlowFrozen, InvalidSettings, MissingRule
 from flowr.export import ImportErrors, export_flow, import_flow, validate_document
-from flowr.models import Flow, FlowEdit, FlowNodeData, State
+from flowr.models import Flow, FlowEdit, FlowNodeData, RuleSet, State
 from tests.testapp import settings_rules
 from tests.testapp.settings_rules import SEEN, Closed, Escalated, ticket_flow
 
@@ -360,3 +360,18 @@ def test_the_check_warns_about_settings_the_form_refuses(group: Group, monkeypat
     assert len(found) == 1
     assert f"node(s) {closed.node_id}" in found[0].msg and "reason" in found[0].msg
     assert found[0].obj == f"flowr.Flow(graph={flow.state_graph_id})"
+
+
+def test_a_rule_change_clears_settings_the_new_form_refuses_and_undo_restores_them() -> None:
+    flow = Flow.factory("change", RuleSet.factory("tickets", settings_rules.Ticket))
+    node = flow.root_data.add_child_rule(Closed)
+    node.set_settings({"reason": "done"})
+    node.change_rule(Escalated)
+    assert settings_of(node) == {} and node.settings == {}
+    edit = FlowEdit.objects.filter(flow=flow).latest("seq")
+    assert (edit.operation, edit.change["settings"]) == ("change_rule", {"reason": "done"})
+    edits.undo(flow)
+    restored = FlowNodeData.objects.get(pk=node.pk)
+    assert (restored.rule_label, restored.settings) == (Closed.class_label, {"reason": "done"})
+    edits.redo(flow)
+    assert settings_of(node) == {}
