@@ -280,12 +280,14 @@ def _flow_warnings(db: str) -> list[CheckMessage]:
 
 
 def _settings_warnings(db: str) -> list[CheckMessage]:
-    """flowr.W004: stored settings the rule's form refuses now (one query;
-    each distinct rule and value set is validated once)."""
+    """flowr.W004: stored settings the rule's form refuses now (one query,
+    of the nodes that have settings; each distinct rule and value set is
+    validated once)."""
     from flowr.models import FlowNodeData
 
     rows = (
         FlowNodeData.objects.using(db)
+        .exclude(settings={})  # not configured yet: nothing to check (most nodes)
         .order_by("node_id")
         .values_list("node_id", "node__graph_id", "rule_label", "settings")
     )
