@@ -58,6 +58,19 @@ class NodeSettings(forms.Form):
         return data
 
 
+def upgraded(form_class: type[NodeSettings], data: dict[str, Any]) -> dict[str, Any]:
+    """``form_class.upgrade(data)`` on a copy; an upgrade that returns no
+    dict is the rule's bug, refused with :class:`InvalidSettings`."""
+    found = form_class.upgrade(dict(data))
+    if not isinstance(found, dict):
+        text = gettext("%(form)s.upgrade() returned %(type)s, not a dict.") % {
+            "form": form_class.__qualname__,
+            "type": type(found).__name__,
+        }
+        raise InvalidSettings(text, problems={"__all__": [text]})
+    return found
+
+
 def form_of(rule: type[Rule] | None) -> type[NodeSettings] | None:
     """The rule's ``Settings`` form, or None when it declares none."""
     found = getattr(rule, "Settings", None)
@@ -122,7 +135,10 @@ def clean(form_class: type[NodeSettings], data: Any) -> tuple[dict[str, Any], Pr
     (``__all__``: the whole form)."""
     if not isinstance(data, dict):
         return {}, {"__all__": [gettext("Settings must be a JSON object.")]}
-    data = form_class.upgrade(dict(data))
+    try:
+        data = upgraded(form_class, data)
+    except InvalidSettings as exc:
+        return {}, exc.problems
     fields = form_class.base_fields
     problems: Problems = {}
     for key in data:
@@ -184,7 +200,7 @@ def typed(form_class: type[NodeSettings] | None, stored: dict[str, Any] | None, 
     warns about them: flowr.W004)."""
     if form_class is None:
         return dict(stored or {})
-    data = form_class.upgrade(dict(stored or {}))
+    data = upgraded(form_class, stored or {})
     values: dict[str, Any] = {}
     problems: Problems = {}
     for name, field in form_class.base_fields.items():

@@ -375,3 +375,16 @@ def test_a_rule_change_clears_settings_the_new_form_refuses_and_undo_restores_th
     assert (restored.rule_label, restored.settings) == (Closed.class_label, {"reason": "done"})
     edits.redo(flow)
     assert settings_of(node) == {}
+
+
+def test_an_upgrade_that_returns_no_dict_is_refused_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    _flow, _root, _escalated, closed = ticket_flow()
+    closed.set_settings({"reason": "done"})
+    monkeypatch.setattr(Closed.Settings, "upgrade", classmethod(lambda cls, data: None))
+    with pytest.raises(InvalidSettings) as caught:
+        closed.set_settings({"reason": "again"})
+    assert list(caught.value.problems) == ["__all__"] and "upgrade()" in caught.value.problems["__all__"][0]
+    with pytest.raises(InvalidSettings):
+        FlowNodeData.objects.get(pk=closed.pk).typed_settings  # noqa: B018
+    assert settings_of(closed) == {"reason": "done"}
+    assert [m.id for m in check_stored_flows() if m.id == "flowr.W004"] == ["flowr.W004"]

@@ -39,7 +39,10 @@ class NodeSettingsAdminMixin:
             if form.is_valid() and self._store(request, form, data):
                 return self._back(flow)  # type: ignore[attr-defined, no-any-return]
         else:
-            form = form_class(initial=form_class.upgrade(dict(data.settings or {})))
+            try:
+                form = form_class(initial=nodesettings.upgraded(form_class, data.settings or {}))
+            except InvalidSettings:
+                form = form_class()
         return self._settings_page(request, flow, data, form, refusal)
 
     def _store(self, request: HttpRequest, form: nodesettings.NodeSettings, data: FlowNodeData) -> bool:
