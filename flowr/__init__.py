@@ -9,7 +9,7 @@ __version__ = "1.0.0.dev0"
 # Names importable from the package itself, loaded on first use (PEP 562):
 # importing ``flowr`` must not import models before Django's app registry is
 # ready (``INSTALLED_APPS`` imports this package first).
-_LAZY = {"migrate_states": "flowr.versions", "simulate": "flowr.simulator"}
+_LAZY = {"migrate_states": "flowr.versions", "simulate": "flowr.simulator", "NodeSettings": "flowr.nodesettings"}
 
 
 def __getattr__(name: str) -> Any:

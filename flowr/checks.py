@@ -13,6 +13,7 @@ flowr.E010 a Rule's ``permission`` is not None, "app_label.codename" or a callab
 flowr.W001 a stored flow has an edge its rules no longer allow
 flowr.W002 a stored flow node has more children than its rule allows now
 flowr.W003 a flow's root node does not have its rule set's root rule
+flowr.W004 a flow node stores settings its rule's ``Settings`` form refuses now (after ``upgrade()``)
 ========== ==================================================================
 
 The database checks read grouped rows (a few queries, plus one per
@@ -23,6 +24,7 @@ database cannot be reached: a check must never crash ``manage.py``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -32,7 +34,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, router, transaction
 from django.db.models import Count
 
-from flowr import guards, policy
+from flowr import guards, nodesettings, policy
 from flowr import rules as rule_registry
 from flowr.conf import settings as flowr_settings
 from flowr.conf import subject_model_entries
@@ -125,7 +127,7 @@ def check_rule_names(app_configs: Iterable[AppConfig] | None = None, **kwargs: A
 
 @register("flowr")
 def check_stored_flows(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """flowr.E001, E002, W001-W003: stored rule sets and flows against the code."""
+    """flowr.E001, E002, W001-W004: stored rule sets and flows against the code."""
     if not _wanted(app_configs):
         return []
     from flowr.models import FlowNodeData
@@ -133,7 +135,7 @@ def check_stored_flows(app_configs: Iterable[AppConfig] | None = None, **kwargs:
     db = router.db_for_read(FlowNodeData)
     try:
         with transaction.atomic(using=db):  # a failed query must not poison an outer transaction
-            return _stored_label_errors(db) + _flow_warnings(db)
+            return _stored_label_errors(db) + _flow_warnings(db) + _settings_warnings(db)
     except DatabaseError:
         return []  # no tables yet (before migrate) or no database: nothing stored to check
 
@@ -275,6 +277,44 @@ def _flow_warnings(db: str) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _settings_warnings(db: str) -> list[CheckMessage]:
+    """flowr.W004: stored settings the rule's form refuses now (one query,
+    of the nodes that have settings; each distinct rule and value set is
+    validated once)."""
+    from flowr.models import FlowNodeData
+
+    rows = (
+        FlowNodeData.objects.using(db)
+        .exclude(settings={})  # not configured yet: nothing to check (most nodes)
+        .order_by("node_id")
+        .values_list("node_id", "node__graph_id", "rule_label", "settings")
+    )
+    answers: dict[tuple[str, str], dict[str, list[str]]] = {}
+    found: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for node, graph, label, stored in rows:
+        rule = rule_registry.get_rule(label)
+        if rule is None or not stored:  # a missing rule is E002; empty settings are not configured yet
+            continue
+        key = (label, json.dumps(stored, sort_keys=True))
+        if key not in answers:
+            answers[key] = nodesettings.stored_problems(nodesettings.form_of(rule), stored)
+        problems = answers[key]
+        if problems:
+            field, messages = next(iter(problems.items()))
+            found[graph, label, f"{field}: {messages[0]}"].append(node)
+    names = _flow_names(db, (graph for graph, _, _ in found))
+    return [
+        Warning(
+            f"{names.get(graph, f'graph {graph}')}: node(s) {_listed(ids)} with rule "
+            f"{rule_registry.short_name(label)} store settings its Settings form refuses ({problem}).",
+            hint="Migrate old values in Settings.upgrade(), or set the nodes' settings again (on a clone if frozen).",
+            obj=f"flowr.Flow(graph={graph})",
+            id="flowr.W004",
+        )
+        for (graph, label, problem), ids in sorted(found.items())
+    ]
 
 
 @register("flowr")

@@ -18,6 +18,7 @@ registry, so there is no import circle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
-from flowr import policy
+from flowr import nodesettings, policy
 from flowr.db import graph as sql
 from flowr.db import tricks
 from flowr.db.transitions import plain
@@ -302,7 +303,7 @@ def _unlogged() -> Iterator[None]:
 
 
 #: operations undo may revert (the others: create, undo, redo)
-UNDOABLE = ("add", "connect", "disconnect", "insert", "change_rule", "remove", "prune", "rename_flow")
+UNDOABLE = ("add", "connect", "disconnect", "insert", "change_rule", "remove", "prune", "rename_flow", "settings")
 
 
 def _with_flow(locked: Locked) -> Locked:
@@ -737,6 +738,21 @@ class RuleChanged:
     node: int
     old: str
     new: str
+    # the node's settings, cleared because the new rule's form refuses them (None: kept)
+    cleared: dict[str, Any] | None = None
+
+
+def _cleared_settings(node: int, old: str, new: str) -> dict[str, Any] | None:
+    """The node's stored settings when the rule ``new``'s form refuses them
+    (they are then cleared with the rule change), else None.  No statement
+    unless the two rules have different forms and the old one has one."""
+    old_form, new_form = policy.settings_form(old), policy.settings_form(new)
+    if old_form is None or old_form is new_form:
+        return None
+    stored = _models().flow_data.objects.filter(node_id=node).values_list("settings", flat=True).first()
+    if not stored or not nodesettings.stored_problems(new_form, stored):
+        return None
+    return dict(stored)
 
 
 def _rule_change_core(locked: Locked, node: int, rule: type[Rule] | str, data: Any = None) -> RuleChanged:
@@ -760,24 +776,86 @@ def _rule_change_core(locked: Locked, node: int, rule: type[Rule] | str, data: A
     )
     if refusal is not None:
         raise refusal
-    m.flow_data.objects.filter(node_id=node).update(rule_label=label)
+    cleared = _cleared_settings(node, current, label)
+    if cleared is None:
+        m.flow_data.objects.filter(node_id=node).update(rule_label=label)
+    else:
+        m.flow_data.objects.filter(node_id=node).update(rule_label=label, settings={})
     if data is not None:
         data.rule_label = label
-    return RuleChanged(node, current, label)
+        if cleared is not None:
+            data.settings = {}
+    return RuleChanged(node, current, label, cleared)
 
 
 def change_rule(data: FlowNodeData, rule: type[Rule] | str) -> RuleChanged:
     """Give the flow node ``data`` the rule ``rule`` (``FlowNodeData.change_rule``),
     as the policy allows it: ``rule`` may follow every parent's rule and
-    allows every current child; the root's rule is the rule set's."""
+    allows every current child; the root's rule is the rule set's.  Settings
+    the new rule's form refuses are cleared (undo puts them back)."""
     with transaction.atomic():
         locked = lock_for_edit(data.node.graph_id, node_id=data.node_id)
         _check_stale(locked, [data.node_id])
         result = _rule_change_core(locked, data.node_id, rule, data)
-        change = {"node": result.node, "old": result.old, "new": result.new}
+        change: dict[str, Any] = {"node": result.node, "old": result.old, "new": result.new}
+        if result.cleared is not None:  # what undo puts back
+            change["settings"] = result.cleared
         text = f"change {_name(result.old)} to {_name(result.new)} (node {result.node})"
         _log(locked, "change_rule", text, change, [result.node])
         return result
+
+
+# -- node settings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsChanged:
+    """A node's settings written: the node, the values before and after."""
+
+    node: int
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+
+def set_settings(data: FlowNodeData, values: Any, *, partial: bool = False) -> SettingsChanged:
+    """Store ``values`` as the settings of the flow node ``data``, cleaned by
+    its rule's ``Settings`` form (:func:`flowr.policy.checked_settings`;
+    ``partial``: merged into the stored ones first).  Under the graph lock,
+    refused on a frozen flow, one ``settings`` edit-log row (before and
+    after, for undo); nothing is written when the form refuses."""
+    m = _models()
+    with transaction.atomic():
+        locked = lock_for_edit(data.node.graph_id, node_id=data.node_id)
+        _check_stale(locked, [data.node_id])
+        row = m.flow_data.objects.filter(node_id=data.node_id).values_list("rule_label", "settings").first()
+        if not locked.node_exists or row is None:
+            raise _gone(data.node_id)
+        label, old = row[0], dict(row[1] or {})
+        given = {**old, **values} if partial and isinstance(values, dict) else values
+        new = policy.checked_settings(label, given, node_id=data.node_id)
+        data.settings = new
+        if new == old:
+            return SettingsChanged(data.node_id, old, new)
+        m.flow_data.objects.filter(node_id=data.node_id).update(settings=new)
+        changed = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+        text = f"change settings of {_name(label)} (node {data.node_id}): {', '.join(changed)}"
+        _log(locked, "settings", text, {"node": data.node_id, "old": old, "new": new}, [data.node_id])
+        return SettingsChanged(data.node_id, old, new)
+
+
+def _write_settings(locked: Locked, node: int, values: dict[str, Any]) -> None:
+    if not _models().flow_data.objects.filter(node_id=node, node__graph_id=locked.graph.pk).update(settings=values):
+        raise _gone(f"node {node}", "")
+
+
+def _undo_settings(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _write_settings(locked, change["node"], change["old"])
+    return {}
+
+
+def _redo_settings(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
+    _write_settings(locked, change["node"], change["new"])
+    return {}
 
 
 # -- removing ------------------------------------------------------------------------------
@@ -1123,6 +1201,8 @@ def _redo_insert(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dic
 
 def _undo_change_rule(locked: Locked, rows: list[Row], change: dict[str, Any]) -> dict[str, Any]:
     _rule_change_core(replace(locked, node_exists=True), change["node"], change["old"])
+    if "settings" in change:  # cleared by the change: back with the old rule
+        _write_settings(locked, change["node"], change["settings"])
     return {}
 
 
@@ -1182,6 +1262,7 @@ _STEPS: dict[str, tuple[Step, Step]] = {
     "remove": (_undo_removal, _redo_remove),
     "prune": (_undo_removal, _redo_prune),
     "rename_flow": (_undo_rename, _redo_rename),
+    "settings": (_undo_settings, _redo_settings),
 }
 
 
@@ -1266,6 +1347,7 @@ class _DeletePlan:
     pk_at: int  # where the pk is in them
     protected_by: list[tuple[str, str, str]]  # (table, column, the data column it points at)
     set_null: list[tuple[type[models.Model], list[str]]]  # model, its fields pointing at the data
+    json_at: list[int]  # where JSON columns are (returned as the driver's text)
 
 
 @cache
@@ -1274,7 +1356,7 @@ def _delete_plan_of(data_class: type[BaseNodeData], db: str) -> _DeletePlan | No
     if meta.parents or meta.private_fields or not connections[db].features.can_return_columns_from_insert:
         return None
     fields = list(meta.concrete_fields)
-    if not all(plain(f) or isinstance(f, models.AutoField) for f in fields):
+    if not all(plain(f) or isinstance(f, (models.AutoField, models.JSONField)) for f in fields):
         return None
     protected_by: list[tuple[str, str, str]] = []
     set_null: dict[type[models.Model], list[str]] = {}
@@ -1296,6 +1378,7 @@ def _delete_plan_of(data_class: type[BaseNodeData], db: str) -> _DeletePlan | No
         fields.index(meta.pk),
         protected_by,
         list(set_null.items()),
+        [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)],
     )
 
 
@@ -1395,7 +1478,11 @@ def _delete_returning(graph: DCCGraph, plan: _DeletePlan, ids: list[int]) -> lis
                     Collector(using=db, origin=spared[0]).collect(spared)
                 raise ConcurrentEdit(f"The data of nodes {[d.node_id for d in spared]} could not be deleted.")
         for row in deleted:
-            by_node[row[node_at]] = data_class.from_db(db, plan.attnames, row)
+            values = list(row)
+            for at in plan.json_at:
+                if isinstance(values[at], str):
+                    values[at] = json.loads(values[at])
+            by_node[row[node_at]] = data_class.from_db(db, plan.attnames, values)
     return [by_node[i] for i in ids if i in by_node]
 
 

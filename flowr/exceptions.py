@@ -260,3 +260,10 @@ class FlowNotPublished(FlowrError):
     """``FLOWR["ONLY_PUBLISHED_START"]`` is on and the flow is not published."""
 
     code: ClassVar[str] = "flow_not_published"
+
+
+class InvalidSettings(FlowrError):
+    """Node settings the rule's ``Settings`` form refuses; ``problems`` maps
+    each field (``__all__`` for the whole form) to its messages."""
+
+    code: ClassVar[str] = "invalid_settings"

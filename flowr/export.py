@@ -6,11 +6,14 @@ The JSON format (``"format": 1``, schema in
     {"format": 1,
      "flow": {"name": "Orders", "version": 2, "family": "<uuid>"},
      "rule_set": {"name": "Sample", "root_rule": "flowr.sample_rules.A"},
-     "nodes": [{"id": "n1", "rule": "flowr.sample_rules.A", "data": {}}, ...],
+     "nodes": [{"id": "n1", "rule": "flowr.sample_rules.A", "data": {},
+                "settings": {"due_in": "P1D"}}, ...],
      "edges": [{"source": "n1", "target": "n2", "kind": "backbone"}, ...]}
 
 Node ids are local to the document (``n1``, ``n2``... in tree order on
-export); the first node is the root.  ``backbone`` edges are the creation
+export); the first node is the root.  ``settings`` (only when a node has
+some) are the values of the rule's ``Settings`` form, validated by the form
+on import.  ``backbone`` edges are the creation
 tree, ``link`` edges the others (loops, joins).  :func:`import_flow` checks
 the whole document -- schema, then rules and graph structure -- before it
 writes anything, and writes the flow in a constant number of queries.
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 
-from flowr import edits, policy
+from flowr import edits, nodesettings, policy
 from flowr import rules as rule_registry
 from flowr.exceptions import FlowrError
 from flowr.graphwalk import backbone_root, tree_order
@@ -189,7 +192,8 @@ def schema() -> dict[str, Any]:
 def _data_fields() -> list[Any]:
     from flowr.models import FlowNodeData
 
-    return [f for f in FlowNodeData._meta.concrete_fields if not f.primary_key and f.name not in ("node", "rule_label")]
+    skipped = ("node", "rule_label", "settings")
+    return [f for f in FlowNodeData._meta.concrete_fields if not f.primary_key and f.name not in skipped]
 
 
 # -- export -------------------------------------------------------------------
@@ -229,6 +233,7 @@ def export_flow(flow: Flow) -> dict[str, Any]:
                 "rule": d.rule_label,
                 "data": {f.name: f.value_to_string(d) for f in fields},
             }
+            | ({"settings": d.settings} if d.settings else {})
             for d in data
         ],
         "edges": [
@@ -252,7 +257,7 @@ def _json_path(parts: Iterable[Any]) -> str:
     return path
 
 
-_NODE_KEYS = {"id", "rule", "data"}
+_NODE_KEYS = {"id", "rule", "data", "settings"}
 _EDGE_KEYS = {"source", "target", "kind"}
 
 
@@ -277,7 +282,7 @@ def _plain_node(node: Any, labels: set[str]) -> bool:
         if not (len(rule) <= 255 and _label_pattern().search(rule)):
             return False
         labels.add(rule)
-    return isinstance(node.get("data", {}), dict)
+    return isinstance(node.get("data", {}), dict) and isinstance(node.get("settings", {}), dict)
 
 
 def _plain_edge(edge: Any) -> bool:
@@ -337,6 +342,7 @@ class _Checker:
         self.kids: dict[int, list[int]] = {}  # backbone children, in document order
         self.links: list[tuple[int, int]] = []
         self.edge_at: dict[tuple[int, int], int] = {}  # (source, target) -> edge position
+        self.settings: dict[int, dict[str, Any]] = {}  # node position -> its cleaned settings
 
     def add(self, path: str, message: str) -> None:
         self.problems.append({"path": path, "message": message})
@@ -401,6 +407,25 @@ class _Checker:
                     field.clean(field.to_python(value), None)
                 except ValidationError as exc:
                     self.add(f"$.nodes[{i}].data.{key}", "; ".join(exc.messages))
+            self.check_settings(i, node)
+
+    def check_settings(self, i: int, node: dict[str, Any]) -> None:
+        """The node's settings, cleaned by its rule's form (the values imported)."""
+        given = node.get("settings")
+        rule = rule_registry.get_rule(node["rule"])
+        if given is None or rule is None:  # a missing rule is reported above
+            return
+        form = nodesettings.form_of(rule)
+        if form is None:
+            if given:
+                self.add(f"$.nodes[{i}].settings", f"rule {node['rule']!r} has no settings")
+            return
+        values, problems = nodesettings.clean(form, given)
+        for key, messages in problems.items():
+            where = f"$.nodes[{i}].settings" if key == "__all__" else f"$.nodes[{i}].settings.{_shown(key)}"
+            self.add(where, "; ".join(messages))
+        if not problems:
+            self.settings[i] = values
 
     def check_edges(self) -> None:
         seen: dict[tuple[int, int], int] = {}
@@ -535,7 +560,7 @@ def import_flow(document: Any, name: str | None = None, rule_set: RuleSet | int 
     parents: list[int | None] = [None if i == 0 else position[checker.parents[i]] for i in order]
     fields = {f.name: f for f in _data_fields()}
     data = [
-        {"rule_label": nodes[i]["rule"]}
+        {"rule_label": nodes[i]["rule"], "settings": checker.settings.get(i, {})}
         | {key: fields[key].to_python(value) for key, value in nodes[i].get("data", {}).items()}
         for i in order
     ]

@@ -23,6 +23,10 @@ class and guard (:func:`takes_actor`, cached), never per call.
 :meth:`State.transition_options() <flowr.models.State.transition_options>`
 and :meth:`State.allowed_next_rules() <flowr.models.State.allowed_next_rules>`
 all ask :func:`refusal` here, so every surface gives the same answer.
+
+``state.settings`` is the settings of the node whose rule is asked or
+called: the entered node's in ``permission``, ``can_enter`` and
+``on_enter``, the current node's otherwise (:func:`at_node`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -45,6 +50,33 @@ if TYPE_CHECKING:
 #: ``TransitionRefused.code`` of a guard's refusal (``TransitionForbidden``: ``permission_denied``)
 GUARD_CODE = TransitionRefused.code
 PERMISSION_CODE = TransitionForbidden.code
+
+
+# (id of the State, the node whose rule runs): what ``state.settings`` reads
+_settings_node: ContextVar[tuple[int, FlowNodeData] | None] = ContextVar("flowr_settings_node", default=None)
+
+
+class at_node:  # noqa: N801 -- used like a function; a class is the cheaper context manager (hot path)
+    """Inside, ``state.settings`` reads ``node``'s settings (None: the current node's)."""
+
+    __slots__ = ("token", "value")
+
+    def __init__(self, state: State, node: FlowNodeData | None) -> None:
+        self.value = None if node is None else (id(state), node)
+
+    def __enter__(self) -> None:
+        self.token = _settings_node.set(self.value)
+
+    def __exit__(self, *exc: object) -> None:
+        _settings_node.reset(self.token)
+
+
+def settings_node(state: State) -> FlowNodeData:
+    """The node whose settings ``state.settings`` reads now."""
+    found = _settings_node.get()
+    if found is not None and found[0] == id(state):
+        return found[1]
+    return state.current_node
 
 
 @dataclass(frozen=True)
@@ -141,22 +173,29 @@ def permission_problem(rule: type[Rule]) -> str | None:
 
 
 def refusal(
-    state: State, leaving: type[Rule] | None, entering: type[Rule], actor: Any, *, skip_permission: bool = False
+    state: State,
+    leaving: type[Rule] | None,
+    entering: type[Rule],
+    actor: Any,
+    *,
+    skip_permission: bool = False,
+    node: FlowNodeData | None = None,
 ) -> TransitionRefused | None:
     """The first refusal of moving ``state`` from ``leaving`` (None: a start,
-    or ``can_leave`` already asked) into ``entering`` for ``actor``:
+    or ``can_leave`` already asked) into ``entering`` (at ``node``, whose
+    settings ``permission`` and ``can_enter`` read) for ``actor``:
     permission, ``can_leave``, ``can_enter``."""
-    reason = None if skip_permission else permission_reason(entering, state, actor)
+    with at_node(state, node):
+        reason = None if skip_permission else permission_reason(entering, state, actor)
     if reason is not None:
         return TransitionForbidden(reason, state=state, rule=entering, guard="permission", reason=reason)
     if leaving is not None:
         left = refusal_to_leave(state, leaving, actor)
         if left is not None:
             return left
-    reason = veto(
-        ask(entering, "can_enter", state, actor),
-        gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name},
-    )
+    with at_node(state, node):
+        asked = ask(entering, "can_enter", state, actor)
+    reason = veto(asked, gettext("Rule %(rule)s refused entry") % {"rule": entering.verbose_name})
     if reason is not None:
         return TransitionRefused(reason, state=state, rule=entering, guard="can_enter", reason=reason)
     return None
@@ -172,14 +211,15 @@ def options(
     left: TransitionRefused | None = None
     asked = False
     for rule, node in children:
-        reason = permission_reason(rule, state, actor)
+        with at_node(state, node):
+            reason = permission_reason(rule, state, actor)
         refused: TransitionRefused | None = None
         if reason is not None:
             refused = TransitionForbidden(reason, state=state, rule=rule, guard="permission", reason=reason)
         else:
             if not asked:
                 left, asked = refusal_to_leave(state, current, actor), True
-            refused = left or refusal(state, None, rule, actor, skip_permission=True)
+            refused = left or refusal(state, None, rule, actor, skip_permission=True, node=node)
         if refused is None:
             found.append(TransitionOption(rule, node, True))
         else:
@@ -189,8 +229,10 @@ def options(
 
 def refusal_to_leave(state: State, current: type[Rule], actor: Any) -> TransitionRefused | None:
     """``current.can_leave``'s veto, or None."""
+    with at_node(state, None):
+        asked = ask(current, "can_leave", state, actor)
     reason = veto(
-        ask(current, "can_leave", state, actor),
+        asked,
         gettext("Rule %(rule)s refused to be left") % {"rule": current.verbose_name},
     )
     if reason is None:

@@ -29,6 +29,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from flowr import nodesettings
 from flowr.exceptions import (
     CannotDisconnect,
     CannotRemove,
@@ -284,6 +285,24 @@ def prune_above_reason(via: str, loops_back: bool) -> str:
     if loops_back:
         return _("%(via)s loops back to it") % {"via": via}
     return _("%(via)s, which goes too, leads to it") % {"via": via}
+
+
+def settings_form(label: str) -> type[nodesettings.NodeSettings] | None:
+    """The ``Settings`` form of the rule ``label`` (None: none, or the rule is missing)."""
+    return nodesettings.form_of(get_rule(label))
+
+
+def checked_settings(label: str, values: Any, node_id: int | None = None) -> dict[str, Any]:
+    """The settings to store for a node of the rule ``label`` given
+    ``values`` (JSON, by field name): cleaned by the rule's ``Settings``
+    form; raises :class:`~flowr.exceptions.InvalidSettings` with every
+    problem by field, or :class:`~flowr.exceptions.MissingRule`."""
+    rule = get_rule(label)
+    if rule is None:
+        raise MissingRule(
+            _("Node %(node)s: rule %(label)r does not resolve") % {"node": node_id, "label": label}, label=label
+        )
+    return nodesettings.checked(nodesettings.form_of(rule), values, str(rule.verbose_name))
 
 
 def frozen_refusal(flow: Any, count: int) -> FlowFrozen | None:

@@ -22,7 +22,7 @@ from typing import Any, cast
 from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Subquery
 from django.utils.translation import gettext
 
-from flowr import policy
+from flowr import nodesettings, policy
 from flowr.db import tricks
 from flowr.db.reads import driver_rows
 from flowr.edits import UNDOABLE
@@ -289,10 +289,13 @@ class FlowGraph:
             )
         return found
 
-    def node_detail(self, pk: int) -> dict[str, Any]:
+    def node_detail(self, pk: int, settings: dict[str, Any] | None = None) -> dict[str, Any]:
         """Everything about one node: its graph data plus parents, prune list,
-        links and the insert / rule-change options."""
+        links, the insert / rule-change options, its ``settings`` (as
+        stored, given) and its rule's ``settings_schema``."""
         data = {"id": pk, "flow": self.flow.pk, **self.node_data(pk)}
+        data["settings"] = settings or {}
+        data["settings_schema"] = nodesettings.schema(nodesettings.form_of(self.rule(self.labels[pk])))
         data["parents"] = self.parents(pk)
         data["prune_list"] = self.prune_list(pk)
         data["prune_above"] = self.prune_above(pk)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from flowr.models import FlowNodeData, State
+    from flowr.nodesettings import NodeSettings
 
 _registry: dict[str, type[Rule]] = {}
 
@@ -118,6 +119,8 @@ class Rule(metaclass=RuleMeta):
       outside the database (e-mail, HTTP, files): the simulator
       (:func:`flowr.simulate`) then skips them and reports it.  Guards are
       always run: they must not act outside the database.
+    * ``Settings`` -- a :class:`flowr.NodeSettings` form: what people
+      configure per node (see :mod:`flowr.nodesettings`).
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -130,6 +133,9 @@ class Rule(metaclass=RuleMeta):
     has_edit_screen: bool = False
     permission: ClassVar[str | Callable[[State, Any], bool | str | None] | None] = None
     simulation_safe: ClassVar[bool] = True
+    #: the node settings people configure per node (a :class:`flowr.NodeSettings`
+    #: form); guards and callbacks read them as ``state.settings``
+    Settings: ClassVar[type[NodeSettings] | None] = None
 
     @classmethod
     def on_enter(cls, state: State) -> None:

@@ -50,6 +50,7 @@ def test_schema_json_is_valid_and_complete(api):
         "/flowr/api/nodes/{id}/disconnect/",
         "/flowr/api/nodes/{id}/insert/",
         "/flowr/api/nodes/{id}/rule/",
+        "/flowr/api/nodes/{id}/settings/",
         "/flowr/api/nodes/{id}/",
         "/flowr/api/nodes/{id}/children/",
         "/flowr/api/nodes/{id}/connect/",

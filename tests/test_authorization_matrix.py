@@ -22,6 +22,7 @@ from flowr.export import export_flow
 from flowr.models import Flow, RuleSet, State
 from tests.api_fixtures import API, EDIT_PERMS, STATE_PERMS, build_flow, make_user, node_of, snapshot
 from tests.testapp import rules as T
+from tests.testapp.settings_rules import ticket_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +103,7 @@ ENDPOINTS = [
         "post", "/nodes/{chain_root}/insert/", (CHANGE_FLOW,), 201, {"rule": T.Chain.class_label, "child": "{chain_1}"}
     ),
     api("post", "/nodes/{partial_E}/rule/", (CHANGE_FLOW,), 200, {"rule": S.D.class_label}),
+    api("patch", "/nodes/{closed}/settings/", (CHANGE_FLOW,), 200, {"settings": {"reason": "done"}}),
     api("get", "/flows/{flow}/edits/", (VIEW_FLOW,), 200),
     api("post", "/flows/{partial}/undo/", (CHANGE_FLOW,), 200, {}),
     api("post", "/flows/{undone}/redo/", (CHANGE_FLOW,), 200, {}),
@@ -137,6 +139,8 @@ ENDPOINTS = [
     admin("post", "flowr_flow_connect", "{partial},{partial_E}", (CHANGE_FLOW,), 302, {"target": "{partial_A}"}),
     admin("post", "flowr_flow_remove", "{flow},{D}", (CHANGE_FLOW,), 302, {}),
     admin("post", "flowr_flow_prune", "{flow},{C}", (CHANGE_FLOW,), 302, {}),
+    admin("get", "flowr_flow_settings", "{tickets},{closed}", (CHANGE_FLOW,), 200),
+    admin("post", "flowr_flow_settings", "{tickets},{closed}", (CHANGE_FLOW,), 302, {"reason": "done"}),
     admin("post", "flowr_flow_clone", "{flow}", (ADD_FLOW,), 302, {}),
     admin("post", "flowr_flow_status", "{flow}", (CHANGE_FLOW,), 302, {"transition": "submit_for_review"}),
     admin("get", "flowr_flow_compare", "{flow}", (VIEW_FLOW,), 200),
@@ -194,7 +198,10 @@ def world_fixture() -> dict[str, Any]:
     edits.undo(undone)
     chain = Flow.factory("chain", RuleSet.factory("chains", T.Chain))  # Chain -> Chain: room to insert one
     chain_1 = chain.root_data.add_child_rule(T.Chain)
+    tickets, _, _, closed = ticket_flow("matrix tickets")  # Closed: a rule with optional settings
     return {
+        "tickets": tickets.pk,
+        "closed": closed.node_id,
         "undone": undone.pk,
         "chain_root": chain.state_graph.root_id,
         "chain_1": chain_1.node_id,

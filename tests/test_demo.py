@@ -114,6 +114,7 @@ print(json.dumps({
     "states": State.objects.count(),
     "statuses": sorted(Ticket.objects.values_list("status", flat=True)),
     "logs": TicketLog.objects.count(),
+    "assigned": TicketLog.objects.filter(message__endswith="(assigned to Support, due in 1 day, 0:00:00)").count(),
     "subject_page": subject_page(),
     "steps": steps(),  # after the counts above: the steps change the data
     "again": again(),
@@ -151,6 +152,7 @@ def test_resetdb_builds_the_sample_data(demo: tuple[Path, dict[str, object]]) ->
     # the helpdesk rules set each ticket's status and write its log
     assert found["statuses"] == ["open", "rejected", "resolved", "waiting on customer"]
     assert found["logs"] == 12  # 4 starts and 8 moves
+    assert found["assigned"] == 2  # InProgress's callback read its node's settings (state.settings)
 
 
 def test_the_ticket_admin_shows_and_moves_its_states(demo: tuple[Path, dict[str, object]]) -> None:

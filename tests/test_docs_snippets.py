@@ -168,6 +168,11 @@ def setup_simulator() -> dict[str, Any]:
     return {"__name__": "tests.docs_simulator"}
 
 
+def setup_node_settings() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_node_settings"}
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
     "api.md": setup_api,
     "commands.md": setup_lifecycle,
@@ -176,6 +181,7 @@ SETUPS: dict[str, Callable[[], Any]] = {
     "howto/concurrency.md": setup_concurrency,
     "howto/import-export.md": setup_import_export,
     "howto/versions.md": setup_lifecycle,
+    "node-settings.md": setup_node_settings,
     "runtime.md": setup_runtime,
     "simulator.md": setup_simulator,
     "testing.md": setup_testing,
@@ -238,6 +244,11 @@ def after_printed(namespace: dict[str, Any], block: str, printed: str) -> None:
     assert printed.splitlines() == documented
 
 
+def after_settings_run(namespace: dict[str, Any], block: str, printed: str) -> None:
+    """Node settings: ``on_enter`` printed what it read in ``state.settings``."""
+    assert printed == "assigned to Support, due in 2 days, 0:00:00\n"
+
+
 #: Per page, ``(text in the block, before(namespace, block), after(namespace,
 #: block, printed))``: a section that needs its own objects, and checks of
 #: what its blocks print.
@@ -273,6 +284,7 @@ HOOKS: dict[str, list[tuple[str, Callable[..., None] | None, Callable[..., None]
     ],
     "tutorial/testing.md": [("def test_a_reopened_ticket_goes_back_to_work", None, call_the_tests)],
     "simulator.md": [("print(child.node.rule_name, child.allowed, child.reason)", None, after_printed)],
+    "node-settings.md": [("state = State.start(flow)", None, after_settings_run)],
 }
 
 

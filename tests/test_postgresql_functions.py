@@ -22,6 +22,7 @@ functions = importlib.import_module("flowr.migrations.0002_postgresql_transition
 FROZEN_V1 = "f02dc2f14b49f2556a1cdf605f66a01f7b01356cf30d9cf5beed2c3cc366210a"  # migration 0002 as released
 FROZEN_V2 = "54bd5f76e2f016754176a783924373f39c7b5b4a1fce8ede91a57a9d5afbedb6"  # migration 0003's flowr_load_v2
 FROZEN_MOVE_V2 = "bf1cc48f6c146e7843e1bc8fb9eaf2f9e9676f8dbb330bece96f7d78dcef8874"  # migration 0006's flowr_move_v2
+FROZEN_LOAD_V3 = "d9905fb7cc677b5a90437feba0d131a0aa85c868b021184484ea4cab885dbaf5"  # migration 0009's flowr_load_v3
 
 
 def test_the_functions_fit_the_models():
@@ -42,6 +43,21 @@ def test_the_v2_load_function_is_frozen():
     )
     assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_V2
     assert "flowr_load_v2" in pgfunctions.LOAD_SQL and pgfunctions.NODE_COLUMNS == ("id", "graph_id")
+
+
+def test_the_v3_load_function_is_frozen():
+    """Migration 0009 replaces ``flowr_load_v2`` with this text (the node
+    data's ``settings`` read with the children)."""
+    text = "\n".join(
+        [pgfunctions.LOAD_V3_SQL, pgfunctions.DROP_LOAD_V2, pgfunctions.DROP_LOAD_V3, pgfunctions.SIGNATURES[0]]
+    )
+    assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_LOAD_V3
+    name, sql = pgfunctions.LOAD_V3_NAME, pgfunctions.LOAD_V3_SQL
+    declared = sql.split(f"{name}(", 1)[1].split(")\nRETURNS", 1)[0]
+    assert [arg.split()[-1] for arg in declared.split(",")] == list(pgfunctions.LOAD_ARGS)
+    assert pgfunctions.DATA_COLUMNS == (*pgfunctions.V2_DATA_COLUMNS, "settings")
+    for column in ("D.settings", "D.rule_label", "N.graph_id"):
+        assert column in sql
 
 
 def test_the_v1_functions_are_frozen():
@@ -104,7 +120,7 @@ def test_transitions_call_the_functions(fresh_lookup):
     flow, (first, second, _) = cycle_flow()
     state = State.start(flow)
     sql, row = moves(state)
-    assert any(s.startswith("SELECT * FROM flowr_load_v2(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_load_v3(") for s in sql)
     assert any(s.startswith("SELECT * FROM flowr_move_v2(") for s in sql)
     assert not any("WITH moved" in s for s in sql)
     assert (state.current_node_id, state.version) == (second.pk, 1)
@@ -120,7 +136,7 @@ def test_without_the_functions_the_statements_are_sent(fresh_lookup):
     with connection.schema_editor(atomic=False) as editor:  # inside the test's transaction: rolled back
         pgfunctions.drop(editor)
     sql, row = moves(state, Cycle2)
-    assert not any("flowr_load_v2" in s or "flowr_move_v2" in s for s in sql)
+    assert not any("flowr_load_v3" in s or "flowr_move_v2" in s for s in sql)
     assert any(s.startswith('WITH moved AS (UPDATE "flowr_state"') for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (second.pk, 2, second.pk)
     with connection.schema_editor(atomic=False) as editor:  # the functions again: found again

@@ -406,7 +406,7 @@ def test_query_count_of_next_state(django_assert_num_queries):
     with django_assert_num_queries(6 + one) as captured:
         state.next_state()
     if connection.vendor == "postgresql":  # migration 0002's functions
-        assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v2(")
+        assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v3(")
         assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
     fresh = State.objects.get(pk=state.pk)
     with django_assert_num_queries(7 + one):  # + the current node, not cached yet
@@ -438,9 +438,9 @@ def test_the_lock_is_taken_with_nowait_where_the_database_can(django_assert_max_
         state.next_state(Cycle2)
     lock = captured.captured_queries[1]["sql"]
     if connection.vendor == "postgresql":  # the statement is migration 0002's function
-        assert lock.startswith("SELECT * FROM flowr_load_v2(")
+        assert lock.startswith("SELECT * FROM flowr_load_v3(")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_functiondef('flowr_load_v2(bigint,bigint)'::regprocedure)")
+            cursor.execute("SELECT pg_get_functiondef('flowr_load_v3(bigint,bigint)'::regprocedure)")
             lock = cursor.fetchone()[0].split("END", 1)[0].rstrip().rstrip(";")
     if connection.features.has_select_for_update_nowait:
         assert lock.endswith(("FOR UPDATE NOWAIT", "FOR UPDATE OF S NOWAIT"))

@@ -27,6 +27,7 @@ from flowr import edits, policy
 from flowr import rules as rule_registry
 from flowr.admin.common import CSS, admin_url, can_clone, count_of, export_module, json_download, reverse_or_none
 from flowr.admin.governance import GovernanceAdminMixin
+from flowr.admin.node_settings import NodeSettingsAdminMixin
 from flowr.admin.tree import build_tree
 from flowr.exceptions import FlowrError
 from flowr.forms import ConnectForm, FlowAddForm, FlowChangeForm, node_label, node_text
@@ -38,7 +39,7 @@ EDIT_PAGE_SIZE = 50
 
 
 @admin.register(Flow)
-class FlowAdmin(GovernanceAdminMixin, admin.ModelAdmin):
+class FlowAdmin(GovernanceAdminMixin, NodeSettingsAdminMixin, admin.ModelAdmin):
     list_display = ["name", "version", "status", "rule_set", "node_count", "running_states", "badge", "links"]
     list_filter = ["status", "rule_set"]
     list_select_related = ["rule_set"]
@@ -187,6 +188,7 @@ class FlowAdmin(GovernanceAdminMixin, admin.ModelAdmin):
             path(f"{node}/disconnect/", wrap(self.disconnect_view), name="flowr_flow_disconnect"),
             path(f"{node}/insert/", wrap(self.insert_view), name="flowr_flow_insert"),
             path(f"{node}/rule/", wrap(self.change_rule_view), name="flowr_flow_change_rule"),
+            path(f"{node}/settings/", wrap(self.settings_view), name="flowr_flow_settings"),
             path("<path:object_id>/undo/", wrap(self.undo_view, True), name="flowr_flow_undo"),
             path("<path:object_id>/redo/", wrap(self.redo_view, True), name="flowr_flow_redo"),
             path("<path:object_id>/clone/", wrap(self.clone_view, True), name="flowr_flow_clone"),

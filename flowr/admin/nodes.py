@@ -157,7 +157,7 @@ class FlowNodeDataAdmin(InternalTable, TreeAdmin):
     list_filter = [FlowFilter]
     list_select_related = ["node", "node__graph__flow"]
     ordering = ["node__graph_id", "node_id"]
-    fields = readonly_fields = ("node", "rule_text", "flow_name", "edit_screen")
+    fields = readonly_fields = ("node", "rule_text", "flow_name", "settings", "edit_screen")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowNodeData]:
         edges = Edge.objects.filter(source_id=OuterRef("node_id"))

@@ -32,6 +32,7 @@ class TreeRow:
     connect_form: ConnectForm | None = None
     connect_page: bool = False  # too many targets for a select here: the node's connect page offers them
     has_children: bool = False  # it has links to delete or insert into
+    has_settings: bool = False  # its rule has a Settings form
 
     @property
     def indent(self) -> int:
@@ -94,6 +95,7 @@ def build_tree(flow: Flow, editable: bool, page: int | str | None = 1) -> Tree:
             state_count=graph.state_counts.get(pk, 0),
             problem=_problem(graph, label),
             has_children=bool(graph.index.children.get(pk)),
+            has_settings=policy.settings_form(label) is not None,
         )
         for target in links.get(pk, ()):
             kind = "loop" if graph.tree.contains(target, pk) else "join"

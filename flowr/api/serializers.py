@@ -460,6 +460,12 @@ class NodeDetailSerializer(NodeDataSerializer):
     insert_options = InsertOptionsSerializer(many=True, help_text="Per child: rules a new node between may have.")
     rule_options = RuleRefSerializer(many=True, help_text="Rules this node may change to.")
     rule_reason = serializers.CharField(allow_null=True, help_text="Why no rule change is possible.")
+    settings = serializers.DictField(help_text="The node's settings as stored (JSON values of the rule's form).")
+    settings_schema = serializers.DictField(
+        allow_null=True,
+        help_text="The JSON Schema of the rule's Settings form (null: the rule has none); "
+        "choice fields list x-choices (value and label).",
+    )
 
 
 class EmptySerializer(StrictSerializer):
@@ -489,6 +495,15 @@ class InsertSerializer(StrictSerializer):
 
 class ChangeRuleSerializer(StrictSerializer):
     rule = StrictCharField(max_length=255, help_text="Label of the node's new rule.")
+    revision = revision_field()
+
+
+class SettingsSerializer(StrictSerializer):
+    """New values of some of a node's settings (merged into the stored ones)."""
+
+    settings = serializers.DictField(
+        help_text="Values by field name of the rule's Settings form (see settings_schema)."
+    )
     revision = revision_field()
 
 

@@ -9,8 +9,9 @@ where they do not (e.g. a test database made without migrations).
 Each version's text is frozen: migration 0002 creates the ``_v1`` functions
 from here, migration 0003 replaces ``flowr_load_v1`` with ``flowr_load_v2``
 (the node's path columns went), migration 0007 replaces ``flowr_move_v1``
-with ``flowr_move_v2`` (the history row's ``data`` column), and a test holds
-their digests.  A change of
+with ``flowr_move_v2`` (the history row's ``data`` column), migration 0009
+replaces ``flowr_load_v2`` with ``flowr_load_v3`` (the node data's
+``settings`` column), and a test holds their digests.  A change of
 the tables they touch adds new versions (new names, new constants here) in a
 new migration; the old texts stay as they are.
 """
@@ -28,6 +29,7 @@ from flowr.db import tricks
 
 V1_LOAD_NAME, LOAD_NAME, MOVE_NAME = "flowr_load_v1", "flowr_load_v2", "flowr_move_v1"
 MOVE_V2_NAME = "flowr_move_v2"
+LOAD_V3_NAME = "flowr_load_v3"
 LOAD_ARGS = ("bigint", "bigint")  # the current node, the State
 # the compare-and-set's five (target, updated, State, seen node, seen
 # version), then the history row's columns in HISTORY_COLUMNS order
@@ -45,13 +47,16 @@ MOVE_V2_ARGS = (*MOVE_ARGS[:-1], "jsonb", MOVE_ARGS[-1])
 # the functions of migration 0003 (frozen), then those a transition calls
 V2_SIGNATURES = (f"{LOAD_NAME}({','.join(LOAD_ARGS)})", f"{MOVE_NAME}({','.join(MOVE_ARGS)})")
 V1_SIGNATURES = (f"{V1_LOAD_NAME}({','.join(LOAD_ARGS)})", V2_SIGNATURES[1])
-SIGNATURES = (V2_SIGNATURES[0], f"{MOVE_V2_NAME}({','.join(MOVE_V2_ARGS)})")
+MOVE_V2_SIGNATURE = f"{MOVE_V2_NAME}({','.join(MOVE_V2_ARGS)})"
+# the functions a transition calls (migration 0009 on)
+SIGNATURES = (f"{LOAD_V3_NAME}({','.join(LOAD_ARGS)})", MOVE_V2_SIGNATURE)
 
 # The tables (State, Edge, Node, FlowNodeData, StateHistory) and columns the
 # functions were written for; LOAD returns the State's node and version, then
 # DATA_COLUMNS, then NODE_COLUMNS.
 TABLES = ("flowr_state", "flowr_edge", "flowr_node", "flowr_flownodedata", "flowr_statehistory")
-DATA_COLUMNS = ("id", "node_id", "rule_label")
+V2_DATA_COLUMNS = ("id", "node_id", "rule_label")
+DATA_COLUMNS = (*V2_DATA_COLUMNS, "settings")  # migration 0009: the node's settings (jsonb)
 NODE_COLUMNS = ("id", "graph_id")
 V1_HISTORY_COLUMNS = (
     *("state_id", "seq", "kind", "from_node_id", "to_node_id", "from_rule_label", "from_rule_name"),
@@ -97,6 +102,32 @@ BEGIN
     -- the State's row locked and re-read, with the current node's children
     RETURN QUERY
     SELECT S.current_node_id, S.version, D.id, D.node_id, D.rule_label,
+           N.id, N.graph_id
+    FROM flowr_state S
+    LEFT JOIN flowr_edge E ON E.source_id = p_node
+    LEFT JOIN flowr_node N ON N.id = E.target_id
+    LEFT JOIN flowr_flownodedata D ON D.node_id = N.id
+    WHERE S.id = p_state
+    ORDER BY N.id
+    FOR UPDATE OF S NOWAIT;
+END
+$body$
+"""
+
+# v3 (migration 0009): the node data's settings column, read with the
+# children so that guards and callbacks read ``state.settings`` for free.
+LOAD_V3_SQL = """
+CREATE OR REPLACE FUNCTION flowr_load_v3(p_node bigint, p_state bigint)
+RETURNS TABLE (
+    state_node bigint, state_version integer,
+    data_id bigint, data_node bigint, data_rule_label varchar, data_settings jsonb,
+    node_id bigint, node_graph bigint
+)
+LANGUAGE plpgsql AS $body$
+BEGIN
+    -- the State's row locked and re-read, with the current node's children
+    RETURN QUERY
+    SELECT S.current_node_id, S.version, D.id, D.node_id, D.rule_label, D.settings,
            N.id, N.graph_id
     FROM flowr_state S
     LEFT JOIN flowr_edge E ON E.source_id = p_node
@@ -178,7 +209,8 @@ DROP_LOAD_V1 = V1_DROP_SQL[0]
 DROP_LOAD_V2 = f"DROP FUNCTION IF EXISTS {LOAD_NAME}({', '.join(LOAD_ARGS)})"
 DROP_MOVE_V1 = V1_DROP_SQL[1]
 DROP_MOVE_V2 = f"DROP FUNCTION IF EXISTS {MOVE_V2_NAME}({', '.join(MOVE_V2_ARGS)})"
-DROP_SQL = [DROP_LOAD_V2, DROP_MOVE_V2]
+DROP_LOAD_V3 = f"DROP FUNCTION IF EXISTS {LOAD_V3_NAME}({', '.join(LOAD_ARGS)})"
+DROP_SQL = [DROP_LOAD_V3, DROP_MOVE_V2]
 
 _FOUND = "_flowr_functions"  # where a connection keeps whether they exist
 
@@ -197,7 +229,7 @@ def calls(connection: BaseDatabaseWrapper, history_casts: Sequence[str]) -> tupl
     actor = HISTORY_COLUMNS.index(POLYMORPHIC_COLUMN)
     history = ["%s"] * len(HISTORY_COLUMNS)
     history[actor] = f"CAST(%s AS {history_casts[actor]})"
-    load = f"SELECT * FROM {LOAD_NAME}({', '.join(['%s'] * len(LOAD_ARGS))})"
+    load = f"SELECT * FROM {LOAD_V3_NAME}({', '.join(['%s'] * len(LOAD_ARGS))})"
     move = f"SELECT * FROM {MOVE_V2_NAME}({', '.join(['%s'] * MOVE_CAS_ARGS + history)})"
     return load, move
 
@@ -213,7 +245,7 @@ def _run(schema_editor: BaseDatabaseSchemaEditor, statements: Sequence[str]) -> 
 
 def create(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Create the current functions (PostgreSQL; elsewhere nothing)."""
-    _run(schema_editor, [LOAD_SQL, MOVE_V2_SQL])
+    _run(schema_editor, [LOAD_V3_SQL, MOVE_V2_SQL])
 
 
 def drop(schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -249,6 +281,16 @@ def move_v1_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
 def move_v2_to_v1(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Migration 0007 backwards (before the data column goes): v1 again."""
     _run(schema_editor, [DROP_MOVE_V2, MOVE_SQL])
+
+
+def load_v2_to_v3(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0009: ``flowr_load_v2`` does not read the node data's settings."""
+    _run(schema_editor, [DROP_LOAD_V2, LOAD_V3_SQL])
+
+
+def load_v3_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0009 backwards (before the settings column goes): v2 again."""
+    _run(schema_editor, [DROP_LOAD_V3, LOAD_SQL])
 
 
 def available(connection: BaseDatabaseWrapper) -> bool:

@@ -13,13 +13,14 @@ from django.dispatch import receiver
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import edits, governance, policy
+from flowr import edits, governance, nodesettings, policy
 from flowr import rules as rule_registry
 from flowr.exceptions import (
     FlowInUse,
     MissingRule,
 )
 from flowr.models.graph import BaseNodeData, DCCGraph, Edge, Node
+from flowr.nodesettings import NodeSettings
 from flowr.rules import Rule
 
 
@@ -232,6 +233,9 @@ class FlowNodeData(BaseNodeData):
     """The data of one node of a flow: which rule the node stands for."""
 
     rule_label = models.CharField(_("rule label"), max_length=255)
+    # the values of the rule's Settings form (JSON; see flowr.nodesettings),
+    # written only through the edit service (set_settings)
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
     _flow_cache: Flow  # set by whoever loaded it with its flow (not a field)
 
     class Meta:
@@ -301,6 +305,31 @@ class FlowNodeData(BaseNodeData):
                 count=count,
             )
         return super().delete(*args, **kwargs)
+
+    # -- settings ----------------------------------------------------------
+    @property
+    def settings_form(self) -> type[NodeSettings] | None:
+        """The rule's ``Settings`` form (None: the rule has none or is missing)."""
+        return policy.settings_form(self.rule_label)
+
+    @property
+    def typed_settings(self) -> dict[str, Any]:
+        """The stored settings as guards and callbacks read them
+        (``state.settings``): cleaned, typed values, without a query (model
+        choices load when first used).  Cached on this object."""
+        key = repr(self.settings)
+        cached = self.__dict__.get("_typed_settings")
+        if cached is None or cached[0] != key:
+            values = nodesettings.typed(self.settings_form, self.settings, self.rule_verbose_name)
+            cached = self.__dict__["_typed_settings"] = (key, values)
+        return cached[1]
+
+    def set_settings(self, values: dict[str, Any], *, partial: bool = False) -> None:
+        """Store ``values`` as this node's settings, validated by the rule's
+        ``Settings`` form (``partial``: merged into the stored ones); refused
+        with :class:`~flowr.exceptions.InvalidSettings` (nothing written) or
+        on a frozen flow.  Logged, undoable."""
+        edits.set_settings(self, values, partial=partial)
 
     # -- neighbours --------------------------------------------------------
     def children_data(self) -> list[FlowNodeData]:

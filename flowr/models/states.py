@@ -21,6 +21,7 @@ in-memory object, so the caller's ``State`` still matches the database.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -133,6 +134,8 @@ def _node_data(db: str, sql: transitions.Statements, row: tuple[Any, ...]) -> Fl
     """A FlowNodeData with its Node, from the data columns then the node columns."""
     split = len(sql.data_names)
     data = _rows_as_instances(FlowNodeData, db, sql.data_names, [row[:split]])[0]
+    if isinstance(data.settings, str):  # the driver's JSON text (Django's converters are not run)
+        data.settings = json.loads(data.settings)
     _DATA_NODE.set_cached_value(data, _rows_as_instances(Node, db, sql.node_names, [row[split:]])[0])
     return data
 
@@ -222,6 +225,19 @@ class State(models.Model):
     def history(self) -> models.QuerySet[StateHistory]:
         """Every start, transition and migration of this State, oldest first."""
         return self.history_rows.order_by("seq")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The node settings guards and callbacks read: the cleaned, typed
+        values of the rule's ``Settings`` form stored on the node whose rule
+        is asked or called (the entered node in ``permission``,
+        ``can_enter`` and ``on_enter``; the current node otherwise).  No
+        query: the transition loads them with its lock-and-load statement
+        (model choices load when first used).
+
+        :raises InvalidSettings: the stored values are refused by the form now
+        """
+        return guards.settings_node(self).typed_settings
 
     @property
     def is_cancelled(self) -> bool:
@@ -320,7 +336,7 @@ class State(models.Model):
 
     def _enter_root(self, rule: type[Rule], actor: Any, db: str, note: str = "", data: Any = None) -> None:
         root = self.current_node
-        refusal = guards.refusal(self, None, rule, actor)
+        refusal = guards.refusal(self, None, rule, actor, node=root)
         if refusal is not None:
             raise refusal
         event = {"state": self, "from_node": None, "to_node": root, "rule": rule, "actor": actor}
@@ -438,13 +454,14 @@ class State(models.Model):
         with connections[db].cursor() as cursor:  # one cursor for the transition's statements
             target = self._choose(current, self._lock_and_load(cursor, seen, current, db), choice)
             leaving, entering = current.rule, target.rule
-            refusal = guards.refusal(self, leaving, entering, actor)
+            refusal = guards.refusal(self, leaving, entering, actor, node=target)
             if refusal is not None:
                 raise refusal
             event = {"state": self, "from_node": current, "to_node": target, "rule": entering, "actor": actor}
             signals.pre_transition.send(sender=State, **event)
             callbacks.call(leaving, "on_leave", self)
-            callbacks.call(entering, "on_enter", self)
+            with guards.at_node(self, target):
+                callbacks.call(entering, "on_enter", self)
             row = self._move(cursor, seen, current, target, actor, db, note=note, data=data)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)
@@ -461,7 +478,8 @@ class State(models.Model):
             signals.pre_transition.send(sender=State, **event)
             if run_callbacks:
                 callbacks.call(current.rule, "on_leave", self)
-                callbacks.call(entering, "on_enter", self)
+                with guards.at_node(self, target):
+                    callbacks.call(entering, "on_enter", self)
             row = self._move(cursor, seen, current, target, actor, db, kind=StateHistory.JUMP, note=note)
         signals.post_transition.send(sender=State, history=row, **event)
         _on_commit(db, history=row, **event)

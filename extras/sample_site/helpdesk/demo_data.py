@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from flowr import sample_rules
@@ -39,6 +40,8 @@ def _support_flow() -> Flow:
     flow = Flow.factory("Support tickets", RuleSet.factory("Helpdesk", rules.Opened))
     triaged = flow.root_data.add_child_rule(rules.Triaged)
     working = triaged.add_child_rule(rules.InProgress)
+    support, _ = Group.objects.get_or_create(name="Support")
+    working.set_settings({"assignee_group": support.pk, "due_in": "P1D"})
     triaged.add_child_rule(rules.Rejected)
     working.add_child_rule(rules.WaitingOnCustomer).connect_child(working)
     resolved = working.add_child_rule(rules.Resolved)

@@ -13,14 +13,22 @@ Three rule sets live here:
       InProgress -> WaitingOnCustomer | Resolved
       WaitingOnCustomer -> InProgress                (loops)
       Resolved -> Closed | Reopened;  Reopened -> InProgress
+
+``InProgress`` has node settings (who works on it, how long it may take):
+the people who build the flow set them per node in the editor or the
+admin, and its callback reads them as ``state.settings``.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django import forms
+from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 
+import flowr
 from flowr import sample_rules  # noqa: F401  (registers the A-E rules)
 from flowr.rules import Rule
 from helpdesk.models import Ticket, TicketLog
@@ -53,7 +61,7 @@ class TicketRule(Rule):
         if ticket is not None and cls.status:
             ticket.status = cls.status
             ticket.save(update_fields=["status"])
-        TicketLog.objects.create(ticket=ticket, message=f"state {state.pk}: entered {cls.name}")
+        TicketLog.objects.create(ticket=ticket, message=f"state {state.pk}: entered {cls.name}{cls.details(state)}")
         if ticket is not None and cls.email_subject:
             send_mail(
                 f"[Ticket #{ticket.pk}] {cls.email_subject}",
@@ -61,6 +69,11 @@ class TicketRule(Rule):
                 None,
                 [ticket.customer_email],
             )
+
+    @classmethod
+    def details(cls, state: Any) -> str:
+        """More for the log line (after the rule's name)."""
+        return ""
 
 
 class Closed(TicketRule):
@@ -90,6 +103,20 @@ class InProgress(TicketRule):
     children = [WaitingOnCustomer, Resolved]
     multiple_paths = True
     status = "in progress"
+
+    class Settings(flowr.NodeSettings):
+        assignee_group = forms.ModelChoiceField(
+            Group.objects.all(), required=False, label="Assignee group", help_text="Who works on the ticket here."
+        )
+        due_in = forms.DurationField(
+            initial=datetime.timedelta(days=2), label="Due in", help_text="How long it may take (e.g. P2D, or seconds)."
+        )
+
+    @classmethod
+    def details(cls, state: Any) -> str:
+        settings = state.settings  # this node's settings, cleaned and typed
+        group = settings["assignee_group"]
+        return f" (assigned to {group.name if group else 'nobody'}, due in {settings['due_in']})"
 
 
 class Reopened(TicketRule):

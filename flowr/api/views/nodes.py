@@ -34,6 +34,7 @@ from flowr.api.serializers import (
     NodeDetailSerializer,
     PruneResultSerializer,
     RevisionSerializer,
+    SettingsSerializer,
 )
 from flowr.api.views.base import FlowrViewSet, document
 from flowr.api.views.flows import CHANGE, VIEW
@@ -59,6 +60,7 @@ class NodeViewSet(FlowrViewSet):
         "disconnect": DisconnectSerializer,
         "insert": InsertSerializer,
         "rule": ChangeRuleSerializer,
+        "node_settings": SettingsSerializer,
     }
     action_permissions = {
         "retrieve": [VIEW],
@@ -69,6 +71,7 @@ class NodeViewSet(FlowrViewSet):
         "disconnect": [CHANGE],
         "insert": [CHANGE],
         "rule": [CHANGE],
+        "node_settings": [CHANGE],
     }
     fallback_permissions = [CHANGE]
 
@@ -125,7 +128,8 @@ class NodeViewSet(FlowrViewSet):
         return data
 
     def respond(self, flow: Flow, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        return Response(FlowGraph.load(flow).node_detail(pk), status=code)
+        stored = FlowNodeData.objects.filter(node_id=pk).values_list("settings", flat=True).first()
+        return Response(FlowGraph.load(flow).node_detail(pk, stored or {}), status=code)
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         """The node: rule, children, parents, allowed child rules, removal, prune list, links and options."""
@@ -201,4 +205,15 @@ class NodeViewSet(FlowrViewSet):
         data = self.input(ChangeRuleSerializer)
         with self.editing():
             edits.change_rule(self.node_data(node), data["rule"])
+        return self.respond(self.flow_of(node), node.pk)
+
+    @document(request=SettingsSerializer, responses=NodeDetailSerializer)
+    @action(detail=True, methods=["patch"], url_path="settings", url_name="settings")
+    def node_settings(self, request: Request, pk: str | None = None) -> Response:
+        """Change some of the node's settings (merged into the stored ones), validated
+        by its rule's Settings form: 400 ``invalid_settings`` with ``problems`` by field."""
+        node = self.get_object()
+        data = self.input(SettingsSerializer)
+        with self.editing():
+            edits.set_settings(self.node_data(node), data["settings"], partial=True)
         return self.respond(self.flow_of(node), node.pk)

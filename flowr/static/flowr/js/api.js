@@ -17,9 +17,10 @@ const PLAIN_CODES = new Set([
 ]);
 
 export class ApiError extends Error {
-  constructor(status, detail, code) {
+  constructor(status, detail, code, problems = null) {
     const text = typeof detail === "string" && detail.trim() ? detail.trim() : statusMessage(status);
     super(text);
+    this.problems = problems && typeof problems === "object" ? problems : null;
     this.name = "ApiError";
     this.status = status;
     this.detail = text;
@@ -87,7 +88,7 @@ export class ApiClient {
     if (!response.ok) {
       const detail = data && typeof data.detail === "string" ? data.detail : null;
       const code = data && typeof data.code === "string" ? data.code : `http_${response.status}`;
-      throw new ApiError(response.status, detail, code);
+      throw new ApiError(response.status, detail, code, data ? data.problems : null);
     }
     return data;
   }
@@ -131,6 +132,10 @@ export class ApiClient {
 
   changeRule(nodeId, ruleLabel) {
     return this.edit("POST", `nodes/${nodeId}/rule/`, { rule: ruleLabel });
+  }
+
+  settings(nodeId, values) {
+    return this.edit("PATCH", `nodes/${nodeId}/settings/`, { settings: values });
   }
 
   removeNode(nodeId) {

@@ -176,8 +176,9 @@ class Editor {
       onDisconnect: (child) => this.confirmDisconnect(child),
       onInsert: (child, label) => this.run(() => this.api.insert(id, child, label), { focusNew: true }),
       onChangeRule: (label) => this.run(() => this.api.changeRule(id, label)),
+      onSettings: (values) => this.saveSettings(id, values),
     });
-    if (!this.readOnly) this.loadDetail(id);
+    this.loadDetail(id);
     if (data.has_edit_screen) this.loadEditScreen(id);
   }
 
@@ -193,6 +194,28 @@ class Editor {
     if (this.selected !== id) return;
     this.detail = detail;
     this.panel.renderDetail(detail);
+  }
+
+  // Settings refused by the rule's form stay in the panel, each problem at
+  // its field; anything else is refused as every edit is.
+  async saveSettings(id, values) {
+    if (this.busy) return;
+    this.busy = true;
+    this.root.classList.add("flowr-busy");
+    this.hideBanner();
+    try {
+      await this.api.settings(id, values);
+      await this.reload();
+    } catch (err) {
+      if (err.code === "invalid_settings") {
+        if (this.selected === id) this.panel.settingsRefused(err.problems, err.detail);
+      } else {
+        await this.fail(err);
+      }
+    } finally {
+      this.busy = false;
+      this.root.classList.remove("flowr-busy");
+    }
   }
 
   tapNode(ele) {

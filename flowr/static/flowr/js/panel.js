@@ -2,6 +2,7 @@
 // edits allowed on it.  Buttons that cannot act are disabled and say why.
 
 import { gettext, h, interpolate, ngettext } from "./dom.js";
+import { settingsForm } from "./settings.js";
 
 // "<verbose name> #<node>", how the editor names a node to people.
 function nodeName(data, id) {
@@ -165,7 +166,7 @@ export class NodePanel {
 
   // ctx: readOnly, readOnlyReason, nodeData(id), onSelect(id), onAddChild(label),
   // onConnect(), onRemove(), onPrune(), onDisconnect(child), onInsert(child, label),
-  // onChangeRule(label).  What needs the node's detail (links, insert and
+  // onChangeRule(label), onSettings(values).  What needs the node's detail (links, insert and
   // rule options) is filled in by renderDetail once it has come.
   render(data, ctx) {
     this.data = data;
@@ -176,12 +177,15 @@ export class NodePanel {
     this.children = childrenList(data, ctx);
     this.insertBox = h("div", { class: "flowr-action flowr-insert-box", dataset: { loading: "true" } });
     this.ruleBox = h("div", { class: "flowr-action flowr-rule-box", dataset: { loading: "true" } });
+    this.settingsBox = h("div", { class: "flowr-settings-box" });
+    this.settings = null;
     this.container.replaceChildren(
       h("div", { class: "flowr-node", dataset: { node: data.node } },
         ...describe(data),
         this.mode,
         h("h3", {}, gettext("Children")),
         this.children,
+        this.settingsBox,
         ...actions(data, ctx, this),
         data.has_edit_screen ? h("h3", {}, gettext("Edit screen")) : null,
         this.editScreen),
@@ -200,9 +204,19 @@ export class NodePanel {
     if (detail.rule_options) {
       this.ruleBox.replaceChildren(...ruleForm(detail, this.ctx).filter(Boolean));
     }
+    if (detail.settings_schema) {
+      this.settings = settingsForm(detail.settings_schema, detail.settings || {},
+        { readOnly: this.ctx.readOnly, onSave: (values) => this.ctx.onSettings(values) });
+      this.settingsBox.replaceChildren(h("h3", {}, gettext("Settings")), this.settings.element);
+    }
     delete this.insertBox.dataset.loading;
     delete this.ruleBox.dataset.loading;
     this.container.querySelector(".flowr-node").dataset.detail = "loaded";
+  }
+
+  // The server refused the settings: its problems, by field.
+  settingsRefused(problems, message) {
+    if (this.settings) this.settings.showProblems(problems, message);
   }
 
   detailFailed(message) {
