@@ -18,6 +18,8 @@ None when there is none, so the lists are enough to turn ``a`` into ``b``.
 
 from __future__ import annotations
 
+import json
+
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +39,12 @@ def node_facts(graph_id: int, db: str) -> dict[int, dict[str, Any]]:
     """What :func:`node_changes` compares, per node of a graph (one query)."""
     from flowr.models import FlowNodeData
 
-    rows = FlowNodeData.objects.using(db).filter(node__graph_id=graph_id).values_list("node_id", "rule_label")
-    return {node: {"rule": label} for node, label in rows}
+    rows = (
+        FlowNodeData.objects.using(db)
+        .filter(node__graph_id=graph_id)
+        .values_list("node_id", "rule_label", "settings")
+    )
+    return {node: {"rule": label, "settings": settings or {}} for node, label, settings in rows}
 
 
 def node_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -126,12 +132,16 @@ def is_empty(diff: dict[str, list[dict[str, Any]]]) -> bool:
     return not any(diff[key] for key in KEYS)
 
 
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+
+
 def diff_text(diff: dict[str, list[dict[str, Any]]]) -> str:
     """The diff as lines of text (``manage.py flowr_diff --format text``)."""
     lines = [f"+ node {n['node']} {n['rule_name']}" for n in diff["added_nodes"]]
     lines += [f"- node {n['node']} {n['rule_name']}" for n in diff["removed_nodes"]]
     for n in diff["changed_nodes"]:
-        facts = "; ".join(f"{key} {c['old']} -> {c['new']}" for key, c in n["changes"].items())
+        facts = "; ".join(f"{key} {_text(c['old'])} -> {_text(c['new'])}" for key, c in n["changes"].items())
         lines.append(f"~ node {n['node']} -> {n['other']}: {facts}")
     lines += [f"+ link {x['source']} -> {x['target']}" for x in diff["added_links"]]
     lines += [f"- link {x['source']} -> {x['target']}" for x in diff["removed_links"]]

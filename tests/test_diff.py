@@ -67,7 +67,8 @@ def apply(diff: dict[str, list[dict[str, Any]]], graph: Graph) -> Graph:
     for item in diff["removed_links"]:
         links.remove((item["source"], item["target"]))
     for item in diff["changed_nodes"]:
-        labels[item["node"]] = item["changes"]["rule"]["new"]
+        if "rule" in item["changes"]:
+            labels[item["node"]] = item["changes"]["rule"]["new"]
     for item in diff["added_nodes"]:
         labels[("b", item["node"])] = item["rule"]
     for item in diff["added_links"]:
@@ -125,6 +126,32 @@ def test_a_changed_rule_is_a_changed_node_and_its_children_still_pair(rule_set: 
     assert [n["rule_name"] for n in diff["removed_nodes"]] == ["E"]
     assert f"~ node {c_node} -> {b_node}: rule {S.C.class_label} -> {S.B.class_label}" in diff_text(diff)
     assert shape(apply(diff, graph_of(flow))) == shape(graph_of(v2))
+
+
+def test_changed_settings_are_a_changed_node() -> None:
+    from tests.testapp.settings_rules import Closed, ticket_flow
+
+    flow, _root, _escalated, closed = ticket_flow()
+    closed.set_settings({"reason": "fixed"})
+    v2 = flow.clone()
+    v2_closed = next(d for d in v2.nodes_data() if d.rule is Closed)
+    v2_closed.set_settings({"reason": "duplicate"})
+    diff = diff_flows(flow, v2)
+    assert diff["changed_nodes"] == [
+        {
+            "node": closed.node_id,
+            "rule": Closed.class_label,
+            "rule_name": "Closed",
+            "other": v2_closed.node_id,
+            "other_rule": Closed.class_label,
+            "changes": {"settings": {"old": {"reason": "fixed"}, "new": {"reason": "duplicate"}}},
+        }
+    ]
+    assert diff["added_nodes"] == diff["removed_nodes"] == diff["added_links"] == diff["removed_links"] == []
+    assert diff_text(diff) == (
+        f'~ node {closed.node_id} -> {v2_closed.node_id}: settings {{"reason": "fixed"}} -> {{"reason": "duplicate"}}'
+    )
+    assert is_empty(diff_flows(flow, flow.clone()))
 
 
 def test_diff_costs_a_constant_number_of_queries(rule_set: RuleSet, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
