@@ -13,6 +13,7 @@ the order of ``PICTURES``: later ones build on the edits of earlier ones.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -125,10 +126,13 @@ print(json.dumps({"flows": flows, "nodes": {str(k): v for k, v in nodes.items()}
     "rule_sets": {r.name: r.pk for r in RuleSet.objects.all()},
     "tickets": {t.title: t.pk for t in Ticket.objects.all()}}))
 """
-    import json
-
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=SITE, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=SITE,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     found: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return found
@@ -162,11 +166,9 @@ class Shooter:
         self.page.wait_for_selector("#flowr-editor[data-ready=true]")
 
     def idle(self) -> None:
-        self.page.wait_for_function(
-            "() => !document.getElementById('flowr-editor').classList.contains('flowr-busy')"
-        )
+        self.page.wait_for_function("() => !document.getElementById('flowr-editor').classList.contains('flowr-busy')")
 
-    def select(self, node: int) -> None:
+    def click_node(self, node: int) -> None:
         point = self.page.evaluate(
             """id => {
                 const cy = window.flowrEditor.graph.cy;
@@ -177,6 +179,9 @@ class Shooter:
             f"n{node}",
         )
         self.page.mouse.click(point[0], point[1])
+
+    def select(self, node: int) -> None:
+        self.click_node(node)
         self.page.wait_for_selector(f".flowr-node[data-node='{node}']")
         self.idle()
 
@@ -249,20 +254,13 @@ def editor_pictures(shots: Shooter) -> None:
     shots.idle()
     shots.shoot("editor-undo.png")
     # connect E back to A: the allowed target is green
-    edge_e = page.evaluate("() => window.flowrEditor.graph.cy.nodes().map(n => [n.data('rule_name'), n.id()])")
-    e = int(dict(edge_e)["E"][1:])
-    shots.select(e)
+    names = page.evaluate("() => window.flowrEditor.graph.cy.nodes().map(n => [n.data('rule_name'), n.id()])")
+    shots.select(int(dict(names)["E"][1:]))
     page.click("#flowr-connect")
     page.wait_for_selector("#flowr-mode[data-kind=connect]")
     page.locator("#flowr-mode").scroll_into_view_if_needed()
     shots.shoot("editor-connect.png")
-    a = shots.node(sample, "A")
-    point = page.evaluate(
-        """id => { const cy = window.flowrEditor.graph.cy; const p = cy.getElementById(id).renderedPosition();
-        const box = cy.container().getBoundingClientRect(); return [box.left + p.x, box.top + p.y]; }""",
-        f"n{a}",
-    )
-    page.mouse.click(point[0], point[1])
+    shots.click_node(shots.node(sample, "A"))
     page.wait_for_function("() => window.flowrEditor.graph.cy.edges().length === 4")
     shots.idle()
     # prune C: what goes is red
