@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,16 +38,62 @@ CHROMIUM = os.environ.get("FLOWR_BENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SIZES = (200, 500, 1000)
 QUICK_SIZES = (500,)
+CPU_KINDS = ("main", "worker", "other")
 READ = """() => {
+  const mark = (name) => performance.getEntriesByName(name).at(-1).startTime;
   const layout = performance.getEntriesByName("flowr-layout").at(-1);
-  const end = performance.getEntriesByName("flowr-layout-end").at(-1);
-  return { ms: layout.duration, ready: end.startTime, name: window.flowrEditor.graph.layoutName };
+  return { ms: layout.duration, ready: mark("flowr-layout-end"), name: window.flowrEditor.graph.layoutName,
+    waited: Math.max(0, mark("flowr-elk-ready") - mark("flowr-layout-start")),
+    draw: mark("flowr-layout-end") - mark("flowr-elk-done") };
 }"""
 RELAYOUT = """async () => {
   const started = performance.now();
   await window.flowrEditor.graph.layout(false);
   return performance.now() - started;
 }"""
+
+
+def _stat_cpu_ms(path: str) -> float:
+    with open(path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def renderer_cpu(marker: str) -> dict[str, float]:
+    """CPU ms so far of the renderer processes of the browser whose command
+    line holds ``marker``, by thread: the page's main thread, its web
+    workers, and the rest (V8's compiler and collector threads...).  Linux
+    only (/proc); empty elsewhere."""
+    if not os.path.isdir("/proc/self/task"):
+        return {}
+    procs: dict[int, tuple[int, str]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd, open(f"/proc/{pid}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                procs[int(pid)] = (parent, cmd.read().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    family = {pid for pid, (_, cmd) in procs.items() if marker in cmd and "--type=" not in cmd}
+    grew = True
+    while grew:
+        more = {pid for pid, (parent, _) in procs.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    found = {"main": 0.0, "worker": 0.0, "other": 0.0}
+    for pid in family:
+        if "--type=renderer" not in procs[pid][1]:
+            continue
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as comm:
+                    name = comm.read().strip()
+                cpu = _stat_cpu_ms(f"/proc/{pid}/task/{tid}/stat")
+            except OSError:
+                continue
+            kind = "main" if tid == str(pid) else "worker" if name.startswith("DedicatedWorker") else "other"
+            found[kind] += cpu
+    return found
 
 
 def available() -> str | None:
@@ -89,7 +136,8 @@ def session_cookie() -> str:
 
 def measure(playwright: Any, base: str, cookie: str, flow: Flow) -> dict[str, Any]:
     """One cold page load (a fresh browser) and three warm re-layouts."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    marker = f"--flowr-bench-browser={uuid.uuid4().hex}"  # finds its processes in /proc
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, marker], headless=True)
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
@@ -97,6 +145,7 @@ def measure(playwright: Any, base: str, cookie: str, flow: Flow) -> dict[str, An
         page.goto(base + reverse("flowr:flow_editor", kwargs={"pk": flow.pk}))
         page.wait_for_selector("#flowr-editor[data-ready=true]", timeout=120_000)
         found: dict[str, Any] = page.evaluate(READ)
+        found["cpu"] = renderer_cpu(marker)
         found["warm"] = statistics.median(page.evaluate(RELAYOUT) for _ in range(3))
         return found
     finally:
@@ -108,7 +157,17 @@ def run(sizes: tuple[int, ...] | list[int], rounds: int = 5) -> tuple[Section, d
 
     section = Section(
         f"Editor layout: first layout on opening the editor, headless Chromium, {rounds} fresh browsers per size",
-        ["nodes", "layout", "cold ms (median)", "cold ms (max)", "cold runs", "page ready ms (median)", "warm ms"],
+        [
+            "nodes",
+            "layout",
+            "cold ms (median)",
+            "cold ms (max)",
+            "cold runs",
+            "page ready ms",
+            "of which: ELK start / routes drawn",
+            "CPU ms to ready: main / worker / other",
+            "warm ms",
+        ],
     )
     found: dict[str, Any] = {}
     load = os.getloadavg()[0]
@@ -125,15 +184,26 @@ def run(sizes: tuple[int, ...] | list[int], rounds: int = 5) -> tuple[Section, d
                 f"{max(cold):.0f}",
                 ", ".join(f"{t:.0f}" for t in cold),
                 f"{statistics.median(r['ready'] for r in runs):.0f}",
+                " / ".join(f"{statistics.median(r[k] for r in runs):.0f}" for k in ("waited", "draw")),
+                " / ".join(f"{statistics.median(r['cpu'].get(k, 0) for r in runs):.0f}" for k in CPU_KINDS),
                 f"{statistics.median(r['warm'] for r in runs):.0f}",
             )
             found[f"editor_layout_{size}_cold_ms"] = round(statistics.median(cold))
             found[f"editor_layout_{size}_cold_max_ms"] = round(max(cold))
+            for kind in CPU_KINDS:
+                found[f"editor_layout_{size}_cpu_{kind}_ms"] = round(
+                    statistics.median(r["cpu"].get(kind, 0) for r in runs)
+                )
             found[f"editor_layout_{size}_warm_ms"] = round(statistics.median(r["warm"] for r in runs))
     section.notes.append(
         "cold: the flowr-layout measure of a fresh browser's first page (ELK started in its worker "
         "while the page loads, the layout, the routes applied); page ready: navigation start to the "
-        "layout's end; warm: a re-layout on the same page (median of 3)."
+        "layout's end; of which: waiting for ELK's worker to start (its warm-up) and drawing ELK's "
+        "routes in cytoscape, the rest is ELK's layout; CPU: the renderer's CPU time from its start "
+        "to the layout's end (medians; "
+        "main: the page's thread, worker: ELK's, other: V8's compiler and collector threads, from /proc, "
+        "Linux only), the figure a busy machine inflates least; warm: a re-layout on the same page "
+        "(median of 3)."
     )
     section.notes.append(f"load average at the start: {load:.2f} ({os.cpu_count()} CPUs)")
     return section, found

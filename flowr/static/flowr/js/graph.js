@@ -5,7 +5,7 @@
 // in that order, then by when they were added), so the same graph always
 // gets the same layout.  Each node is as wide as its label.
 
-import { ELK_MAX_NODES, FONT_FAMILY, FONT_SIZE, elkThread, layout, nodeBox } from "./layout.js";
+import { ELK_MAX_NODES, FONT_FAMILY, FONT_SIZE, layout, nodeBox } from "./layout.js";
 
 // Above this many nodes, trade some rendering fidelity for speed.
 const BIG_GRAPH = 300;
@@ -130,7 +130,7 @@ export class GraphView {
     this.elkMaxNodes = ELK_MAX_NODES; // above: the fast breadthfirst layout
     this.layoutName = null; // "layered" or "breadthfirst", once laid out
     this.layoutMs = null; // how long the last layout took (ms)
-    this.elkThread = null; // where ELK ran: "worker" or "page"
+    this.elkThread = null; // where ELK ran: "worker" or "page" (elk-start.js)
     this.cy = window.cytoscape({
       container,
       style: STYLE,
@@ -232,14 +232,16 @@ export class GraphView {
   }
 
   // Run a layout, timed: layoutMs, and the performance entry
-  // "flowr-layout" (between the marks flowr-layout-start and -end).
+  // "flowr-layout" (between the marks flowr-layout-start and -end; within
+  // it, layout.js marks flowr-elk-done when ELK's answer came, and
+  // flowr-elk-ready when its worker had started).
   async timed(run) {
     const start = performance.mark("flowr-layout-start");
     const name = await run();
     const end = performance.mark("flowr-layout-end");
     performance.measure("flowr-layout", "flowr-layout-start", "flowr-layout-end");
     this.layoutMs = end.startTime - start.startTime;
-    this.elkThread = elkThread;
+    this.elkThread = window.flowrElkThread || null;
     return name;
   }
 

@@ -3,12 +3,8 @@
 // computed.  Above ELK_MAX_NODES nodes a fast breadth-first layout
 // (cytoscape's own) is used instead.
 //
-// ELK runs in a web worker (elk-worker.min.js, started when this module
-// loads), so the page stays responsive while it works, and the worker
-// registers ELK's algorithms (about a third of a cold first layout) while
-// the page is still building the graph.  Where no worker can start (a
-// static URL on another origin, a content security policy), the same ELK
-// runs in the page (elk.bundled.js, loaded then).
+// ELK runs in a web worker (elk-start.js starts it), so the page stays
+// responsive while it works.
 //
 // Everything here is deterministic: the same elements in the same order
 // (the server's: nodes in tree order, edges by source then age) always get
@@ -52,83 +48,12 @@ const ELK_OPTIONS = {
   "elk.randomSeed": "1",
 };
 
-// Only the layered algorithm is registered (not ELK's other eight).
-const ALGORITHMS = ["layered"];
-
-// A two-node graph: laying it out makes ELK register its algorithms.
-const WARM_UP = {
-  id: "warm-up",
-  children: [
-    { id: "a", width: 10, height: 10 },
-    { id: "b", width: 10, height: 10 },
-  ],
-  edges: [{ id: "ab", sources: ["a"], targets: ["b"] }],
-};
-
-// Where elkjs is served (the template's <script id="flowr-elk">).
-function elkUrls() {
-  const tag = document.getElementById("flowr-elk");
-  return tag ? { worker: tag.dataset.worker, bundled: tag.dataset.bundled } : {};
-}
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = src;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`cannot load ${src}`));
-    document.head.appendChild(script);
-  });
-}
-
-// ELK in a worker, warmed up; rejects when the worker cannot start or
-// fails (elkjs itself would then wait forever).
-function workerElk(url) {
-  let worker = null;
-  const failed = new Promise((resolve, reject) => {
-    const factory = (workerUrl) => {
-      worker = new Worker(workerUrl);
-      worker.addEventListener("error", (event) => reject(new Error(event.message || "ELK worker failed")));
-      return worker;
-    };
-    const elk = new window.ELK({ workerUrl: url, workerFactory: factory, algorithms: ALGORITHMS });
-    elk.layout(WARM_UP).then(() => resolve(elk), reject);
-  });
-  return failed.catch((error) => {
-    if (worker) worker.terminate();
-    throw error;
-  });
-}
-
-// Where ELK runs once started: "worker" or "page".
-export let elkThread = null;
-
-async function startElk() {
-  const urls = elkUrls();
-  if (urls.worker && typeof Worker === "function" && typeof window.ELK === "function") {
-    try {
-      const instance = await workerElk(urls.worker);
-      elkThread = "worker";
-      return instance;
-    } catch (error) {
-      console.warn("flowr: ELK runs in the page, its worker did not start:", error.message);
-    }
-  }
-  if (urls.bundled) await loadScript(urls.bundled);
-  elkThread = "page";
-  return new window.ELK({ algorithms: ALGORITHMS });
-}
-
-let elkStarted = null;
-
-// The ELK instance (a promise), started on first use.
+// ELK, started by elk-start.js as the page's head loads (window.flowrElk:
+// a promise of the instance; window.flowrElkThread: "worker" or "page").
 export function elk() {
-  if (!elkStarted) elkStarted = startElk();
-  return elkStarted;
+  if (!window.flowrElk) throw new Error("ELK was not started (elk-start.js)");
+  return window.flowrElk;
 }
-
-// Start ELK as soon as a graph page loads this module.
-if (typeof document !== "undefined" && document.getElementById("flowr-elk")) elk();
 
 let measureContext = null;
 
@@ -222,6 +147,7 @@ export async function layered(cy, { previous = null } = {}) {
     })),
   };
   const result = await (await elk()).layout(graph);
+  performance.mark("flowr-elk-done"); // then the routes are drawn
   const centres = new Map();
   for (const child of result.children) {
     centres.set(child.id, { x: child.x + child.width / 2, y: child.y + child.height / 2 });
