@@ -240,10 +240,9 @@ def test_200_nodes_with_loops_are_laid_out_without_crossings(page):
 
 
 # The first layout of 500 nodes on opening the editor, in a page that has
-# not run ELK yet.  On an idle machine it takes under a second (figures:
-# ``python benchmarks/run.py --only editor``); the bound here is loose, and
-# grows with the machine's load average, since the wall clock of a busy
-# machine also counts the time spent waiting for a CPU.
+# not run ELK yet (figures: ``python benchmarks/run.py --only editor``).  The
+# bound here is loose, and grows with the machine's load average, since the
+# wall clock of a busy machine also counts the time spent waiting for a CPU.
 COLD_BUDGET_MS = 3000
 
 
