@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BIN = $(VENV)/bin
 
-.PHONY: venv test lint demo bench package docs docs-serve clean
+.PHONY: venv test lint demo bench screenshots package docs docs-serve clean
 
 # flowr itself is not installed into the virtualenv: the tests run with
 # PYTHONPATH at the checkout and the demo's manage.py falls back to it, so an
@@ -62,6 +62,10 @@ docs: $(BIN)/.docs-installed
 
 docs-serve: $(BIN)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(PORT)
+
+# retake every picture in docs/img/ from the demo (Playwright and Chromium)
+screenshots: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/python extras/screenshots.py
 
 package:
 	bash .ci/package.sh

@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-SECTIONS = ("transitions", "graphs", "states", "bulk", "scale", "tricks")
+SECTIONS = ("transitions", "graphs", "states", "bulk", "scale", "tricks", "editor")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def setup_django() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = setup_django()
-    from benchmarks import bulk, database, graphs, machine, scale, states, transitions
+    from benchmarks import bulk, database, editor, graphs, machine, scale, states, transitions
     from benchmarks import tricks as trick_gains
     from flowr.db import tricks
 
@@ -103,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
             section, found = trick_gains.run(rounds=5 if args.quick else 9, quick=args.quick)
             print(section.render() + "\n", flush=True)
             results.update(found)
+        if "editor" in sections:
+            missing = editor.available()
+            if missing:
+                print(f"### Editor layout: skipped ({missing})\n", flush=True)
+            else:
+                section, found = editor.run(editor.QUICK_SIZES if args.quick else editor.SIZES, rounds=5)
+                print(section.render() + "\n", flush=True)
+                results.update(found)
     finally:
         database.drop()
         if folder:

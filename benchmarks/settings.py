@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",  # the editor benchmark serves the editor's scripts
     "rest_framework",
     "rest_framework.authtoken",
     "django_fsm_log",

@@ -10,6 +10,7 @@ run along the same segment, and every label fits inside its node.  The
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import Any
 
@@ -238,15 +239,24 @@ def test_200_nodes_with_loops_are_laid_out_without_crossings(page):
     assert problems == [], f"{len(problems)} problems, first: {problems[:10]}"
 
 
-def test_500_nodes_lay_out_within_a_second(page):
-    """Each layout is timed twice: wall clock, and the CPU time of the page's
-    main thread (Chrome's ThreadTime metric; ELK runs there).  The budget is
-    asserted on the CPU time: on a busy test machine the wall clock also
-    counts the time spent waiting for a CPU."""
+# The first layout of 500 nodes on opening the editor, in a page that has
+# not run ELK yet (figures: ``python benchmarks/run.py --only editor``).  The
+# bound here is loose, and grows with the machine's load average, since the
+# wall clock of a busy machine also counts the time spent waiting for a CPU.
+COLD_BUDGET_MS = 3000
+
+
+def test_500_nodes_lay_out_in_the_worker_within_the_budget(page):
+    """ELK runs in its web worker: the cold first layout stays under the
+    budget, and a warm re-layout costs the page's main thread only the
+    drawing of the routes (its CPU time, Chrome's ThreadTime metric)."""
     flow = looped_flow(500)
     open_editor(page, flow, timeout=60_000)
-    assert page.evaluate("() => window.flowrEditor.graph.layoutName") == "layered"
-    cold = page.evaluate("() => window.flowrEditor.graph.layoutMs")  # the page's first: ELK's code not yet optimised
+    graph = page.evaluate(
+        """() => ({ name: window.flowrEditor.graph.layoutName, thread: window.flowrEditor.graph.elkThread,
+        cold: performance.getEntriesByName("flowr-layout").at(-1).duration })"""
+    )
+    assert graph["name"] == "layered" and graph["thread"] == "worker"
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
 
@@ -265,13 +275,16 @@ def test_500_nodes_lay_out_within_a_second(page):
         }""")
         )
         cpu.append(thread_time() - before)
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    budget = COLD_BUDGET_MS * max(1.0, load)
     print(
-        f"\n500-node layout (ELK layered + routes applied, headless Chromium), ms: "
-        f"main-thread CPU {', '.join(f'{t:.0f}' for t in cpu)} (median {statistics.median(cpu):.0f}); "
-        f"wall clock {', '.join(f'{t:.0f}' for t in wall)} (median {statistics.median(wall):.0f}); "
-        f"first layout on page load {cold:.0f} wall"
+        f"\n500-node layout, headless Chromium, ms: first on page load {graph['cold']:.0f} wall "
+        f"(budget {budget:.0f} at load {load:.1f} per CPU); warm re-layouts "
+        f"{', '.join(f'{t:.0f}' for t in wall)} wall (median {statistics.median(wall):.0f}), "
+        f"main-thread CPU {', '.join(f'{t:.0f}' for t in cpu)} (median {statistics.median(cpu):.0f})"
     )
-    assert statistics.median(cpu) <= 1000, f"500 nodes took {statistics.median(cpu):.0f} ms of CPU to lay out"
+    assert graph["cold"] <= budget, f"the first 500-node layout took {graph['cold']:.0f} ms"
+    assert statistics.median(cpu) <= 500, "ELK ran on the page's main thread"
 
 
 def chain_flow(length: int) -> Flow:
@@ -372,3 +385,16 @@ def test_above_the_threshold_the_fast_layout_is_used(page):
     assert {e["route"] for e in geo["edges"]} == {"none"}  # plain edges, no ELK routes
     root = next(n for n in geo["nodes"] if n["id"] == f"n{flow.state_graph.root_id}")
     assert all(root["y"] <= n["y"] for n in geo["nodes"])  # still top-down from the root
+
+
+def test_without_a_worker_elk_runs_in_the_page(page):
+    """Where the worker cannot start (here its script is refused, as a
+    content security policy or a static host on another origin would), the
+    same layout runs in the page from elk.bundled.js."""
+    page.route("**/elk-worker.min.js", lambda route: route.fulfill(status=404, body="not here"))
+    flow = helpdesk_flow()
+    open_editor(page, flow)
+    assert page.evaluate("() => window.flowrEditor.graph.elkThread") == "page"
+    geo = geometry(page)
+    assert geo["layout"] == "layered" and len(geo["nodes"]) == 8
+    assert layout_problems(geo) == []

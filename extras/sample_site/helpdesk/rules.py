@@ -10,9 +10,13 @@ Three rule sets live here:
   the runserver console)::
 
       Opened -> Triaged -> InProgress | Rejected
-      InProgress -> WaitingOnCustomer | Resolved
+      InProgress -> WaitingOnCustomer | Resolved | Review
       WaitingOnCustomer -> InProgress                (loops)
+      Review -> Resolved
       Resolved -> Closed | Reopened;  Reopened -> InProgress
+
+  ``Review`` is in no shipped flow: the editor's "insert" puts it between
+  InProgress and Resolved of a flow (the flow-builders' guide shows it).
 
 ``InProgress`` has node settings (who works on it, how long it may take):
 the people who build the flow set them per node in the editor or the
@@ -93,6 +97,11 @@ class Resolved(TicketRule):
     email_subject = "resolved: please confirm"
 
 
+class Review(TicketRule):
+    children = [Resolved]
+    status = "in review"
+
+
 class WaitingOnCustomer(TicketRule):
     children = ["helpdesk.rules.InProgress"]
     status = "waiting on customer"
@@ -100,7 +109,7 @@ class WaitingOnCustomer(TicketRule):
 
 
 class InProgress(TicketRule):
-    children = [WaitingOnCustomer, Resolved]
+    children = [WaitingOnCustomer, Resolved, Review]
     multiple_paths = True
     status = "in progress"
 

@@ -130,6 +130,7 @@ export class GraphView {
     this.elkMaxNodes = ELK_MAX_NODES; // above: the fast breadthfirst layout
     this.layoutName = null; // "layered" or "breadthfirst", once laid out
     this.layoutMs = null; // how long the last layout took (ms)
+    this.elkThread = null; // where ELK ran: "worker" or "page" (elk-start.js)
     this.cy = window.cytoscape({
       container,
       style: STYLE,
@@ -168,9 +169,7 @@ export class GraphView {
       cy.elements().remove();
       cy.add(decorate(elements));
     });
-    const started = performance.now();
-    this.layoutName = await layout(cy, this.elkMaxNodes, previous);
-    this.layoutMs = performance.now() - started;
+    this.layoutName = await this.timed(() => layout(cy, this.elkMaxNodes, previous));
     if (!keepView) {
       this.fit();
       return;
@@ -232,8 +231,22 @@ export class GraphView {
     return this.visible(this.cy.elements());
   }
 
+  // Run a layout, timed: layoutMs, and the performance entry
+  // "flowr-layout" (between the marks flowr-layout-start and -end; within
+  // it, layout.js marks flowr-elk-done when ELK's answer came, and
+  // flowr-elk-ready when its worker had started).
+  async timed(run) {
+    const start = performance.mark("flowr-layout-start");
+    const name = await run();
+    const end = performance.mark("flowr-layout-end");
+    performance.measure("flowr-layout", "flowr-layout-start", "flowr-layout-end");
+    this.layoutMs = end.startTime - start.startTime;
+    this.elkThread = window.flowrElkThread || null;
+    return name;
+  }
+
   async layout(fit = true) {
-    this.layoutName = await layout(this.cy, this.elkMaxNodes);
+    this.layoutName = await this.timed(() => layout(this.cy, this.elkMaxNodes));
     if (fit) this.fit();
   }
 
