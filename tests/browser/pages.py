@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from django.urls import reverse
 
 from flowr.models import Edge, Flow, FlowNodeData
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def open_editor(page: Any, flow: Flow, timeout: float = 15_000) -> None:
@@ -85,14 +81,3 @@ def edges_of(flow: Flow) -> set[tuple[str, str]]:
         (names[s], names[t])
         for s, t in Edge.objects.filter(graph=flow.state_graph).values_list("source_id", "target_id")
     }
-
-
-def screenshot(page: Any, name: str) -> None:
-    """Refresh the README's picture ``name`` when FLOWR_SCREENSHOTS=1.
-
-    Off by default so that a test run leaves the work tree as it found it.
-    """
-    if os.environ.get("FLOWR_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)

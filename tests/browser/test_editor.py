@@ -21,7 +21,6 @@ from tests.browser.pages import (
     edges_of,
     graph_size,
     open_editor,
-    screenshot,
     select_node,
     wait_graph_size,
     wait_idle,
@@ -83,7 +82,6 @@ def test_open_editor_shows_the_flow(page):
     page.click("#flowr-fit")
     assert page.evaluate("() => window.flowrEditor.graph.cy.zoom()") == pytest.approx(zoom)
     select_node(page, pk_of(flow, C))
-    screenshot(page, "editor-flow.png")
 
 
 def test_problems_list_shows_missing_rules_and_single_branches(page):
@@ -134,7 +132,6 @@ def test_connect_to_an_existing_node(page):
     page.wait_for_selector("#flowr-mode[data-kind=connect]")
     assert page.locator("#flowr-candidate-count").inner_text() == "1"
     assert "candidate" in classes(page, root)
-    screenshot(page, "editor-connect.png")
     assert {"dimmed"} <= classes(page, c) and {"dimmed"} <= classes(page, d)
     # a disallowed target cannot be picked: clicking it only explains why
     click_node(page, d)
@@ -206,7 +203,6 @@ def test_prune_highlights_then_asks(page):
     for pk in (c, d, e):
         assert "doomed" in classes(page, pk)
     assert "doomed" not in classes(page, root)
-    screenshot(page, "editor-prune.png")
     # cancelling changes nothing
     page.click("#flowr-cancel")
     assert "doomed" not in classes(page, c)
@@ -306,7 +302,6 @@ def test_frozen_flow_is_read_only_and_clones(page):
     for control in ("#flowr-add-child", "#flowr-connect", "#flowr-remove", "#flowr-prune"):
         assert page.locator(control).count() == 0
     assert "2 states here" in page.locator(".flowr-badge-states").inner_text()
-    screenshot(page, "editor-frozen.png")
     page.click("#flowr-clone")
     page.wait_for_url(lambda url: re.search(r"/flowr/flows/(\d+)/edit/$", url)[1] != str(flow.pk))
     page.wait_for_selector("#flowr-editor[data-ready=true]")

@@ -6,7 +6,7 @@ import pytest
 
 from flowr import sample_rules
 from flowr.models import RuleSet
-from tests.browser.pages import graph_size, node_point, open_rules, screenshot
+from tests.browser.pages import graph_size, node_point, open_rules
 from tests.testapp.rules import Chain
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,7 +36,6 @@ def test_rule_set_view(page):
     badges = page.locator(".flowr-rule .flowr-badge").all_inner_texts()
     assert badges == ["branching", "edit screen"]
     assert page.locator(".flowr-rule li button").all_inner_texts() == ["D", "E"]
-    screenshot(page, "rules-sample.png")
     page.click(".flowr-rule li button >> text=E")
     page.wait_for_selector(f".flowr-rule[data-label='{sample_rules.E.class_label}']")
 
