@@ -21,6 +21,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
@@ -134,14 +135,21 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "flowr/flow_editor.html", context)
 
 
+def _picked(choices: QuerySet[Flow], given: str) -> Flow | None:
+    """The flow among ``choices`` whose id the query string gives (None for
+    anything else: a page asks again rather than failing on a bad id)."""
+    if given.isascii() and given.isdigit() and len(given) < 19:
+        return choices.filter(pk=int(given)).first()
+    return None
+
+
 @staff_with_permission("flowr.view_flow")
 @require_http_methods(["GET", "HEAD"])
 def flow_compare(request: HttpRequest, pk: int) -> HttpResponse:
     """Two flows as one graph, what changed from this one to ``?other=`` marked (read-only)."""
     flow = get_object_or_404(Flow.objects.select_related("rule_set", "state_graph"), pk=pk)
     choices = Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("name", "version")
-    given = request.GET.get("other", "")
-    other = choices.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    other = _picked(choices, request.GET.get("other", ""))
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": _("Compare flow: %(flow)s") % {"flow": flow},
@@ -170,8 +178,7 @@ def flow_migrate(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(_("You need the %(perm)s permission for this page.") % {"perm": "flowr.change_state"})
     flow = get_object_or_404(Flow.objects.select_related("rule_set"), pk=pk)
     choices = Flow.objects.filter(rule_set_id=flow.rule_set_id).exclude(pk=flow.pk).order_by("-version", "pk")
-    given = request.GET.get("target", "")
-    target = choices.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    target = _picked(choices, request.GET.get("target", ""))
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": _("Move running states of %(flow)s") % {"flow": flow},
