@@ -67,21 +67,23 @@ TICKETS: list[tuple[str, str, list[type[rules.Rule]]]] = [
 def load(actor: Any = None) -> dict[str, int]:
     """Create the demo's rule sets, flows, tickets and States; return counts."""
     todo = _todo_flow()
-    _sample_flow()
+    sample = _sample_flow()
     support = _support_flow()
+    for flow in (todo, sample, support):  # the versions in use are the published ones
+        flow.publish(actor=actor)
     for _ in range(2):
         State.start(todo, actor=actor)
     State.objects.filter(flow=todo).first().next_state(actor=actor)  # type: ignore[union-attr]
     for title, email, path in TICKETS:
         ticket = Ticket.objects.create(title=title, customer_email=email)
         _move(State.start(support, subject=ticket, actor=actor), *path, actor=actor)
-    # running States froze "Support tickets": an editable next version
-    draft = support.clone() if callable(getattr(support, "clone", None)) else None
+    # running States froze "Support tickets": an editable next version, a draft
+    draft = support.clone()
     return {
         "rule sets": RuleSet.objects.count(),
         "flows": Flow.objects.count(),
         "nodes": FlowNodeData.objects.count(),
         "states": State.objects.count(),
         "tickets": Ticket.objects.count(),
-        "clones": int(draft is not None),
+        "clones": int(draft.pk is not None),
     }
