@@ -1,0 +1,127 @@
+"""Timers (issue 17): ``Rule.timeout_targets`` adds ``timeout_after`` and
+``timeout_rule`` to a node's settings, checked on every surface; entering a
+node with a timer sets the State's ``due_at``/``due_rule`` in the
+transition's own compare-and-set; :func:`flowr.timers.fire_due` moves the
+due States once."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core import checks as django_checks
+
+from flowr import checks, nodesettings
+from flowr.exceptions import InvalidSettings
+from flowr.export import ImportErrors, export_flow, import_flow, validate_document
+from flowr.models import FlowNodeData
+from tests.api_fixtures import (  # noqa: F401  (fixtures)
+    API,
+    api_fixture,
+    client_for_fixture,
+    users_fixture,
+)
+from tests.testapp.timer_rules import (
+    TimerAnswered,
+    TimerClosed,
+    TimerEscalated,
+    TimerOpened,
+    TimerReminded,
+    TimerWaiting,
+    timer_flow,
+)
+
+pytestmark = pytest.mark.django_db
+
+THREE_DAYS = 259200
+
+
+def stored(data: FlowNodeData) -> dict[str, object]:
+    return FlowNodeData.objects.get(pk=data.pk).settings
+
+
+# -- 1. the settings --------------------------------------------------------------------------
+
+
+def test_timeout_targets_add_the_two_fields_to_the_form_and_schema():
+    form = nodesettings.form_of(TimerWaiting)
+    assert form is not None and list(form.base_fields) == ["timeout_after", "timeout_rule"]
+    schema = nodesettings.schema(form)
+    assert schema is not None and schema["required"] == []
+    labels = [c["value"] for c in schema["properties"]["timeout_rule"]["x-choices"]]
+    assert labels == [TimerEscalated.class_label, TimerAnswered.class_label]
+    assert schema["properties"]["timeout_after"]["format"] == "duration"
+    reminded = nodesettings.form_of(TimerReminded)
+    assert reminded is not None and list(reminded.base_fields) == ["mail", "timeout_after", "timeout_rule"]
+    assert issubclass(reminded, TimerReminded.Settings)  # the rule's own form, extended
+    assert nodesettings.form_of(TimerClosed) is None  # no targets, no settings
+
+
+def test_set_settings_stores_seconds_or_iso_and_refuses_bad_timers():
+    _flow, waiting = timer_flow()
+    waiting.set_settings({"timeout_after": THREE_DAYS, "timeout_rule": TimerEscalated.class_label})
+    assert stored(waiting) == {"timeout_after": "P3DT00H00M00S", "timeout_rule": TimerEscalated.class_label}
+    waiting.set_settings({"timeout_after": "PT1H"}, partial=True)
+    assert stored(waiting)["timeout_after"] == "P0DT01H00M00S"
+    bad = [
+        ({"timeout_after": 0, "timeout_rule": TimerEscalated.class_label}, {"timeout_after"}),
+        ({"timeout_after": "soon"}, {"timeout_after"}),
+        ({"timeout_after": 60, "timeout_rule": TimerClosed.class_label}, {"timeout_rule"}),  # not a target
+        ({"timeout_after": 60, "timeout_rule": ""}, {"timeout_rule"}),  # a delay needs a target
+    ]
+    before = stored(waiting)
+    for values, fields in bad:
+        with pytest.raises(InvalidSettings) as caught:
+            waiting.set_settings(values)
+        assert set(caught.value.problems) == fields, values
+    assert stored(waiting) == before
+    waiting.set_settings({})  # no timer at all is fine
+    assert stored(waiting) == {"timeout_after": None, "timeout_rule": ""}
+
+
+def test_one_target_is_chosen_by_default():
+    _flow, waiting = timer_flow()
+    reminded = waiting.flow.root_data.add_child_rule(TimerReminded)
+    reminded.set_settings({"timeout_after": 60})
+    assert stored(reminded)["timeout_rule"] == TimerClosed.class_label
+    assert nodesettings.timer_of(stored(reminded)) == (datetime.timedelta(minutes=1), TimerClosed.class_label)
+    assert nodesettings.timer_of({"timeout_after": None, "timeout_rule": "x"}) is None
+
+
+def test_api_patch_takes_and_refuses_timer_settings(api):
+    _flow, waiting = timer_flow()
+    url = f"{API}/nodes/{waiting.node_id}/settings/"
+    body = {"settings": {"timeout_after": THREE_DAYS, "timeout_rule": TimerEscalated.class_label}}
+    response = api.patch(url, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["settings"]["timeout_after"] == "P3DT00H00M00S"
+    response = api.patch(url, {"settings": {"timeout_rule": "tests.nowhere.Ghost"}}, format="json")
+    assert response.status_code == 400
+    assert (response.json()["code"], list(response.json()["problems"])) == ("invalid_settings", ["timeout_rule"])
+    assert stored(waiting)["timeout_rule"] == TimerEscalated.class_label
+
+
+def test_import_refuses_a_bad_timer_at_its_path_and_export_clone_carry_it():
+    flow, waiting = timer_flow()
+    waiting.set_settings({"timeout_after": "P3D", "timeout_rule": TimerEscalated.class_label})
+    copy = flow.clone()
+    assert {d.rule_label: d.settings for d in copy.nodes_data()}[TimerWaiting.class_label] == stored(waiting)
+    document = export_flow(flow)
+    imported = import_flow(document, name="imported")
+    assert {d.rule_label: d.settings for d in imported.nodes_data()}[TimerWaiting.class_label] == stored(waiting)
+    at = next(i for i, n in enumerate(document["nodes"]) if n["rule"] == TimerWaiting.class_label)
+    document["nodes"][at]["settings"]["timeout_rule"] = TimerClosed.class_label
+    assert [p["path"] for p in validate_document(document)] == [f"$.nodes[{at}].settings.timeout_rule"]
+    with pytest.raises(ImportErrors):
+        import_flow(document, name="refused")
+
+
+def test_check_e011_a_timeout_target_that_is_not_a_child(monkeypatch):
+    assert checks.check_timeout_targets() == []
+    monkeypatch.setattr(TimerOpened, "timeout_targets", [TimerWaiting, TimerClosed, "tests.nowhere.Ghost"])
+    messages = checks.check_timeout_targets()
+    assert [m.id for m in messages] == ["flowr.E011", "flowr.E011"]
+    assert all(isinstance(m, django_checks.Error) for m in messages)
+    assert "timeout_targets[1]" in messages[0].msg and "'tests.nowhere.Ghost'" in messages[1].msg
+    choices = nodesettings.schema(nodesettings.form_of(TimerOpened))["properties"]["timeout_rule"]["x-choices"]
+    assert [c["value"] for c in choices] == [TimerWaiting.class_label]  # only the valid one is offered
