@@ -6,15 +6,20 @@ due States once."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 
 import pytest
 from django.core import checks as django_checks
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from flowr import checks, nodesettings
-from flowr.exceptions import InvalidSettings
+from flowr.db import tricks
+from flowr.exceptions import ConcurrentTransition, InvalidSettings
 from flowr.export import ImportErrors, export_flow, import_flow, validate_document
-from flowr.models import FlowNodeData
+from flowr.models import FlowNodeData, State
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,
@@ -125,3 +130,67 @@ def test_check_e011_a_timeout_target_that_is_not_a_child(monkeypatch):
     assert "timeout_targets[1]" in messages[0].msg and "'tests.nowhere.Ghost'" in messages[1].msg
     choices = nodesettings.schema(nodesettings.form_of(TimerOpened))["properties"]["timeout_rule"]["x-choices"]
     assert [c["value"] for c in choices] == [TimerWaiting.class_label]  # only the valid one is offered
+
+
+# -- 2. the State's due time ------------------------------------------------------------------
+
+
+def set_timer(waiting: FlowNodeData, seconds: int = THREE_DAYS, rule: type = TimerEscalated) -> None:
+    waiting.set_settings({"timeout_after": seconds, "timeout_rule": rule.class_label})
+
+
+def test_entering_a_node_with_a_timer_sets_due_and_leaving_clears_it():
+    flow, waiting = timer_flow()
+    set_timer(waiting)
+    state = State.start(flow)
+    assert (state.due_at, state.due_rule) == (None, "")
+    state.next_state()
+    row = State.objects.get(pk=state.pk)
+    assert row.due_rule == state.due_rule == TimerEscalated.class_label
+    assert row.due_at == state.due_at
+    assert row.due_at - row.updated == datetime.timedelta(seconds=THREE_DAYS)
+    state.next_state(TimerAnswered)
+    row = State.objects.get(pk=state.pk)
+    assert (row.due_at, row.due_rule, state.due_at, state.due_rule) == (None, "", None, "")
+
+
+def test_start_at_a_root_with_a_timer_sets_it_and_cancel_clears_it():
+    flow, _waiting = timer_flow()
+    flow.root_data.set_settings({"timeout_after": 60})
+    state = State.start(flow)
+    row = State.objects.get(pk=state.pk)
+    assert row.due_rule == TimerWaiting.class_label
+    assert abs(row.due_at - row.created - datetime.timedelta(seconds=60)) < datetime.timedelta(seconds=1)
+    state.cancel()
+    assert State.objects.filter(pk=state.pk, due_at__isnull=True, due_rule="").exists()
+
+
+def test_a_refused_move_leaves_the_object_and_row_as_they_were():
+    flow, waiting = timer_flow()
+    set_timer(waiting)
+    state = State.start(flow)
+    state.next_state()
+    before = (state.due_at, state.due_rule)
+    State.objects.filter(pk=state.pk).update(version=F("version") + 10)  # someone moved it
+    with pytest.raises(ConcurrentTransition):
+        state.next_state(TimerAnswered)
+    assert (state.due_at, state.due_rule) == before
+
+
+@pytest.mark.parametrize("hand", [True, False])
+def test_the_timer_costs_no_statement(django_assert_num_queries, hand):
+    """The same statements as a move without a timer: the timer rides in the
+    compare-and-set (and on the ORM's way in its update())."""
+    flow, waiting = timer_flow()
+    set_timer(waiting)
+    plain_flow, _plain = timer_flow("plain")
+    with contextlib.ExitStack() as stack:
+        if not hand:
+            stack.enter_context(tricks.disabled("hand_statements"))
+        timed, untimed = State.start(flow), State.start(plain_flow)
+        with CaptureQueriesContext(connection) as baseline:
+            untimed.next_state()
+        with django_assert_num_queries(len(baseline.captured_queries)):
+            timed.next_state()
+    assert State.objects.get(pk=timed.pk).due_rule == TimerEscalated.class_label
+    assert State.objects.get(pk=untimed.pk).due_at is None
