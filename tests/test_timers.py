@@ -11,11 +11,14 @@ import datetime
 
 import pytest
 from django.core import checks as django_checks
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from flowr import checks, nodesettings
+from flowr import checks, nodesettings, timers
 from flowr.db import tricks
 from flowr.exceptions import ConcurrentTransition, InvalidSettings
 from flowr.export import ImportErrors, export_flow, import_flow, validate_document
@@ -194,3 +197,79 @@ def test_the_timer_costs_no_statement(django_assert_num_queries, hand):
             timed.next_state()
     assert State.objects.get(pk=timed.pk).due_rule == TimerEscalated.class_label
     assert State.objects.get(pk=untimed.pk).due_at is None
+
+
+# -- 3. firing --------------------------------------------------------------------------------
+
+
+def waiting_states(count: int, seconds: int = 60) -> tuple[list[State], FlowNodeData]:
+    """``count`` States at a Waiting node whose 60 s timer escalates them."""
+    flow, waiting = timer_flow()
+    set_timer(waiting, seconds)
+    states = [State.start(flow).next_state() for _ in range(count)]
+    return states, waiting
+
+
+def later(seconds: int = 61) -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(seconds=seconds)
+
+
+def test_fire_due_moves_due_states_once_and_records_a_timeout():
+    states, _waiting = waiting_states(3)
+    assert timers.fire_due().as_dict() == {"fired": 0, "dropped": 0, "refused": 0, "failed": 0}  # not due yet
+    assert list(timers.due(later())) == sorted(states, key=lambda s: (s.due_at, s.pk))
+    report = timers.fire_due(now=later(), batch=2)
+    assert (report.fired, report.claimed) == (2, 2)
+    assert timers.fire_all(now=later()).fired == 1
+    assert timers.fire_all(now=later()).claimed == 0  # nothing fires twice
+    for state in State.objects.filter(pk__in=[s.pk for s in states]):
+        assert state.current_node.rule is TimerEscalated and (state.due_at, state.due_rule) == (None, "")
+        last = state.history.last()
+        assert (last.data, last.actor, last.kind, last.seq) == ({"timeout": True}, None, "transition", 3)
+
+
+def test_a_person_who_moved_first_wins_and_the_timer_is_dropped():
+    states, _waiting = waiting_states(2)
+    stale = State.objects.get(pk=states[0].pk)
+    states[0].next_state(TimerAnswered)  # the person: the timer is cleared by the move
+    assert timers.fire_due(now=later()).as_dict() == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0}
+    stale.due_at = timezone.now()  # a worker that read the State before the person moved it
+    report = timers.FireReport()
+    timers._fire(stale, "default", report)
+    assert report.dropped == 1
+    assert State.objects.get(pk=states[0].pk).current_node.rule is TimerAnswered
+    assert State.objects.get(pk=states[0].pk).history.count() == 3
+
+
+def test_a_refused_timeout_is_counted_and_its_timer_cleared(monkeypatch):
+    states, _waiting = waiting_states(1)
+    monkeypatch.setattr(TimerEscalated, "can_enter", classmethod(lambda cls, state: "not today"))
+    assert timers.fire_due(now=later()).refused == 1
+    row = State.objects.get(pk=states[0].pk)
+    assert (row.current_node.rule, row.due_at, row.version) == (TimerWaiting, None, states[0].version)
+    assert timers.fire_due(now=later()).claimed == 0
+
+
+def test_fire_due_refuses_a_bad_batch():
+    with pytest.raises(ValueError, match="batch"):
+        timers.fire_due(batch=0)
+
+
+def test_the_command_fires_and_reports(capsys):
+    states, _waiting = waiting_states(2, seconds=1)
+    State.objects.filter(pk__in=[s.pk for s in states]).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    call_command("flowr_fire_timers", "--batch", "1")
+    assert capsys.readouterr().out.strip() == "fired 2, dropped 0 (moved first), refused 0, failed 0"
+    with pytest.raises(CommandError):
+        call_command("flowr_fire_timers", "--batch", "0")
+
+
+def test_the_task_fires_the_due_timers(settings):
+    pytest.importorskip("django_tasks")
+    from flowr import tasks
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    states, _waiting = waiting_states(1)
+    State.objects.filter(pk=states[0].pk).update(due_at=timezone.now())
+    result = tasks.fire_timers.enqueue(batch=10)
+    assert result.return_value == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0}
