@@ -273,3 +273,22 @@ def test_the_task_fires_the_due_timers(settings):
     State.objects.filter(pk=states[0].pk).update(due_at=timezone.now())
     result = tasks.fire_timers.enqueue(batch=10)
     assert result.return_value == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0}
+
+
+# -- surfaces: the overdue filter -------------------------------------------------------------
+
+
+def test_api_and_admin_filter_states_by_overdue(api, admin_client):
+    states, _waiting = waiting_states(2)
+    State.objects.filter(pk=states[0].pk).update(due_at=timezone.now() - datetime.timedelta(seconds=1))
+    listed = api.get(f"{API}/states/", {"overdue": "true"}).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [row["id"] for row in rows] == [states[0].pk]
+    assert rows[0]["due_rule"] == TimerEscalated.class_label and rows[0]["due_at"]
+    others = api.get(f"{API}/states/", {"overdue": "false"}).json()
+    other_ids = {row["id"] for row in (others["results"] if isinstance(others, dict) else others)}
+    assert states[1].pk in other_ids and states[0].pk not in other_ids
+    assert api.get(f"{API}/states/", {"overdue": "maybe"}).status_code == 400
+    page = admin_client.get("/admin/flowr/state/", {"overdue": "yes"})
+    assert page.status_code == 200
+    assert list(page.context["cl"].queryset) == [State.objects.get(pk=states[0].pk)]
