@@ -87,7 +87,7 @@ class OverdueFilter(admin.SimpleListFilter):
     parameter_name = "overdue"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))]
+        return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[State]) -> QuerySet[State]:
         if self.value() in ("yes", "no"):
