@@ -31,10 +31,11 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from flowr.db.locks import lock_error_kind
 from flowr.exceptions import ConcurrentTransition, FlowrError
 from flowr.models import State
 
@@ -80,6 +81,9 @@ def fire_due(now: datetime.datetime | None = None, batch: int = 100, using: str 
     :param now: fire the timers due at this time (default: now)
     :param batch: the most States claimed by this call
     :param using: the database alias (default: the router's for State)
+    :raises OperationalError: the database aborted the batch with a lock
+        error (a deadlock between workers): nothing of it was committed,
+        its timers are still due; call again (:func:`fire_all` does)
     """
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
@@ -114,12 +118,27 @@ def _fire(state: State, db: str, report: FireReport) -> None:
         report.fired += 1
 
 
+#: how many batches in a row :func:`fire_all` retries after a lock error
+LOCK_RETRIES = 10
+
+
 def fire_all(now: datetime.datetime | None = None, batch: int = 100, using: str | None = None) -> FireReport:
     """:func:`fire_due` until a batch finds fewer than ``batch`` due States
-    (or only failing ones); the totals."""
+    (or only failing ones); the totals.  A batch the database aborts with a
+    lock error (a deadlock between workers on MariaDB) was rolled back
+    whole -- its timers are still due -- and is tried again."""
     total = FireReport()
+    retries = 0
     while True:
-        report = fire_due(now, batch, using)
+        try:
+            report = fire_due(now, batch, using)
+        except OperationalError as exc:
+            retries += 1
+            if lock_error_kind(exc) is None or retries > LOCK_RETRIES:
+                raise
+            logger.info("timer batch rolled back by a lock error, trying again: %s", exc)
+            continue
+        retries = 0
         for name, value in report.as_dict().items():
             setattr(total, name, getattr(total, name) + value)
         if report.claimed < batch or report.failed == report.claimed:

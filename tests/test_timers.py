@@ -13,7 +13,7 @@ import pytest
 from django.core import checks as django_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -292,3 +292,21 @@ def test_api_and_admin_filter_states_by_overdue(api, admin_client):
     page = admin_client.get("/admin/flowr/state/", {"overdue": "yes"})
     assert page.status_code == 200
     assert list(page.context["cl"].queryset) == [State.objects.get(pk=states[0].pk)]
+
+
+def test_fire_all_retries_a_batch_a_deadlock_rolled_back(monkeypatch):
+    states, _waiting = waiting_states(1)
+    State.objects.filter(pk=states[0].pk).update(due_at=timezone.now())
+    real, calls = timers.fire_due, []
+
+    def deadlock_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(timers, "fire_due", deadlock_once)
+    assert timers.fire_all().fired == 1 and len(calls) == 2
+    monkeypatch.setattr(timers, "fire_due", lambda *a, **k: (_ for _ in ()).throw(OperationalError("disk I/O error")))
+    with pytest.raises(OperationalError):
+        timers.fire_all()  # not a lock error: raised
