@@ -10,6 +10,7 @@ flowr.E004 a Rule's ``children`` names a label that does not resolve
 flowr.E005 a Rule sets ``name`` in its body (ignored: use ``verbose_name``)
 flowr.E006 a ``FLOWR["SUBJECT_MODELS"]`` entry is not an installed model
 flowr.E010 a Rule's ``permission`` is not None, "app_label.codename" or a callable
+flowr.E011 a Rule's ``timeout_targets`` names a rule that is not one of its children
 flowr.W001 a stored flow has an edge its rules no longer allow
 flowr.W002 a stored flow node has more children than its rule allows now
 flowr.W003 a flow's root node does not have its rule set's root rule
@@ -78,6 +79,30 @@ def check_rule_classes(app_configs: Iterable[AppConfig] | None = None, **kwargs:
                         hint="children may only hold Rule subclasses or their dotted labels.",
                         obj=rule,
                         id="flowr.E003",
+                    )
+                )
+    return messages
+
+
+@register("flowr")
+def check_timeout_targets(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E011: every entry of a Rule's ``timeout_targets`` must be one of its children."""
+    configs = None if app_configs is None else list(app_configs)
+    messages: list[CheckMessage] = []
+    for rule in rule_registry.all_rules():
+        if configs is not None and not any(rule.__module__.startswith(c.name) for c in configs):
+            continue
+        valid = {target.class_label for target in rule_registry.timeout_target_rules(rule)}
+        for position, entry in enumerate(getattr(rule, "timeout_targets", ())):
+            label = entry if isinstance(entry, str) else getattr(entry, "class_label", repr(entry))
+            if label not in valid:
+                messages.append(
+                    Error(
+                        f"Rule {rule.class_label}: timeout_targets[{position}] is {label!r}, "
+                        "which is not one of its children.",
+                        hint="A timeout moves the State along an edge: list only rules of children.",
+                        obj=rule,
+                        id="flowr.E011",
                     )
                 )
     return messages

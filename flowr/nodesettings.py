@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.utils import pretty_name
+from django.utils.dateparse import parse_duration
 from django.utils.duration import duration_iso_string
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from flowr.exceptions import InvalidSettings
 
@@ -72,11 +74,77 @@ def upgraded(form_class: type[NodeSettings], data: dict[str, Any]) -> dict[str, 
 
 
 def form_of(rule: type[Rule] | None) -> type[NodeSettings] | None:
-    """The rule's ``Settings`` form, or None when it declares none."""
+    """The rule's ``Settings`` form, or None when it declares none.  A rule
+    with ``timeout_targets`` gets its form (or an empty one) with the timer
+    fields ``timeout_after`` and ``timeout_rule`` added (:func:`timer_form`)."""
     found = getattr(rule, "Settings", None)
-    if isinstance(found, type) and issubclass(found, NodeSettings):
-        return found
-    return None
+    declared = found if isinstance(found, type) and issubclass(found, NodeSettings) else None
+    if rule is not None and getattr(rule, "timeout_targets", None):
+        return timer_form(rule, declared or NodeSettings)
+    return declared
+
+
+# -- timers (issue 17) -------------------------------------------------------------
+
+TIMER_FIELDS = ("timeout_after", "timeout_rule")
+
+
+class _TimerFields(NodeSettings):
+    """The timer fields a rule with ``timeout_targets`` adds to its settings."""
+
+    timeout_after = forms.DurationField(
+        required=False,
+        label=_lazy("Timeout after"),
+        help_text=_lazy("How long a State may wait here before the timeout moves it (seconds or ISO 8601)."),
+    )
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        cleaned = self.cleaned_data
+        after, target = cleaned.get("timeout_after"), cleaned.get("timeout_rule")
+        if after is not None and after <= datetime.timedelta(0):
+            self.add_error("timeout_after", gettext("A timeout must be longer than zero."))
+        elif after is not None and not target and "timeout_rule" not in self.errors:
+            self.add_error("timeout_rule", gettext("Choose the rule the timeout moves the State to."))
+        return data
+
+
+_timer_forms: dict[tuple[Any, ...], type[NodeSettings]] = {}
+
+
+def timer_form(rule: type[Rule], base: type[NodeSettings]) -> type[NodeSettings]:
+    """``base`` with the timer fields: ``timeout_after`` (a duration, empty:
+    no timer) and ``timeout_rule`` (one of the rule's ``timeout_targets`` that
+    is one of its children).  Cached per rule, targets and base."""
+    from flowr.rules import timeout_target_rules
+
+    targets = timeout_target_rules(rule)
+    key = (rule, base, tuple(t.class_label for t in targets))
+    found = _timer_forms.get(key)
+    if found is None:
+        choices = [(t.class_label, str(t.verbose_name)) for t in targets]
+        field = forms.ChoiceField(
+            choices=[("", "---------"), *choices],
+            required=False,
+            initial=choices[0][0] if len(choices) == 1 else None,
+            label=_lazy("Timeout rule"),
+            help_text=_lazy("Where the timeout moves the State."),
+        )
+        attrs = {"timeout_rule": field, "__module__": base.__module__, "__qualname__": base.__qualname__}
+        found = _timer_forms[key] = cast("type[NodeSettings]", type(base.__name__, (_TimerFields, base), attrs))
+    return found
+
+
+def timer_of(stored: dict[str, Any] | None) -> tuple[datetime.timedelta, str] | None:
+    """The delay and target rule label of a node's stored settings, or None
+    when it has no timer (no query, no form: a transition asks it)."""
+    if not stored:
+        return None
+    after, target = stored.get("timeout_after"), stored.get("timeout_rule")
+    if not after or not target or not isinstance(after, str):
+        return None
+    delay = parse_duration(after)
+    return (delay, target) if delay else None
 
 
 # -- stored JSON <-> Python values ----------------------------------------------------

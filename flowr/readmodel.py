@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Subquery
+from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from flowr import nodesettings, policy
@@ -33,6 +34,14 @@ from flowr.rules import Rule, get_rule, short_name
 
 #: The fields of a node row in the graph document, in order.
 NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", "removal", "state_count")
+
+
+def overdue_states(states: QuerySet[State], overdue: bool = True, now: Any = None) -> QuerySet[State]:
+    """``states`` whose timer is due (``overdue``) or not (no timer, or not
+    yet due): the one definition the admin's and the API's ``overdue``
+    filters ask (:func:`flowr.timers.due` fires the same States)."""
+    due = Q(cancelled__isnull=True, due_at__lte=now or timezone.now())
+    return states.filter(due) if overdue else states.exclude(due)
 
 
 def rule_ref(rule: type[Rule]) -> dict[str, str]:

@@ -121,6 +121,9 @@ class Rule(metaclass=RuleMeta):
       always run: they must not act outside the database.
     * ``Settings`` -- a :class:`flowr.NodeSettings` form: what people
       configure per node (see :mod:`flowr.nodesettings`).
+    * ``timeout_targets`` -- the children a timer may move a State to: each
+      node of the rule then has the settings ``timeout_after`` and
+      ``timeout_rule`` (see :mod:`flowr.timers`).
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -136,6 +139,9 @@ class Rule(metaclass=RuleMeta):
     #: the node settings people configure per node (a :class:`flowr.NodeSettings`
     #: form); guards and callbacks read them as ``state.settings``
     Settings: ClassVar[type[NodeSettings] | None] = None
+    #: the children a timeout may take (Rule classes or labels): the rule's
+    #: node settings then have ``timeout_after`` and ``timeout_rule``
+    timeout_targets: ClassVar[list[type[Rule] | str]] = []
 
     @classmethod
     def on_enter(cls, state: State) -> None:
@@ -191,6 +197,18 @@ def child_rules(rule: type[Rule]) -> tuple[type[Rule], ...]:
     for child in rule.children:
         resolved = get_rule(child) if isinstance(child, str) else child
         if is_rule_class(resolved):
+            found.setdefault(resolved.class_label, resolved)
+    return tuple(found.values())
+
+
+def timeout_target_rules(rule: type[Rule]) -> tuple[type[Rule], ...]:
+    """The rule's ``timeout_targets`` that resolve and are among its
+    children (the others are reported by check flowr.E011)."""
+    children = {child.class_label for child in child_rules(rule)}
+    found: dict[str, type[Rule]] = {}
+    for entry in getattr(rule, "timeout_targets", ()):
+        resolved = get_rule(entry) if isinstance(entry, str) else entry
+        if is_rule_class(resolved) and resolved.class_label in children:
             found.setdefault(resolved.class_label, resolved)
     return tuple(found.values())
 

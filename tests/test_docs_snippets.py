@@ -173,6 +173,11 @@ def setup_node_settings() -> dict[str, Any]:
     return {"__name__": "tests.docs_node_settings"}
 
 
+def setup_timers() -> dict[str, Any]:
+    # the page's rules must live in an installed app's module to resolve
+    return {"__name__": "tests.docs_timers"}
+
+
 SETUPS: dict[str, Callable[[], Any]] = {
     "api.md": setup_api,
     "commands.md": setup_lifecycle,
@@ -180,6 +185,7 @@ SETUPS: dict[str, Callable[[], Any]] = {
     "governance.md": setup_governance,
     "howto/concurrency.md": setup_concurrency,
     "howto/import-export.md": setup_import_export,
+    "howto/timers.md": setup_timers,
     "howto/versions.md": setup_lifecycle,
     "node-settings.md": setup_node_settings,
     "runtime.md": setup_runtime,

@@ -51,7 +51,7 @@ def failing_after(error: Exception, table: str) -> Iterator[None]:
 
     def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         result = execute(sql, params, many, context)
-        if marker in sql.replace("`", '"') or "flowr_move_v2(" in sql:
+        if marker in sql.replace("`", '"') or "flowr_move_v3(" in sql:
             raise error
         return result
 

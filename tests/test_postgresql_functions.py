@@ -22,6 +22,7 @@ functions = importlib.import_module("flowr.migrations.0002_postgresql_transition
 FROZEN_V1 = "f02dc2f14b49f2556a1cdf605f66a01f7b01356cf30d9cf5beed2c3cc366210a"  # migration 0002 as released
 FROZEN_V2 = "54bd5f76e2f016754176a783924373f39c7b5b4a1fce8ede91a57a9d5afbedb6"  # migration 0003's flowr_load_v2
 FROZEN_MOVE_V2 = "bf1cc48f6c146e7843e1bc8fb9eaf2f9e9676f8dbb330bece96f7d78dcef8874"  # migration 0006's flowr_move_v2
+FROZEN_MOVE_V3 = "6303327027b2dba457a7d95b13b8b9e08bbe2cf0d3a1722c9188f064aa5eb9a2"  # migration 0010's flowr_move_v3
 FROZEN_LOAD_V3 = "d9905fb7cc677b5a90437feba0d131a0aa85c868b021184484ea4cab885dbaf5"  # migration 0009's flowr_load_v3
 
 
@@ -84,7 +85,7 @@ def test_the_v2_move_function_is_frozen():
     """Migration 0006 replaces ``flowr_move_v1`` with this text (the history
     row's ``data``); the v1 texts above are untouched."""
     text = "\n".join(
-        [pgfunctions.MOVE_V2_SQL, pgfunctions.DROP_MOVE_V1, pgfunctions.DROP_MOVE_V2, pgfunctions.SIGNATURES[1]]
+        [pgfunctions.MOVE_V2_SQL, pgfunctions.DROP_MOVE_V1, pgfunctions.DROP_MOVE_V2, pgfunctions.MOVE_V2_SIGNATURE]
     )
     assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_MOVE_V2
     name, sql = pgfunctions.MOVE_V2_NAME, pgfunctions.MOVE_V2_SQL
@@ -93,6 +94,20 @@ def test_the_v2_move_function_is_frozen():
     for column in pgfunctions.HISTORY_COLUMNS:
         assert column in sql
     assert pgfunctions.HISTORY_COLUMNS == (*pgfunctions.V1_HISTORY_COLUMNS[:-1], "data", "created")
+
+
+def test_the_v3_move_function_is_frozen():
+    """Migration 0010 replaces ``flowr_move_v2`` with this text (the State's
+    timer set in the compare-and-set); the v2 text above is untouched."""
+    text = "\n".join(
+        [pgfunctions.MOVE_V3_SQL, pgfunctions.DROP_MOVE_V2, pgfunctions.DROP_MOVE_V3, pgfunctions.MOVE_V3_SIGNATURE]
+    )
+    assert hashlib.sha256(text.encode()).hexdigest() == FROZEN_MOVE_V3
+    name, sql = pgfunctions.MOVE_V3_NAME, pgfunctions.MOVE_V3_SQL
+    declared = sql.split(f"{name}(", 1)[1].split(")\nRETURNS", 1)[0]
+    assert [arg.split()[-1] for arg in declared.split(",")] == list(pgfunctions.MOVE_V3_ARGS)
+    assert "due_at = p_due_at, due_rule = p_due_rule" in sql
+    assert pgfunctions.SIGNATURES[1] == pgfunctions.MOVE_V3_SIGNATURE
 
 
 postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's functions")
@@ -121,7 +136,7 @@ def test_transitions_call_the_functions(fresh_lookup):
     state = State.start(flow)
     sql, row = moves(state)
     assert any(s.startswith("SELECT * FROM flowr_load_v3(") for s in sql)
-    assert any(s.startswith("SELECT * FROM flowr_move_v2(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_move_v3(") for s in sql)
     assert not any("WITH moved" in s for s in sql)
     assert (state.current_node_id, state.version) == (second.pk, 1)
     assert (row.seq, row.from_node_id, row.to_node_id) == (2, first.pk, second.pk)
@@ -136,13 +151,13 @@ def test_without_the_functions_the_statements_are_sent(fresh_lookup):
     with connection.schema_editor(atomic=False) as editor:  # inside the test's transaction: rolled back
         pgfunctions.drop(editor)
     sql, row = moves(state, Cycle2)
-    assert not any("flowr_load_v3" in s or "flowr_move_v2" in s for s in sql)
+    assert not any("flowr_load_v3" in s or "flowr_move_v3" in s for s in sql)
     assert any(s.startswith('WITH moved AS (UPDATE "flowr_state"') for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (second.pk, 2, second.pk)
     with connection.schema_editor(atomic=False) as editor:  # the functions again: found again
         pgfunctions.create(editor)
     sql, row = moves(state)
-    assert any(s.startswith("SELECT * FROM flowr_move_v2(") for s in sql)
+    assert any(s.startswith("SELECT * FROM flowr_move_v3(") for s in sql)
     assert (state.current_node_id, row.seq, row.to_node_id) == (third.pk, 3, third.pk)
 
 

@@ -407,7 +407,7 @@ def test_query_count_of_next_state(django_assert_num_queries):
         state.next_state()
     if connection.vendor == "postgresql":  # migration 0002's functions
         assert captured.captured_queries[1]["sql"].startswith("SELECT * FROM flowr_load_v3(")
-        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
+        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v3(")
     fresh = State.objects.get(pk=state.pk)
     with django_assert_num_queries(7 + one):  # + the current node, not cached yet
         fresh.next_state()
@@ -423,7 +423,7 @@ def test_note_data_and_an_actor_add_no_statement(django_assert_num_queries, djan
     with django_assert_num_queries(6 + one) as captured:
         state.next_state(actor=actor, note="why not", data={"why": ["not"], "n": 1.5})
     if connection.vendor == "postgresql":
-        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v2(")
+        assert captured.captured_queries[3]["sql"].startswith("SELECT * FROM flowr_move_v3(")
     row = state.history.last()
     assert (row.note, row.data, row.actor_id) == ("why not", {"why": ["not"], "n": 1.5}, actor.pk)
     with django_assert_num_queries(6 + one):

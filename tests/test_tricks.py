@@ -99,9 +99,9 @@ def test_pg_functions_switch():
     queries, _ = sqls(state.next_state)
     with tricks.disabled("pg_functions"):
         off, _ = sqls(lambda: state.next_state(rules.E))
-    assert not any("flowr_load_v3(" in q or "flowr_move_v2(" in q for q in off)
+    assert not any("flowr_load_v3(" in q or "flowr_move_v3(" in q for q in off)
     if connection.vendor == "postgresql" and pgfunctions.available(connection):
-        assert any("flowr_load_v3(" in q for q in queries) and any("flowr_move_v2(" in q for q in queries)
+        assert any("flowr_load_v3(" in q for q in queries) and any("flowr_move_v3(" in q for q in queries)
     state.refresh_from_db()
     assert state.current_node.rule_label == rules.E.class_label and state.version == 2
 

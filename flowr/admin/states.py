@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flowr import readmodel
 from flowr.admin.common import CSS, ReadOnlyAdmin, admin_url
 from flowr.admin.subjects import SubjectAutocompleteView, subject_search_admins
 from flowr.exceptions import FlowrError
@@ -79,11 +80,26 @@ def subject_display(state: State, user: Any) -> str:
     return str(subject)
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """States whose timer is due, or not (asked of the read model)."""
+
+    title = gettext_lazy("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[State]) -> QuerySet[State]:
+        if self.value() in ("yes", "no"):
+            return readmodel.overdue_states(queryset, self.value() == "yes")
+        return queryset
+
+
 @admin.register(State)
 class StateAdmin(admin.ModelAdmin):
     list_display = ["id", "flow", "current_rule", "subject_text", "updated", "advance"]
     list_display_links = ["id"]
-    list_filter = ["flow", "flow__rule_set", ("cancelled", admin.EmptyFieldListFilter)]
+    list_filter = ["flow", "flow__rule_set", ("cancelled", admin.EmptyFieldListFilter), OverdueFilter]
     list_select_related = ["flow", "current_node", "subject_content_type"]
     fields = readonly_fields = (
         "flow",
@@ -93,6 +109,8 @@ class StateAdmin(admin.ModelAdmin):
         "created",
         "updated",
         "cancelled",
+        "due_at",
+        "due_rule",
         "advance",
     )
     inlines = [StateHistoryInline]

@@ -43,3 +43,15 @@ def text(params: QueryDict, name: str) -> str | None:
     if value is not None and (problem := text_problem(value)):
         raise _invalid(name, _("The value %(problem)s.") % {"problem": problem})
     return value
+
+
+def boolean(params: QueryDict, name: str) -> bool | None:
+    """The parameter as ``true``/``false`` (or ``1``/``0``), None when absent."""
+    value = single(params, name)
+    if value is None:
+        return None
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise _invalid(name, _("Must be a valid boolean."))

@@ -547,6 +547,8 @@ class StateSerializer(serializers.ModelSerializer):
             "created",
             "updated",
             "cancelled",
+            "due_at",
+            "due_rule",
         ]
         read_only_fields = fields
 

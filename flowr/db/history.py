@@ -137,6 +137,7 @@ class HistoryWriter(Generic[M]):
         sql: Statements,
         row: M,
         update: list[Any] | None = None,
+        timer: tuple[Any, str] = (None, ""),
         **prepared: Any,
     ) -> bool:
         """Store ``row``; with ``update`` (the compare-and-set's parameters)
@@ -147,12 +148,14 @@ class HistoryWriter(Generic[M]):
         expects the row's, or the ``hand_statements`` trick is off (then the
         compare-and-set is an ORM ``update()`` setting ``updated`` to the
         row's ``created``, as a transition passes them).  ``prepared`` gives
-        values already made ready for the database.
+        values already made ready for the database; ``timer`` the State's new
+        ``due_at`` and ``due_rule`` as Python values (the ORM's way).
         """
         db = cursor.db.alias
         if not tricks.on.hand_statements:  # the ORM's way: update(), save()
             if update is not None:
-                target, _, state_pk, seen_node, seen_version = update
+                target, _, _, _, state_pk, seen_node, seen_version = update
+                due_at, due_rule = timer  # the Python values (``update`` holds them made ready)
                 state_model = self.related["state"].related_model
                 moved = (
                     state_model._default_manager.using(db)
@@ -161,6 +164,8 @@ class HistoryWriter(Generic[M]):
                         current_node_id=target,
                         version=models.F("version") + 1,
                         updated=row.serializable_value("created"),
+                        due_at=due_at,
+                        due_rule=due_rule,
                     )
                 )
                 if moved != 1:

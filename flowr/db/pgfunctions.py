@@ -11,7 +11,9 @@ from here, migration 0003 replaces ``flowr_load_v1`` with ``flowr_load_v2``
 (the node's path columns went), migration 0007 replaces ``flowr_move_v1``
 with ``flowr_move_v2`` (the history row's ``data`` column), migration 0009
 replaces ``flowr_load_v2`` with ``flowr_load_v3`` (the node data's
-``settings`` column), and a test holds their digests.  A change of
+``settings`` column), migration 0010 replaces ``flowr_move_v2`` with
+``flowr_move_v3`` (the State's timer: ``due_at`` and ``due_rule`` set in the
+compare-and-set), and a test holds their digests.  A change of
 the tables they touch adds new versions (new names, new constants here) in a
 new migration; the old texts stay as they are.
 """
@@ -48,8 +50,16 @@ MOVE_V2_ARGS = (*MOVE_ARGS[:-1], "jsonb", MOVE_ARGS[-1])
 V2_SIGNATURES = (f"{LOAD_NAME}({','.join(LOAD_ARGS)})", f"{MOVE_NAME}({','.join(MOVE_ARGS)})")
 V1_SIGNATURES = (f"{V1_LOAD_NAME}({','.join(LOAD_ARGS)})", V2_SIGNATURES[1])
 MOVE_V2_SIGNATURE = f"{MOVE_V2_NAME}({','.join(MOVE_V2_ARGS)})"
-# the functions a transition calls (migration 0009 on)
-SIGNATURES = (f"{LOAD_V3_NAME}({','.join(LOAD_ARGS)})", MOVE_V2_SIGNATURE)
+# the functions a transition called in migration 0009
+V3_SIGNATURES = (f"{LOAD_V3_NAME}({','.join(LOAD_ARGS)})", MOVE_V2_SIGNATURE)
+# migration 0010: the compare-and-set also sets the State's timer (due_at,
+# due_rule) after ``updated``: seven arguments before the history row's
+MOVE_V3_NAME = "flowr_move_v3"
+MOVE_V3_ARGS = (*MOVE_V2_ARGS[:2], "timestamptz", "varchar", *MOVE_V2_ARGS[2:])
+MOVE_V3_CAS_ARGS = 7
+MOVE_V3_SIGNATURE = f"{MOVE_V3_NAME}({','.join(MOVE_V3_ARGS)})"
+# the functions a transition calls (migration 0010 on)
+SIGNATURES = (V3_SIGNATURES[0], MOVE_V3_SIGNATURE)
 
 # The tables (State, Edge, Node, FlowNodeData, StateHistory) and columns the
 # functions were written for; LOAD returns the State's node and version, then
@@ -201,6 +211,39 @@ END
 $body$
 """
 
+# v3 (migration 0010): the compare-and-set sets the State's timer.
+MOVE_V3_SQL = """
+CREATE OR REPLACE FUNCTION flowr_move_v3(
+    p_target bigint, p_updated timestamptz, p_due_at timestamptz, p_due_rule varchar,
+    p_state bigint, p_seen_node bigint, p_seen_version integer,
+    h_state bigint, h_seq integer, h_kind varchar, h_from_node bigint, h_to_node bigint,
+    h_from_rule_label varchar, h_from_rule_name varchar, h_to_rule_label varchar, h_to_rule_name varchar,
+    h_actor anyelement, h_actor_repr varchar, h_note text, h_data jsonb, h_created timestamptz
+)
+RETURNS SETOF bigint
+LANGUAGE plpgsql AS $body$
+BEGIN
+    -- the compare-and-set (with the entered node's timer); the history row only if it matched
+    RETURN QUERY
+    WITH moved AS (
+        UPDATE flowr_state
+        SET current_node_id = p_target, version = version + 1, updated = p_updated,
+            due_at = p_due_at, due_rule = p_due_rule
+        WHERE id = p_state AND current_node_id = p_seen_node AND version = p_seen_version
+        RETURNING id
+    )
+    INSERT INTO flowr_statehistory (
+        state_id, seq, kind, from_node_id, to_node_id, from_rule_label, from_rule_name,
+        to_rule_label, to_rule_name, actor_id, actor_repr, note, data, created
+    )
+    SELECT h_state, h_seq, h_kind, h_from_node, h_to_node, h_from_rule_label, h_from_rule_name,
+           h_to_rule_label, h_to_rule_name, h_actor, h_actor_repr, h_note, h_data, h_created
+    FROM moved
+    RETURNING flowr_statehistory.id;
+END
+$body$
+"""
+
 V1_DROP_SQL = [
     f"DROP FUNCTION IF EXISTS {V1_LOAD_NAME}({', '.join(LOAD_ARGS)})",
     f"DROP FUNCTION IF EXISTS {MOVE_NAME}({', '.join(MOVE_ARGS)})",
@@ -210,7 +253,8 @@ DROP_LOAD_V2 = f"DROP FUNCTION IF EXISTS {LOAD_NAME}({', '.join(LOAD_ARGS)})"
 DROP_MOVE_V1 = V1_DROP_SQL[1]
 DROP_MOVE_V2 = f"DROP FUNCTION IF EXISTS {MOVE_V2_NAME}({', '.join(MOVE_V2_ARGS)})"
 DROP_LOAD_V3 = f"DROP FUNCTION IF EXISTS {LOAD_V3_NAME}({', '.join(LOAD_ARGS)})"
-DROP_SQL = [DROP_LOAD_V3, DROP_MOVE_V2]
+DROP_MOVE_V3 = f"DROP FUNCTION IF EXISTS {MOVE_V3_NAME}({', '.join(MOVE_V3_ARGS)})"
+DROP_SQL = [DROP_LOAD_V3, DROP_MOVE_V3]
 
 _FOUND = "_flowr_functions"  # where a connection keeps whether they exist
 
@@ -230,7 +274,7 @@ def calls(connection: BaseDatabaseWrapper, history_casts: Sequence[str]) -> tupl
     history = ["%s"] * len(HISTORY_COLUMNS)
     history[actor] = f"CAST(%s AS {history_casts[actor]})"
     load = f"SELECT * FROM {LOAD_V3_NAME}({', '.join(['%s'] * len(LOAD_ARGS))})"
-    move = f"SELECT * FROM {MOVE_V2_NAME}({', '.join(['%s'] * MOVE_CAS_ARGS + history)})"
+    move = f"SELECT * FROM {MOVE_V3_NAME}({', '.join(['%s'] * MOVE_V3_CAS_ARGS + history)})"
     return load, move
 
 
@@ -245,7 +289,7 @@ def _run(schema_editor: BaseDatabaseSchemaEditor, statements: Sequence[str]) -> 
 
 def create(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Create the current functions (PostgreSQL; elsewhere nothing)."""
-    _run(schema_editor, [LOAD_V3_SQL, MOVE_V2_SQL])
+    _run(schema_editor, [LOAD_V3_SQL, MOVE_V3_SQL])
 
 
 def drop(schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -291,6 +335,16 @@ def load_v2_to_v3(schema_editor: BaseDatabaseSchemaEditor) -> None:
 def load_v3_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Migration 0009 backwards (before the settings column goes): v2 again."""
     _run(schema_editor, [DROP_LOAD_V3, LOAD_SQL])
+
+
+def move_v2_to_v3(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0010: ``flowr_move_v2`` does not set the State's timer."""
+    _run(schema_editor, [DROP_MOVE_V2, MOVE_V3_SQL])
+
+
+def move_v3_to_v2(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Migration 0010 backwards (before the timer columns go): v2 again."""
+    _run(schema_editor, [DROP_MOVE_V3, MOVE_V2_SQL])
 
 
 def available(connection: BaseDatabaseWrapper) -> bool:

@@ -36,7 +36,9 @@ class Statements:
     load: str  # lock + re-check + the current node's children, in one
     lock: str | None  # the lock + re-check alone (MariaDB: no FOR UPDATE OF)
     children: str
-    update: str  # the compare-and-set: target, updated, State, seen node, seen version
+    # the compare-and-set: target, updated, due_at, due_rule (the entered
+    # node's timer), State, seen node, seen version
+    update: str
     insert: str
     data_names: list[str]
     node_names: list[str]
@@ -97,7 +99,8 @@ def build(tables: TransitionModels, db: str) -> Statements:
     check = f"SELECT {q('current_node_id')}, {q('version')} FROM {state} WHERE {q('id')} = %s"
     update = (
         f"UPDATE {state} SET {q('current_node_id')} = %s, {q('version')} = {q('version')} + 1, "
-        f"{q('updated')} = %s WHERE {q('id')} = %s AND {q('current_node_id')} = %s AND {q('version')} = %s"
+        f"{q('updated')} = %s, {q('due_at')} = %s, {q('due_rule')} = %s "
+        f"WHERE {q('id')} = %s AND {q('current_node_id')} = %s AND {q('version')} = %s"
     )
     move = load_call = move_call = union_load = None
     child_columns = len(data_fields) + len(node_fields)

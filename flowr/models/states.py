@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from flowr import callbacks, edits, governance, guards, signals
+from flowr import callbacks, edits, governance, guards, nodesettings, signals
 from flowr import rules as rule_registry
 from flowr.db import transitions, tricks
 from flowr.db.history import FIRST_SEQ, HistoryWriter, next_seq
@@ -140,6 +140,16 @@ def _node_data(db: str, sql: transitions.Statements, row: tuple[Any, ...]) -> Fl
     return data
 
 
+def timer_of(data: FlowNodeData, now: Any) -> tuple[Any, str]:
+    """The ``(due_at, due_rule)`` a State entering ``data`` at ``now`` takes:
+    its rule's timer when the node sets one (no query: the settings came
+    with the node), else ``(None, "")``."""
+    found = nodesettings.timer_of(data.settings) if data.settings else None
+    if found is None or not getattr(rule_registry.get_rule(data.rule_label), "timeout_targets", None):
+        return None, ""
+    return now + found[0], found[1]
+
+
 # -- models ------------------------------------------------------------------------
 
 
@@ -201,6 +211,11 @@ class State(models.Model):
     # set once by cancel(): the State then takes no more moves and no longer
     # freezes its flow
     cancelled = models.DateTimeField(_("cancelled"), null=True, blank=True, editable=False)
+    # the current node's timer (issue 17): when the timeout is due and the
+    # rule it takes; set by the move that enters the node, in its own
+    # compare-and-set, cleared by the move that leaves it
+    due_at = models.DateTimeField(_("due"), null=True, blank=True, editable=False)
+    due_rule = models.CharField(_("due rule"), max_length=255, blank=True, default="", editable=False)
 
     objects = StateQuerySet.as_manager()
 
@@ -208,7 +223,11 @@ class State(models.Model):
         verbose_name = _("state")
         verbose_name_plural = _("states")
         ordering = ["-updated", "-pk"]
-        indexes = [models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject")]
+        indexes = [
+            models.Index(fields=["subject_content_type", "subject_id"], name="flowr_state_subject"),
+            # "due before now": only the States with a timer are in it
+            SetOnlyIndex(fields=["due_at"], name="flowr_state_due"),
+        ]
         permissions = [("jump_state", "Can move a state to any node"), ("cancel_state", "Can cancel a state")]
 
     def __str__(self) -> str:
@@ -327,6 +346,7 @@ class State(models.Model):
             governance.check_start(flow, db)
             rule = root.rule
             state = cls(flow=flow, current_node=root)
+            state.due_at, state.due_rule = timer_of(root, timezone.now())
             if subject is not None:
                 state.subject = subject
             state.save(force_insert=True, using=db)
@@ -436,10 +456,17 @@ class State(models.Model):
     def _snapshot(self) -> tuple[Any, ...]:
         """What :meth:`_restore` puts back."""
         node = self._state.fields_cache.get("current_node")
-        return (self.current_node_id, self.version, self.updated, node, self.cancelled)
+        return (self.current_node_id, self.version, self.updated, node, self.cancelled, self.due_at, self.due_rule)
 
     def _restore(
-        self, node_id: int, version: int, updated: Any, node: FlowNodeData | None, cancelled: Any = None
+        self,
+        node_id: int,
+        version: int,
+        updated: Any,
+        node: FlowNodeData | None,
+        cancelled: Any = None,
+        due_at: Any = None,
+        due_rule: str = "",
     ) -> None:
         """Put the in-memory fields back after a failed (or rolled back) move."""
         if node is not None and node.pk == node_id:
@@ -447,6 +474,7 @@ class State(models.Model):
         else:
             self.current_node_id = node_id
         self.version, self.updated, self.cancelled = version, updated, cancelled
+        self.due_at, self.due_rule = due_at, due_rule
 
     def _transition(self, choice: type[Rule] | str | None, actor: Any, note: str, data: Any, db: str) -> StateHistory:
         seen = (self.current_node_id, self.version)
@@ -496,13 +524,14 @@ class State(models.Model):
             type(self)
             ._default_manager.using(db)
             .filter(pk=self.pk, current_node_id=seen[0], version=seen[1], cancelled__isnull=True)
-            .update(cancelled=now, version=F("version") + 1, updated=now)
+            .update(cancelled=now, version=F("version") + 1, updated=now, due_at=None, due_rule="")
         )
         if changed != 1:
             raise ConcurrentTransition(
                 gettext("State %(id)s moved during the cancel; try again") % {"id": self.pk}, state=self
             )
         self.version, self.updated, self.cancelled = seen[1] + 1, now, now
+        self.due_at, self.due_rule = None, ""
         try:
             row = StateHistory.record(
                 self,
@@ -575,11 +604,15 @@ class State(models.Model):
         stamp = _UPDATED.get_db_prep_value(now, cursor.db)
         seq = next_seq(seen[1])
         row = _HISTORY.build(self, seq, current, target, actor, kind, note, now, data)
+        due_at, due_rule = timer_of(target, now)
+        due = _DUE_AT.get_db_prep_value(due_at, cursor.db)
         # moved before the write: save() receivers see it so; next_state()
         # puts it back if the write fails
         self.current_node, self.version, self.updated = target, seen[1] + 1, now
+        self.due_at, self.due_rule = due_at, due_rule
+        update = [target.pk, stamp, due, due_rule, self.pk, *seen]
         try:
-            if _HISTORY.write(cursor, _statements(db), row, [target.pk, stamp, self.pk, *seen], created=stamp):
+            if _HISTORY.write(cursor, _statements(db), row, update, timer=(due_at, due_rule), created=stamp):
                 return row
         except IntegrityError as exc:
             raise ConcurrentTransition(
@@ -744,6 +777,7 @@ def _shown_rule(label: str, stored_name: str) -> str:
 
 
 _UPDATED = State._meta.get_field("updated")
+_DUE_AT = State._meta.get_field("due_at")
 _DATA_ENCODER = StateHistory._meta.get_field("data").encoder
 _HISTORY: HistoryWriter[StateHistory] = HistoryWriter(StateHistory)
 _TABLES = transitions.TransitionModels(State, Edge, Node, FlowNodeData, StateHistory)

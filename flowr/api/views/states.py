@@ -14,7 +14,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from flowr import export
+from flowr import export, readmodel
 from flowr.api import params as query
 from flowr.api.openapi import DIAGRAM_RESPONSES
 from flowr.api.serializers import (
@@ -45,6 +45,9 @@ FILTERS = [
     OpenApiParameter("subject_type", str, description='Only States of subjects of this model ("app_label.model").'),
     OpenApiParameter(
         "subject_id", str, description="Only States of subjects with this id (of any type, or of subject_type)."
+    ),
+    OpenApiParameter(
+        "overdue", bool, description="true: only running States whose timer is due; false: only the others."
     ),
 ]
 
@@ -89,6 +92,9 @@ class StateViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             states = states.filter(subject_content_type=subject_content_type(kind, self.request.user))
         if subject is not None:
             states = states.filter(subject_id=subject)
+        overdue = query.boolean(params, "overdue")
+        if overdue is not None:
+            states = readmodel.overdue_states(states, overdue)
         return states
 
     input_serializers = {
