@@ -19,7 +19,6 @@ None when there is none, so the lists are enough to turn ``a`` into ``b``.
 from __future__ import annotations
 
 import json
-
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
