@@ -39,9 +39,7 @@ def node_facts(graph_id: int, db: str) -> dict[int, dict[str, Any]]:
     from flowr.models import FlowNodeData
 
     rows = (
-        FlowNodeData.objects.using(db)
-        .filter(node__graph_id=graph_id)
-        .values_list("node_id", "rule_label", "settings")
+        FlowNodeData.objects.using(db).filter(node__graph_id=graph_id).values_list("node_id", "rule_label", "settings")
     )
     return {node: {"rule": label, "settings": settings or {}} for node, label, settings in rows}
 
