@@ -18,17 +18,19 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from flowr import checks, nodesettings, timers
+from flowr import checks, nodesettings, readmodel, timers
 from flowr.db import tricks
 from flowr.exceptions import ConcurrentTransition, InvalidSettings
 from flowr.export import ImportErrors, export_flow, import_flow, validate_document
 from flowr.models import FlowNodeData, State
+from flowr.readmodel import FlowGraph
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,
     client_for_fixture,
     users_fixture,
 )
+from tests.graph_document import graph_nodes
 from tests.testapp.timer_rules import (
     TimerAnswered,
     TimerClosed,
@@ -310,3 +312,50 @@ def test_fire_all_retries_a_batch_a_deadlock_rolled_back(monkeypatch):
     monkeypatch.setattr(timers, "fire_due", lambda *a, **k: (_ for _ in ()).throw(OperationalError("disk I/O error")))
     with pytest.raises(OperationalError):
         timers.fire_all()  # not a lock error: raised
+
+
+# -- 5. surfaces: the graph document and the node detail carry the timer ------------------------
+
+
+def test_the_graph_document_and_node_detail_carry_each_timer(api, django_assert_num_queries):
+    flow, waiting = timer_flow()
+    set_timer(waiting)
+    reminded = flow.root_data.add_child_rule(TimerReminded)
+    reminded.set_settings({"timeout_after": 90})
+    flow = type(flow).objects.select_related("state_graph", "rule_set").get(pk=flow.pk)
+    with django_assert_num_queries(2):  # the timers come in the nodes' query
+        graph = FlowGraph.load(flow)
+    document = graph.as_json()
+    assert document["timers"] == [
+        {
+            "after": "P3DT00H00M00S",
+            "seconds": THREE_DAYS,
+            "rule": TimerEscalated.class_label,
+            "rule_name": str(TimerEscalated.verbose_name),
+            "text": f"times out after 3 days to {TimerEscalated.verbose_name}",
+        },
+        {
+            "after": "P0DT00H01M30S",
+            "seconds": 90,
+            "rule": TimerClosed.class_label,
+            "rule_name": str(TimerClosed.verbose_name),
+            "text": f"times out after 1 minute, 30 seconds to {TimerClosed.verbose_name}",
+        },
+    ]
+    nodes = graph_nodes(api.get(f"{API}/flows/{flow.pk}/graph/").json())
+    with_timer = {pk: node["timer"]["text"] for pk, node in nodes.items() if node["timer"]}
+    assert with_timer == {
+        waiting.node_id: document["timers"][0]["text"],
+        reminded.node_id: document["timers"][1]["text"],
+    }
+    detail = api.get(f"{API}/nodes/{waiting.node_id}/").json()
+    assert detail["timer"] == document["timers"][0] and nodes[waiting.node_id]["timer"] == detail["timer"]
+    assert api.get(f"{API}/nodes/{flow.root_data.node_id}/").json()["timer"] is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1, "1 second"), (3600, "1 hour"), (90061, "1 day, 1 hour, 1 minute, 1 second"), (172800, "2 days")],
+)
+def test_delay_text(seconds, text):
+    assert readmodel.delay_text(datetime.timedelta(seconds=seconds)) == text
