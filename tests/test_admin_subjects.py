@@ -366,6 +366,9 @@ def test_the_change_page_shows_the_due_time_and_rule_in_the_same_queries(
     text = " ".join(shown.group(1).split())
     when = date_format(timezone.localtime(due), "DATETIME_FORMAT")
     assert text == f"Times out on {when} to {Rejected.verbose_name}."
+    State.objects.filter(pk=submitted.pk).update(due_rule="")  # a reminder (issue 17): no rule
+    html = _page_queries(boss, change_url(ticket), django_assert_num_queries, counted)
+    assert f'<p class="flowr-due">Reminder on {when}.</p>' in html
     State.objects.filter(pk=submitted.pk).update(cancelled=timezone.now())  # a cancelled State has no timer to show
     assert 'class="flowr-due"' not in boss.get(change_url(ticket)).content.decode()
 
