@@ -44,6 +44,7 @@ from django.db import OperationalError, connections, router, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from flowr import callbacks
 from flowr.db.locks import lock_error_kind
 from flowr.exceptions import ConcurrentTransition, FlowrError
 from flowr.models import FlowNodeData, State
@@ -169,7 +170,7 @@ def _remind(state: State, db: str, report: FireReport) -> None:
             state.due_at, state.due_rule = due_at, due_rule
             rule = get_rule(node.rule_label)
             if rule is not None:
-                rule.on_timer(state, timer)
+                callbacks.call(rule, "on_timer", state, timer)
             timer_fired.send(sender=State, state=state, rule=rule, timer=timer)
     except Exception:
         state.due_at, state.due_rule = timer.due_at, ""
@@ -177,6 +178,19 @@ def _remind(state: State, db: str, report: FireReport) -> None:
         logger.exception("reminder of State %s failed; it fires again at the next call", state.pk)
     else:
         report.reminded += 1
+
+
+def fire_state(state: State, now: datetime.datetime | None = None, using: str | None = None) -> FireReport:
+    """Fire the timer of one State if it is due at ``now`` (the simulator's
+    fast-forward); the same moves and reminders as :func:`fire_due`, without
+    a lock: the caller's transaction holds the State."""
+    db = using or router.db_for_write(State)
+    report = FireReport()
+    found = due(now, db).filter(pk=state.pk).select_related("current_node").first()
+    if found is not None:
+        with transaction.atomic(using=db):
+            _fire(found, db, report)
+    return report
 
 
 #: how many batches in a row :func:`fire_all` retries after a lock error

@@ -900,6 +900,9 @@ class SimulatedStepSerializer(serializers.Serializer):
     taken = serializers.IntegerField(allow_null=True)
     error = SimulationErrorSerializer(allow_null=True)
     reached = serializers.BooleanField()
+    timers = serializers.ListField(
+        child=serializers.CharField(), help_text="The timers fired here (fast-forward), in order."
+    )
 
 
 class SimulatedPathSerializer(serializers.Serializer):
