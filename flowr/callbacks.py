@@ -1,4 +1,5 @@
-"""Calling a rule's ``on_enter`` / ``on_leave``: the one place a transition does it.
+"""Calling a rule's ``on_enter`` / ``on_leave`` (and ``on_timer``): the one place a transition
+(and a reminder) does it.
 
 Normally a callback is simply called.  The simulator (:mod:`flowr.simulator`)
 installs an *observer* for the duration of a simulation: it is called
@@ -18,19 +19,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flowr.rules import Rule
 
-#: ``(rule, hook, state)``; ``hook`` is ``"on_enter"`` or ``"on_leave"``
-Observer = Callable[["type[Rule]", str, Any], None]
+#: ``(rule, hook, state, *args)``; ``hook`` is ``"on_enter"``, ``"on_leave"``
+#: or ``"on_timer"`` (``args``: the timer)
+Observer = Callable[..., None]
 
 _observer: ContextVar[Observer | None] = ContextVar("flowr_callback_observer", default=None)
 
 
-def call(rule: type[Rule], hook: str, state: Any) -> None:
+def call(rule: type[Rule], hook: str, state: Any, *args: Any) -> None:
     """Run ``rule``'s ``hook`` for ``state`` (or hand it to the observer)."""
     observer = _observer.get()
     if observer is None:
-        getattr(rule, hook)(state)
+        getattr(rule, hook)(state, *args)
     else:
-        observer(rule, hook, state)
+        observer(rule, hook, state, *args)
 
 
 @contextmanager

@@ -76,11 +76,14 @@ def upgraded(form_class: type[NodeSettings], data: dict[str, Any]) -> dict[str, 
 def form_of(rule: type[Rule] | None) -> type[NodeSettings] | None:
     """The rule's ``Settings`` form, or None when it declares none.  A rule
     with ``timeout_targets`` gets its form (or an empty one) with the timer
-    fields ``timeout_after`` and ``timeout_rule`` added (:func:`timer_form`)."""
+    fields ``timeout_after`` and ``timeout_rule`` added (:func:`timer_form`);
+    one with ``reminders = True`` gets ``remind_after`` (:func:`reminder_form`)."""
     found = getattr(rule, "Settings", None)
     declared = found if isinstance(found, type) and issubclass(found, NodeSettings) else None
     if rule is not None and getattr(rule, "timeout_targets", None):
-        return timer_form(rule, declared or NodeSettings)
+        declared = timer_form(rule, declared or NodeSettings)
+    if rule is not None and getattr(rule, "reminders", False):
+        declared = reminder_form(declared or NodeSettings)
     return declared
 
 
@@ -133,6 +136,46 @@ def timer_form(rule: type[Rule], base: type[NodeSettings]) -> type[NodeSettings]
         attrs = {"timeout_rule": field, "__module__": base.__module__, "__qualname__": base.__qualname__}
         found = _timer_forms[key] = cast("type[NodeSettings]", type(base.__name__, (_TimerFields, base), attrs))
     return found
+
+
+class _ReminderFields(NodeSettings):
+    """The reminder field a rule with ``reminders = True`` adds to its settings."""
+
+    remind_after = forms.DurationField(
+        required=False,
+        label=_lazy("Remind after"),
+        help_text=_lazy(
+            "How long a State may wait here before its rule is reminded, once, without moving it (seconds or ISO 8601)."
+        ),
+    )
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        after = self.cleaned_data.get("remind_after")
+        if after is not None and after <= datetime.timedelta(0):
+            self.add_error("remind_after", gettext("A reminder must come later than zero."))
+        return data
+
+
+_reminder_forms: dict[type[NodeSettings], type[NodeSettings]] = {}
+
+
+def reminder_form(base: type[NodeSettings]) -> type[NodeSettings]:
+    """``base`` with the field ``remind_after`` (a duration, empty: no
+    reminder).  Cached per base."""
+    found = _reminder_forms.get(base)
+    if found is None:
+        attrs = {"__module__": base.__module__, "__qualname__": base.__qualname__}
+        found = _reminder_forms[base] = cast("type[NodeSettings]", type(base.__name__, (_ReminderFields, base), attrs))
+    return found
+
+
+def reminder_of(stored: dict[str, Any] | None) -> datetime.timedelta | None:
+    """The reminder delay of a node's stored settings, or None (no query)."""
+    after = stored.get("remind_after") if stored else None
+    if not after or not isinstance(after, str):
+        return None
+    return parse_duration(after) or None
 
 
 def timer_of(stored: dict[str, Any] | None) -> tuple[datetime.timedelta, str] | None:

@@ -15,13 +15,16 @@ Which nodes can be removed comes from the graph's dominator tree
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.db.models import F, ForeignKey, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.duration import duration_iso_string
+from django.utils.translation import gettext, ngettext
 
 from flowr import nodesettings, policy
 from flowr.db import tricks
@@ -33,7 +36,36 @@ from flowr.models.graph import _collector_paused_in
 from flowr.rules import Rule, get_rule, short_name
 
 #: The fields of a node row in the graph document, in order.
-NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", "removal", "state_count")
+NODE_COLUMNS = ("node", "backbone_parent", "children", "rule", "child_options", "removal", "state_count", "timer")
+
+
+def delay_text(delay: datetime.timedelta) -> str:
+    """A delay in words: "3 days", "1 day, 2 hours", "90 seconds" -> "1 minute, 30 seconds"."""
+    seconds = int(delay.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [
+        ngettext("%(n)d day", "%(n)d days", days) % {"n": days} if days else "",
+        ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours} if hours else "",
+        ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes} if minutes else "",
+        ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds} if seconds else "",
+    ]
+    return ", ".join(part for part in parts if part)
+
+
+def timer_facts(delay: datetime.timedelta, target: str) -> dict[str, Any]:
+    """What the surfaces show of a node's timer: the ``timers`` entries of
+    the graph document and a node's ``timer``."""
+    rule = get_rule(target)
+    name = str(rule.verbose_name) if rule is not None else short_name(target)
+    return {
+        "after": duration_iso_string(delay),
+        "seconds": int(delay.total_seconds()),
+        "rule": target,
+        "rule_name": name,
+        "text": gettext("times out after %(delay)s to %(rule)s") % {"delay": delay_text(delay), "rule": name},
+    }
 
 
 def overdue_states(states: QuerySet[State], overdue: bool = True, now: Any = None) -> QuerySet[State]:
@@ -72,6 +104,7 @@ class FlowGraph:
     labels: dict[int, str]  # node pk -> rule label, in tree order
     edges: list[tuple[int, int, bool | int]]  # (source, target, backbone), creation order
     state_counts: dict[int, int]  # node pk -> States standing on it
+    timers: dict[int, tuple[datetime.timedelta, str]] = field(default_factory=dict)  # node pk -> its timer
     index: EdgeIndex = field(init=False)
     tree: Tree = field(init=False)
     root: int = field(init=False)  # the root node's pk (0: the flow has no graph)
@@ -110,22 +143,32 @@ class FlowGraph:
         )
         rows = (
             FlowNodeData.objects.filter(node__graph_id=flow.state_graph_id)
-            .annotate(state_count=Subquery(states, output_field=IntegerField()))
+            .annotate(
+                state_count=Subquery(states, output_field=IntegerField()),
+                # the timer as a transition reads it (nodesettings.timer_of), in the same query
+                timeout_after=KeyTextTransform("timeout_after", "settings"),
+                timeout_rule=KeyTextTransform("timeout_rule", "settings"),
+            )
             .order_by()
-            .values_list("node_id", "rule_label", "state_count")
+            .values_list("node_id", "rule_label", "state_count", "timeout_after", "timeout_rule")
         )
         labels: dict[int, str] = {}
         counts: dict[int, int] = {}
-        for node, label, n in driver_rows(rows):
+        timers: dict[int, tuple[datetime.timedelta, str]] = {}
+        for node, label, n, after, target in driver_rows(rows):
             labels[node] = label
             if n:
                 counts[node] = n
+            if after:
+                timer = nodesettings.timer_of({"timeout_after": after, "timeout_rule": target})
+                if timer is not None:
+                    timers[node] = timer
         edges = driver_rows(
             Edge.objects.filter(graph_id=flow.state_graph_id)
             .order_by("pk")
             .values_list("source_id", "target_id", "backbone")
         )
-        return cls(flow=flow, labels=labels, edges=edges, state_counts=counts)
+        return cls(flow=flow, labels=labels, edges=edges, state_counts=counts, timers=timers)
 
     @property
     def frozen(self) -> bool:
@@ -228,7 +271,13 @@ class FlowGraph:
             "full_reason": options.reason,
             "children": list(children),
             "state_count": self.state_counts.get(pk, 0),
+            "timer": self.timer(pk),
         }
+
+    def timer(self, pk: int) -> dict[str, Any] | None:
+        """The node's timer (:func:`timer_facts`), or None."""
+        found = self.timers.get(pk)
+        return timer_facts(*found) if found else None
 
     def prune_list(self, pk: int) -> list[int]:
         """What pruning ``pk`` removes: itself and what it reaches without
@@ -355,6 +404,8 @@ class FlowGraph:
         option_of: dict[tuple[str, tuple[str | None, ...]], int] = {}
         options: dict[policy.ChildOptions, int] = {}
         removals: dict[int, int] = {}  # nodes cut off by removing it (-1: the root) -> index
+        timer_of = self.timers.get
+        timers: dict[tuple[datetime.timedelta, str], int] = {}  # (delay, target) -> index
         no_children: list[int] = []
         nodes = []
         for pk, label in self.labels.items():
@@ -371,7 +422,9 @@ class FlowGraph:
             removal = removals.get(cut)
             if removal is None:
                 removal = removals[cut] = len(removals)
-            nodes.append([pk, parent_of.get(pk), kids, rule, option, removal, counts.get(pk, 0)])
+            found = timer_of(pk)
+            timer = None if found is None else timers.setdefault(found, len(timers))
+            nodes.append([pk, parent_of.get(pk), kids, rule, option, removal, counts.get(pk, 0), timer])
         return {
             "flow": self.flow_summary(),
             "rules": [self.rule_facts(label) for label in rules],
@@ -380,6 +433,7 @@ class FlowGraph:
                 for answer in options
             ],
             "removals": [self._removal_entry(cut) for cut in removals],
+            "timers": [timer_facts(*found) for found in timers],
             "node_columns": list(NODE_COLUMNS),
             "nodes": nodes,
         }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from flowr.models import FlowNodeData, State
     from flowr.nodesettings import NodeSettings
+    from flowr.timers import Timer
 
 _registry: dict[str, type[Rule]] = {}
 
@@ -124,6 +125,10 @@ class Rule(metaclass=RuleMeta):
     * ``timeout_targets`` -- the children a timer may move a State to: each
       node of the rule then has the settings ``timeout_after`` and
       ``timeout_rule`` (see :mod:`flowr.timers`).
+    * ``reminders`` -- ``True``: each node of the rule has the setting
+      ``remind_after``; a State that waits that long there gets one
+      :meth:`on_timer` call (and a ``timer_fired`` signal) per entry,
+      without moving.
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -142,10 +147,20 @@ class Rule(metaclass=RuleMeta):
     #: the children a timeout may take (Rule classes or labels): the rule's
     #: node settings then have ``timeout_after`` and ``timeout_rule``
     timeout_targets: ClassVar[list[type[Rule] | str]] = []
+    #: True: the rule's node settings have ``remind_after`` (a reminder that
+    #: calls :meth:`on_timer` once per entry, without moving the State)
+    reminders: ClassVar[bool] = False
 
     @classmethod
     def on_enter(cls, state: State) -> None:
         """Called when a State enters a node with this rule."""
+
+    @classmethod
+    def on_timer(cls, state: State, timer: Timer) -> None:
+        """Called when a reminder of a State at a node with this rule fires
+        (``timer.kind == "reminder"``); the State does not move.  Runs in
+        the firing transaction: raising rolls the reminder back (it fires
+        again at the next call)."""
 
     @classmethod
     def on_leave(cls, state: State) -> None:

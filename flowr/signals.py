@@ -39,6 +39,13 @@ history row's ``kind`` is ``"jump"``).  A cancel
 ``state``, ``actor`` and ``history`` (the ``"cancel"`` row), robustly like
 ``transition_committed``.
 
+``timer_fired`` is sent, with ``sender=State``, when a reminder fires
+(:mod:`flowr.timers`; the State does not move), right after the rule's
+``on_timer``, inside the firing transaction (raising rolls the reminder
+back: it fires again at the next call), with ``state``, ``rule`` (the
+Rule class of the node, ``None`` when missing) and ``timer`` (a
+:class:`flowr.timers.Timer`).
+
 A receiver (or a rule callback) must not move the State being moved: that
 raises :class:`~flowr.exceptions.ReentrantTransition`.  From
 ``transition_committed`` it may: the transition is over by then.
@@ -52,3 +59,4 @@ pre_transition = Signal()
 post_transition = Signal()
 transition_committed = Signal()
 state_cancelled = Signal()
+timer_fired = Signal()

@@ -19,6 +19,7 @@ the answer the admin and the API show.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, router, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
-from flowr import callbacks
+from flowr import callbacks, timers
 from flowr.exceptions import ChoiceNotInFlow, FlowrError
 from flowr.models import Flow, FlowNodeData, State
 from flowr.rules import short_name
@@ -115,6 +117,10 @@ class Step:
     taken: int | None = None
     error: SimulationError | None = None
     reached: bool = True
+    #: the timers fired here (``simulate(now=...)``), in order: ``"reminder"``,
+    #: ``"timeout"`` (``taken`` is then its target), or ``"<kind> refused"`` /
+    #: ``"<kind> failed"``
+    timers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,7 @@ def simulate(
     choices: Sequence[str | int] | None = None,
     explore: bool = False,
     max_steps: int = 100,
+    now: datetime.datetime | None = None,
 ) -> SimulationReport:
     """Run ``flow`` for real and keep nothing; see the module's docstring.
 
@@ -187,8 +194,15 @@ def simulate(
     :param choices: the children to take, in order
     :param explore: walk every branch
     :param max_steps: transitions per path, at least 0
+    :param now: fast-forward (not with ``explore``): at each node the State
+        first waits for its timers (:mod:`flowr.timers`) that are due by
+        ``now``, counted from when it entered the node in simulated time
+        (a timeout's time, or the simulation's start), and they fire
+        (reminders call ``on_timer``; a timeout moves the State); then the
+        walk takes its next choice
     :raises ValueError: ``max_steps`` is not a non-negative integer, a
-        choice is neither a string nor an integer, or ``subject`` is unsaved
+        choice is neither a string nor an integer, ``subject`` is unsaved,
+        ``now`` is not an aware datetime or comes with ``explore``
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
         raise ValueError(f"max_steps must be an integer >= 0, not {max_steps!r}")
@@ -197,11 +211,15 @@ def simulate(
         raise ValueError("choices must be rule labels, rule names or node ids")
     if subject is not None and subject.pk is None:
         raise ValueError("subject must be a saved model instance")
+    if now is not None and (not isinstance(now, datetime.datetime) or timezone.is_naive(now)):
+        raise ValueError(f"now must be an aware datetime, not {now!r}")
+    if now is not None and explore:
+        raise ValueError("now (fast-forward) walks one path: it cannot be used with explore")
     db = router.db_for_write(State)
     with _content_types_kept(db), transaction.atomic(using=db):
         try:
             fresh = Flow.objects.using(db).select_related("state_graph").get(pk=flow.pk)
-            run = _Run(fresh, subject, actor, db, max_steps)
+            run = _Run(fresh, subject, actor, db, max_steps, now)
             with callbacks.observed(run.observe):
                 return run.explore() if explore else run.walk(wanted)
         finally:
@@ -234,20 +252,24 @@ class _Frame:
 class _Run:
     """One simulation: the flow (a fresh copy), its nodes and the callbacks seen."""
 
-    def __init__(self, flow: Flow, subject: models.Model | None, actor: Any, db: str, max_steps: int) -> None:
+    def __init__(
+        self, flow: Flow, subject: models.Model | None, actor: Any, db: str, max_steps: int, now: Any = None
+    ) -> None:
         self.flow, self.actor, self.db, self.max_steps = flow, actor, db, max_steps
+        self.now: datetime.datetime | None = now
+        self.entered: datetime.datetime | None = None  # when the State entered its node, simulated time
         self.subject = type(subject)._default_manager.using(db).get(pk=subject.pk) if subject is not None else None
         # read first: a guard's failed query may leave the transaction unusable
         self.nodes = flow.nodes_data()
         self.calls: list[CallbackCall] = []
 
-    def observe(self, rule: type[Rule], hook: str, state: Any) -> None:
+    def observe(self, rule: type[Rule], hook: str, state: Any, *args: Any) -> None:
         """The callback observer: skip unsafe rules, record the others."""
         if not getattr(rule, "simulation_safe", True):
             self.calls.append(CallbackCall(rule.class_label, hook, SKIPPED))
             return
         try:
-            getattr(rule, hook)(state)
+            getattr(rule, hook)(state, *args)
         except BaseException:
             self.calls.append(CallbackCall(rule.class_label, hook, RAISED))
             raise
@@ -288,8 +310,11 @@ class _Run:
         steps = [step]
         if state is None:
             return self.report([SimulatedPath(steps, ERROR)], explore=False)
+        self.entered = state.updated
         outcome = None
         while outcome is None:
+            if self.now is not None and steps[-1].error is None:
+                state = self.fast_forward(state, steps)
             step = steps[-1]
             outcome = _stopped(step, len(steps) - 1, self.max_steps)
             if outcome is not None:
@@ -317,6 +342,33 @@ class _Run:
                 steps[-1] = dataclasses.replace(step, taken=taken)
                 steps.append(result)
         return self.report([SimulatedPath(steps, outcome)], explore=False)
+
+    def fast_forward(self, state: State, steps: list[Step]) -> State:
+        """Fire the State's timers due by ``now`` in simulated time, each as
+        of its own due time; a timeout is a step.  The State as it is after."""
+        assert self.now is not None and self.entered is not None  # walk() sets them
+        while state.due_at is not None and len(steps) - 1 < self.max_steps:
+            due = self.entered + (state.due_at - state.updated)  # the delay, from the simulated entry
+            if due > self.now:
+                break
+            kind = "timeout" if state.due_rule else "reminder"
+            report = timers.fire_state(state, now=state.due_at, using=self.db)
+            fresh = self.fresh(state.pk)
+            step = steps[-1]
+            if report.fired:
+                steps[-1] = dataclasses.replace(step, taken=fresh.current_node.node_id, timers=[*step.timers, kind])
+                self.entered = due
+                steps.append(self.arrived(fresh))
+            elif report.reminded:
+                calls = [*step.callbacks, *self.taken_calls()]
+                steps[-1] = dataclasses.replace(step, callbacks=calls, timers=[*step.timers, kind])
+            else:
+                what = "refused" if report.refused else "failed"
+                steps[-1] = dataclasses.replace(step, timers=[*step.timers, f"{kind} {what}"])
+                self.taken_calls()
+                return fresh
+            state = fresh
+        return state
 
     # -- every walk -------------------------------------------------------------
     def explore(self) -> SimulationReport:

@@ -19,6 +19,15 @@ has come, once each:
   the flow) is *refused*: the timer is cleared so that it does not fire
   again, and logged.
 
+A node of a rule with ``reminders = True`` may also set ``remind_after``:
+entering it then stores the reminder's time in ``due_at`` with an empty
+``due_rule`` (a reminder does not move the State) when it comes before the
+timeout.  Firing a reminder calls the rule's ``on_timer(state, timer)`` and
+sends :data:`flowr.signals.timer_fired`, and sets ``due_at`` and
+``due_rule`` to the node's timeout (counted from the entry, the State's
+``updated``) or clears them, in one compare-and-set on the version it
+read: a reminder fires once per entry, and not at all if the State moved.
+
 Timers missed while no worker ran fire at the next call: ``due_at`` stays
 set until a move clears it.  Run it from cron (``manage.py
 flowr_fire_timers``) or as a task (:mod:`flowr.tasks`).
@@ -35,14 +44,31 @@ from django.db import OperationalError, connections, router, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from flowr import callbacks
 from flowr.db.locks import lock_error_kind
 from flowr.exceptions import ConcurrentTransition, FlowrError
-from flowr.models import State
+from flowr.models import FlowNodeData, State
+from flowr.models.states import timer_of
+from flowr.rules import get_rule
+from flowr.signals import timer_fired
 
 logger = logging.getLogger("flowr")
 
 #: what a timeout's history row carries in ``data``
 TIMEOUT_DATA = {"timeout": True}
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A timer that fired without moving its State: what ``Rule.on_timer``
+    and the ``timer_fired`` signal receive."""
+
+    #: ``"reminder"``
+    kind: str
+    #: when it was due
+    due_at: datetime.datetime
+    #: the node the State stands on (its ``settings`` hold ``remind_after``)
+    node: FlowNodeData
 
 
 @dataclass
@@ -57,11 +83,13 @@ class FireReport:
     refused: int = 0
     #: timeouts whose move raised an error that is not a refusal (kept: they fire again)
     failed: int = 0
+    #: reminders fired (their States did not move)
+    reminded: int = 0
 
     @property
     def claimed(self) -> int:
         """How many due States the call looked at."""
-        return self.fired + self.dropped + self.refused + self.failed
+        return self.fired + self.dropped + self.refused + self.failed + self.reminded
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -103,6 +131,9 @@ def fire_due(now: datetime.datetime | None = None, batch: int = 100, using: str 
 
 
 def _fire(state: State, db: str, report: FireReport) -> None:
+    if not state.due_rule:
+        _remind(state, db, report)
+        return
     try:
         state._next(state.due_rule, None, "", dict(TIMEOUT_DATA))
     except ConcurrentTransition:
@@ -116,6 +147,50 @@ def _fire(state: State, db: str, report: FireReport) -> None:
         logger.exception("timeout of State %s to %s failed; it fires again at the next call", state.pk, state.due_rule)
     else:
         report.fired += 1
+
+
+def _remind(state: State, db: str, report: FireReport) -> None:
+    """Fire the reminder of ``state`` (due, ``due_rule`` empty), in its own savepoint."""
+    node = state.current_node
+    if state.due_at is None:  # claimed as due: never; a caller's stale object
+        return
+    timer = Timer(kind="reminder", due_at=state.due_at, node=node)
+    due_at, due_rule = timer_of(node, state.updated, reminded=True)  # the timeout, counted from the entry
+    try:
+        with transaction.atomic(using=db):
+            # the compare-and-set: nothing happens if the State moved since it was read
+            claimed = (
+                State.objects.using(db)
+                .filter(pk=state.pk, version=state.version, due_at=timer.due_at, due_rule="")
+                .update(due_at=due_at, due_rule=due_rule)
+            )
+            if not claimed:
+                report.dropped += 1
+                return
+            state.due_at, state.due_rule = due_at, due_rule
+            rule = get_rule(node.rule_label)
+            if rule is not None:
+                callbacks.call(rule, "on_timer", state, timer)
+            timer_fired.send(sender=State, state=state, rule=rule, timer=timer)
+    except Exception:
+        state.due_at, state.due_rule = timer.due_at, ""
+        report.failed += 1
+        logger.exception("reminder of State %s failed; it fires again at the next call", state.pk)
+    else:
+        report.reminded += 1
+
+
+def fire_state(state: State, now: datetime.datetime | None = None, using: str | None = None) -> FireReport:
+    """Fire the timer of one State if it is due at ``now`` (the simulator's
+    fast-forward); the same moves and reminders as :func:`fire_due`, without
+    a lock: the caller's transaction holds the State."""
+    db = using or router.db_for_write(State)
+    report = FireReport()
+    found = due(now, db).filter(pk=state.pk).select_related("current_node").first()
+    if found is not None:
+        with transaction.atomic(using=db):
+            _fire(found, db, report)
+    return report
 
 
 #: how many batches in a row :func:`fire_all` retries after a lock error

@@ -34,6 +34,7 @@ def graph_nodes(document: dict[str, Any]) -> dict[int, dict[str, Any]]:
             "full_reason": options["full_reason"],
             "children": node["children"],
             "state_count": node["state_count"],
+            "timer": None if node["timer"] is None else document["timers"][node["timer"]],
         }
     return found
 

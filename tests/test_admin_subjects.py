@@ -4,6 +4,7 @@ and the SUBJECT_MODELS system check."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from django.contrib.auth.models import Permission, User
 from django.core.checks import run_checks
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from flowr.checks import check_subject_models
 from flowr.models import Flow, RuleSet, State
@@ -347,6 +350,27 @@ def test_change_page_queries_do_not_grow_with_states(
         more.next_state()
     html = _page_queries(boss, change_url(ticket), django_assert_num_queries, counted)
     assert html.count('class="flowr-subject-state"') == 5
+
+
+def test_the_change_page_shows_the_due_time_and_rule_in_the_same_queries(
+    boss: Client, ticket: Ticket, submitted: State, django_assert_num_queries: Any
+) -> None:
+    boss.get(change_url(ticket))  # warm the caches (content types, session)
+    counted = _count(boss, change_url(ticket))
+    assert 'class="flowr-due"' not in boss.get(change_url(ticket)).content.decode()  # no timer: nothing shown
+    due = timezone.now() + datetime.timedelta(days=3)
+    State.objects.filter(pk=submitted.pk).update(due_at=due, due_rule=Rejected.class_label)
+    html = _page_queries(boss, change_url(ticket), django_assert_num_queries, counted)
+    shown = re.search(r'<p class="flowr-due">(.*?)</p>', html, re.S)
+    assert shown is not None
+    text = " ".join(shown.group(1).split())
+    when = date_format(timezone.localtime(due), "DATETIME_FORMAT")
+    assert text == f"Times out on {when} to {Rejected.verbose_name}."
+    State.objects.filter(pk=submitted.pk).update(due_rule="")  # a reminder (issue 17): no rule
+    html = _page_queries(boss, change_url(ticket), django_assert_num_queries, counted)
+    assert f'<p class="flowr-due">Reminder on {when}.</p>' in html
+    State.objects.filter(pk=submitted.pk).update(cancelled=timezone.now())  # a cancelled State has no timer to show
+    assert 'class="flowr-due"' not in boss.get(change_url(ticket)).content.decode()
 
 
 def test_change_list_queries_do_not_grow_with_rows(boss: Client, flow: Flow, django_assert_num_queries: Any) -> None:

@@ -116,6 +116,7 @@ def test_graph_document_says_what_node_detail_says(api, rule_set):
         "child_options",
         "removal",
         "state_count",
+        "timer",
     ]
     nodes = graph_nodes(body)
     assert len(nodes) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from io import StringIO
 from typing import Any
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from flowr.models import Flow
+from flowr.models import Flow, State
 from flowr.testing import build_flow, flow_nodes
 from tests import sim_rules as sr
 from tests.api_fixtures import snapshot
 from tests.testapp.models import CallbackLog, Ticket
+from tests.testapp.timer_rules import reminder_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +91,23 @@ def test_bad_arguments_are_command_errors(flow: Flow, capsys: Any) -> None:
         run(str(flow.pk), "--format", "xml")
     with pytest.raises(CommandError):
         run("abc")
+
+
+def test_now_fast_forwards_the_timers() -> None:
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 3600, "timeout_after": 7200})
+    escalated = flow_nodes(flow)["TimerEscalated"].node_id
+    when = (timezone.localtime() + datetime.timedelta(days=1)).replace(tzinfo=None).isoformat(timespec="minutes")
+    lines = run(str(flow.pk), "--now", when).splitlines()
+    assert "       on_timer tests.testapp.timer_rules.TimerNudged: ran" in lines
+    assert ["       timer: reminder", "       timer: timeout"] == [line for line in lines if "timer: " in line]
+    assert any(
+        line.startswith(f"       -> #{escalated} ") and line.endswith("<- taken by the timeout") for line in lines
+    )
+    assert "timer: " not in run(str(flow.pk))  # without --now nothing fires
+    for bad in ("tomorrow", "2026-13-45T10:00"):
+        with pytest.raises(CommandError, match="--now must be an ISO 8601"):
+            run(str(flow.pk), "--now", bad)
+    with pytest.raises(CommandError, match="--explore"):
+        run(str(flow.pk), "--now", when, "--explore")
+    assert State.objects.count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -9,14 +10,16 @@ import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.utils import timezone
 
 import flowr
 from flowr import signals
 from flowr.models import Flow, State
-from flowr.simulator import BLOCKED, END, ERROR, LOOP, MAX_STEPS, RAISED, RAN, SKIPPED, SimulationReport
+from flowr.simulator import BLOCKED, END, ERROR, LOOP, MAX_STEPS, RAISED, RAN, SKIPPED, CallbackCall, SimulationReport
 from flowr.testing import build_flow, flow_nodes
 from tests import sim_rules as sr
 from tests.testapp.models import Ticket
+from tests.testapp.timer_rules import TimerNudged, reminder_flow
 
 TEXT = "SimStart > SimReview > (SimApprove | SimReject > @SimReview | SimEscalate | SimMail | SimBoom)"
 LABEL = "tests.sim_rules."
@@ -363,3 +366,41 @@ def test_bad_choices_and_unsaved_subject(flow: Flow) -> None:
         flowr.simulate(flow, choices=[None])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="saved"):
         flowr.simulate(flow, subject=Ticket(title="unsaved"))
+
+
+# -- fast-forward (issue 17): the timers due by ``now`` fire ------------------------------------
+
+
+@pytest.fixture
+def nudged_flow(db: Any) -> Flow:
+    TimerNudged.timers.clear()
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 3600, "timeout_after": 7200})
+    return flow
+
+
+def _rules(report: SimulationReport) -> list[str]:
+    return [step.node.rule_label.rsplit(".", 1)[1] for step in report.steps]
+
+
+def test_fast_forward_fires_the_timers_due_by_now_and_keeps_nothing(nudged_flow: Flow) -> None:
+    plain = flowr.simulate(nudged_flow)
+    assert _rules(plain) == ["TimerNudgeStart", "TimerNudged", "TimerAnswered", "TimerClosed"]
+    assert all(step.timers == [] for step in plain.steps)
+    later = flowr.simulate(nudged_flow, now=timezone.now() + datetime.timedelta(hours=3))
+    assert _rules(later) == ["TimerNudgeStart", "TimerNudged", "TimerEscalated", "TimerClosed"]
+    waited = later.steps[1]
+    assert waited.timers == ["reminder", "timeout"] and waited.taken == later.steps[2].node.id
+    assert CallbackCall(TimerNudged.class_label, "on_timer", RAN) in waited.callbacks
+    assert len(TimerNudged.timers) == 1 and later.outcome == END
+    sooner = flowr.simulate(nudged_flow, now=timezone.now() + datetime.timedelta(minutes=90))
+    assert sooner.steps[1].timers == ["reminder"]  # the timeout is not due yet: the walk goes on
+    assert _rules(sooner)[2] == "TimerAnswered"
+    assert State.objects.count() == 0 and json.loads(json.dumps(later.as_dict()))["paths"][0]["steps"][1]["timers"]
+
+
+def test_fast_forward_refuses_a_naive_time_and_explore(nudged_flow: Flow) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        flowr.simulate(nudged_flow, now=datetime.datetime(2030, 1, 1))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="explore"):
+        flowr.simulate(nudged_flow, explore=True, now=timezone.now())

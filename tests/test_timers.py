@@ -18,24 +18,29 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from flowr import checks, nodesettings, timers
+from flowr import checks, nodesettings, readmodel, timers
 from flowr.db import tricks
 from flowr.exceptions import ConcurrentTransition, InvalidSettings
 from flowr.export import ImportErrors, export_flow, import_flow, validate_document
 from flowr.models import FlowNodeData, State
+from flowr.readmodel import FlowGraph
+from flowr.signals import timer_fired
 from tests.api_fixtures import (  # noqa: F401  (fixtures)
     API,
     api_fixture,
     client_for_fixture,
     users_fixture,
 )
+from tests.graph_document import graph_nodes
 from tests.testapp.timer_rules import (
     TimerAnswered,
     TimerClosed,
     TimerEscalated,
+    TimerNudged,
     TimerOpened,
     TimerReminded,
     TimerWaiting,
+    reminder_flow,
     timer_flow,
 )
 
@@ -216,7 +221,8 @@ def later(seconds: int = 61) -> datetime.datetime:
 
 def test_fire_due_moves_due_states_once_and_records_a_timeout():
     states, _waiting = waiting_states(3)
-    assert timers.fire_due().as_dict() == {"fired": 0, "dropped": 0, "refused": 0, "failed": 0}  # not due yet
+    nothing = {"fired": 0, "dropped": 0, "refused": 0, "failed": 0, "reminded": 0}
+    assert timers.fire_due().as_dict() == nothing  # not due yet
     assert list(timers.due(later())) == sorted(states, key=lambda s: (s.due_at, s.pk))
     report = timers.fire_due(now=later(), batch=2)
     assert (report.fired, report.claimed) == (2, 2)
@@ -232,7 +238,8 @@ def test_a_person_who_moved_first_wins_and_the_timer_is_dropped():
     states, _waiting = waiting_states(2)
     stale = State.objects.get(pk=states[0].pk)
     states[0].next_state(TimerAnswered)  # the person: the timer is cleared by the move
-    assert timers.fire_due(now=later()).as_dict() == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0}
+    fired = timers.fire_due(now=later()).as_dict()
+    assert fired == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0, "reminded": 0}
     stale.due_at = timezone.now()  # a worker that read the State before the person moved it
     report = timers.FireReport()
     timers._fire(stale, "default", report)
@@ -259,7 +266,7 @@ def test_the_command_fires_and_reports(capsys):
     states, _waiting = waiting_states(2, seconds=1)
     State.objects.filter(pk__in=[s.pk for s in states]).update(due_at=timezone.now() - datetime.timedelta(hours=1))
     call_command("flowr_fire_timers", "--batch", "1")
-    assert capsys.readouterr().out.strip() == "fired 2, dropped 0 (moved first), refused 0, failed 0"
+    assert capsys.readouterr().out.strip() == "fired 2, dropped 0 (moved first), refused 0, failed 0, reminded 0"
     with pytest.raises(CommandError):
         call_command("flowr_fire_timers", "--batch", "0")
 
@@ -272,7 +279,7 @@ def test_the_task_fires_the_due_timers(settings):
     states, _waiting = waiting_states(1)
     State.objects.filter(pk=states[0].pk).update(due_at=timezone.now())
     result = tasks.fire_timers.enqueue(batch=10)
-    assert result.return_value == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0}
+    assert result.return_value == {"fired": 1, "dropped": 0, "refused": 0, "failed": 0, "reminded": 0}
 
 
 # -- surfaces: the overdue filter -------------------------------------------------------------
@@ -310,3 +317,133 @@ def test_fire_all_retries_a_batch_a_deadlock_rolled_back(monkeypatch):
     monkeypatch.setattr(timers, "fire_due", lambda *a, **k: (_ for _ in ()).throw(OperationalError("disk I/O error")))
     with pytest.raises(OperationalError):
         timers.fire_all()  # not a lock error: raised
+
+
+# -- 5. surfaces: the graph document and the node detail carry the timer ------------------------
+
+
+def test_the_graph_document_and_node_detail_carry_each_timer(api, django_assert_num_queries):
+    flow, waiting = timer_flow()
+    set_timer(waiting)
+    reminded = flow.root_data.add_child_rule(TimerReminded)
+    reminded.set_settings({"timeout_after": 90})
+    flow = type(flow).objects.select_related("state_graph", "rule_set").get(pk=flow.pk)
+    with django_assert_num_queries(2):  # the timers come in the nodes' query
+        graph = FlowGraph.load(flow)
+    document = graph.as_json()
+    assert document["timers"] == [
+        {
+            "after": "P3DT00H00M00S",
+            "seconds": THREE_DAYS,
+            "rule": TimerEscalated.class_label,
+            "rule_name": str(TimerEscalated.verbose_name),
+            "text": f"times out after 3 days to {TimerEscalated.verbose_name}",
+        },
+        {
+            "after": "P0DT00H01M30S",
+            "seconds": 90,
+            "rule": TimerClosed.class_label,
+            "rule_name": str(TimerClosed.verbose_name),
+            "text": f"times out after 1 minute, 30 seconds to {TimerClosed.verbose_name}",
+        },
+    ]
+    nodes = graph_nodes(api.get(f"{API}/flows/{flow.pk}/graph/").json())
+    with_timer = {pk: node["timer"]["text"] for pk, node in nodes.items() if node["timer"]}
+    assert with_timer == {
+        waiting.node_id: document["timers"][0]["text"],
+        reminded.node_id: document["timers"][1]["text"],
+    }
+    detail = api.get(f"{API}/nodes/{waiting.node_id}/").json()
+    assert detail["timer"] == document["timers"][0] and nodes[waiting.node_id]["timer"] == detail["timer"]
+    assert api.get(f"{API}/nodes/{flow.root_data.node_id}/").json()["timer"] is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1, "1 second"), (3600, "1 hour"), (90061, "1 day, 1 hour, 1 minute, 1 second"), (172800, "2 days")],
+)
+def test_delay_text(seconds, text):
+    assert readmodel.delay_text(datetime.timedelta(seconds=seconds)) == text
+
+
+# -- 6. reminders: on_timer and timer_fired, once per entry, the State does not move -------------
+
+
+@pytest.fixture
+def nudges():
+    TimerNudged.timers.clear()
+    TimerNudged.fail = False
+    signals: list[tuple[int, object, str]] = []
+
+    def receive(sender, state, rule, timer, **kwargs):
+        signals.append((state.pk, rule, timer.kind))
+
+    timer_fired.connect(receive)
+    yield signals
+    timer_fired.disconnect(receive)
+    TimerNudged.fail = False
+
+
+def test_reminders_add_remind_after_to_the_settings():
+    _flow, nudged = reminder_flow()
+    form = nodesettings.form_of(TimerNudged)
+    assert form is not None and {"remind_after", "timeout_after", "timeout_rule"} <= set(form.base_fields)
+    assert "remind_after" not in nodesettings.form_of(TimerWaiting).base_fields
+    for bad in ("soon", 0):
+        with pytest.raises(InvalidSettings) as refused:
+            nudged.set_settings({"remind_after": bad})
+        assert set(refused.value.problems) == {"remind_after"}
+    assert stored(nudged) == {}
+    nudged.set_settings({"remind_after": 3600})
+    assert stored(nudged)["remind_after"] == "P0DT01H00M00S"
+
+
+def test_a_reminder_fires_once_per_entry_without_moving_then_the_timeout(nudges):
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 60, "timeout_after": 120})
+    state = State.start(flow).next_state()
+    assert (state.due_rule, state.due_at - state.updated) == ("", datetime.timedelta(seconds=60))
+    version = state.version
+    report = timers.fire_all(now=later(61))
+    assert report.as_dict() == {"fired": 0, "dropped": 0, "refused": 0, "failed": 0, "reminded": 1}
+    assert TimerNudged.timers == [(state.pk, "reminder", TimerNudged.class_label)]
+    assert nudges == [(state.pk, TimerNudged, "reminder")]
+    state.refresh_from_db()
+    assert state.version == version and state.current_node.rule is TimerNudged  # not moved, no history row
+    assert state.history.count() == 2
+    assert state.due_rule == TimerEscalated.class_label
+    assert state.due_at - state.updated == datetime.timedelta(seconds=120)
+    assert timers.fire_all(now=later(61)).claimed == 0  # once per entry
+    assert timers.fire_all(now=later(121)).fired == 1
+    state.refresh_from_db()
+    assert state.current_node.rule is TimerEscalated and len(TimerNudged.timers) == 1
+
+
+def test_a_reminder_alone_clears_the_timer_and_one_after_the_timeout_never_fires(nudges):
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 60})
+    state = State.start(flow).next_state()
+    assert timers.fire_all(now=later(61)).reminded == 1
+    state.refresh_from_db()
+    assert (state.due_at, state.due_rule) == (None, "")
+    late_flow, late = reminder_flow("Late")
+    late.set_settings({"remind_after": 600, "timeout_after": 60})
+    other = State.start(late_flow).next_state()
+    assert other.due_rule == TimerEscalated.class_label  # the timeout comes first: no reminder
+    assert timers.fire_all(now=later(601)).as_dict()["fired"] == 1 and len(nudges) == 1
+
+
+def test_a_failing_reminder_fires_again_and_a_moved_state_drops_it(nudges):
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 60})
+    state = State.start(flow).next_state()
+    TimerNudged.fail = True
+    assert timers.fire_due(now=later(61)).failed == 1
+    state.refresh_from_db()
+    assert state.due_at is not None and state.due_rule == "" and nudges == []
+    TimerNudged.fail = False
+    stale = list(timers.due(later(61)))[0]
+    state.next_state(TimerAnswered)  # a person moves first
+    report = timers.FireReport()
+    timers._remind(stale, "default", report)
+    assert (report.dropped, report.reminded, nudges) == (1, 0, [])

@@ -419,6 +419,9 @@ class FlowrSubjectAdminMixin(_AdminBase):
                     "state": state,
                     "current": rule_display(state.current_node.rule_label),
                     "cancelled": cancelled,
+                    # the timer the last move set (cleared by the next move or a cancel); no rule: a reminder
+                    "due": bool(state.due_at) and not cancelled,
+                    "due_rule": rule_display(state.due_rule) if state.due_rule else None,
                     "options": [
                         {
                             "label": option.node.rule_label,

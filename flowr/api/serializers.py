@@ -364,6 +364,16 @@ class FlowSummarySerializer(serializers.Serializer):
 # -- nodes ---------------------------------------------------------------------
 
 
+class TimerSerializer(serializers.Serializer):
+    """A node's timer: how long a State may wait there, and where the timeout moves it."""
+
+    after = serializers.CharField(help_text="The delay, ISO 8601.")
+    seconds = serializers.IntegerField()
+    rule = serializers.CharField(help_text="The label of the rule the timeout moves the State to.")
+    rule_name = serializers.CharField()
+    text = serializers.CharField(help_text='In words: "times out after 3 days to Escalated".')
+
+
 class NodeDataSerializer(serializers.Serializer):
     """One node as the graph and node endpoints describe it."""
 
@@ -382,6 +392,7 @@ class NodeDataSerializer(serializers.Serializer):
     full_reason = serializers.CharField(allow_null=True)
     children = serializers.ListField(child=serializers.IntegerField())
     state_count = serializers.IntegerField()
+    timer = TimerSerializer(allow_null=True, help_text="The node's timer, null when it has none.")
 
 
 class GraphRuleSerializer(serializers.Serializer):
@@ -415,6 +426,7 @@ class FlowGraphSerializer(serializers.Serializer):
     rules = GraphRuleSerializer(many=True, help_text="Indexed by a node row's `rule`.")
     child_options = GraphChildOptionsSerializer(many=True, help_text="Indexed by a node row's `child_options`.")
     removals = GraphRemovalSerializer(many=True, help_text="Indexed by a node row's `removal`.")
+    timers = TimerSerializer(many=True, help_text="Indexed by a node row's `timer` (null: no timer).")
     node_columns = serializers.ListField(
         child=serializers.CharField(),
         help_text="The fields of a node row: " + ", ".join(NODE_COLUMNS) + ".",
@@ -425,7 +437,8 @@ class FlowGraphSerializer(serializers.Serializer):
             "One row per node, in tree order (the root first): the node's pk, the pk of the node it was "
             "created under (null for the root), its children's pks (one edge each: a backbone edge when "
             "the child's backbone_parent is this node, a link otherwise), then indexes into rules, "
-            "child_options and removals, and the number of States standing on it."
+            "child_options and removals, the number of States standing on it, and an index into timers "
+            "(null: no timer)."
         ),
     )
 
@@ -887,6 +900,9 @@ class SimulatedStepSerializer(serializers.Serializer):
     taken = serializers.IntegerField(allow_null=True)
     error = SimulationErrorSerializer(allow_null=True)
     reached = serializers.BooleanField()
+    timers = serializers.ListField(
+        child=serializers.CharField(), help_text="The timers fired here (fast-forward), in order."
+    )
 
 
 class SimulatedPathSerializer(serializers.Serializer):

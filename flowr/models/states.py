@@ -140,14 +140,22 @@ def _node_data(db: str, sql: transitions.Statements, row: tuple[Any, ...]) -> Fl
     return data
 
 
-def timer_of(data: FlowNodeData, now: Any) -> tuple[Any, str]:
-    """The ``(due_at, due_rule)`` a State entering ``data`` at ``now`` takes:
-    its rule's timer when the node sets one (no query: the settings came
-    with the node), else ``(None, "")``."""
-    found = nodesettings.timer_of(data.settings) if data.settings else None
-    if found is None or not getattr(rule_registry.get_rule(data.rule_label), "timeout_targets", None):
+def timer_of(data: FlowNodeData, now: Any, reminded: bool = False) -> tuple[Any, str]:
+    """The ``(due_at, due_rule)`` a State entering ``data`` at ``now`` takes
+    (no query: the settings came with the node): its reminder when the node
+    sets one that comes before the timeout (``due_rule`` empty: a reminder
+    does not move the State), else its timeout, else ``(None, "")``.  With
+    ``reminded`` (the reminder has fired) the timeout alone."""
+    if not data.settings:
         return None, ""
-    return now + found[0], found[1]
+    rule = rule_registry.get_rule(data.rule_label)
+    timeout = nodesettings.timer_of(data.settings) if getattr(rule, "timeout_targets", None) else None
+    remind = None if reminded or not getattr(rule, "reminders", False) else nodesettings.reminder_of(data.settings)
+    if remind is not None and (timeout is None or remind < timeout[0]):
+        return now + remind, ""
+    if timeout is None:
+        return None, ""
+    return now + timeout[0], timeout[1]
 
 
 # -- models ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class Command(BaseCommand):
             report = timers.fire_all(batch=batch, using=database)
             self.stdout.write(
                 f"fired {report.fired}, dropped {report.dropped} (moved first), "
-                f"refused {report.refused}, failed {report.failed}"
+                f"refused {report.refused}, failed {report.failed}, reminded {report.reminded}"
             )
             if loop is None:
                 return

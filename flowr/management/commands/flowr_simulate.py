@@ -1,8 +1,9 @@
 """``manage.py flowr_simulate FLOW_ID [--subject app_label.model:pk] [--choose CHILD ...] [--explore]
-[--max-steps N] [--format text|json]``: a dry run that keeps nothing (:func:`flowr.simulate`)."""
+[--max-steps N] [--now ISO_DATETIME] [--format text|json]``: a dry run that keeps nothing (:func:`flowr.simulate`)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -10,6 +11,8 @@ from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from flowr.models import Flow
 from flowr.simulator import CallbackCall, SimulatedPath, SimulationReport, Step, simulate
@@ -34,6 +37,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--explore", action="store_true", help="walk every branch (--choose is ignored)")
         parser.add_argument("--max-steps", type=int, default=100, dest="max_steps", help="transitions per path")
+        parser.add_argument(
+            "--now",
+            metavar="ISO_DATETIME",
+            help="fast-forward to this time: the timers due by then fire (e.g. 2026-12-03T09:00; not with --explore)",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text", help="output (default: text)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,14 +52,33 @@ class Command(BaseCommand):
         except Flow.DoesNotExist:
             raise CommandError(f"Flow {options['flow']} does not exist") from None
         subject = _subject(options["subject"]) if options["subject"] else None
+        now = _now(options["now"]) if options["now"] else None
+        if now is not None and options["explore"]:
+            raise CommandError("--now walks one path: it cannot be used with --explore")
         choices: list[str | int] = [int(c) if c.isdigit() else c for c in options["choose"]]
         report = simulate(
-            flow, subject=subject, choices=choices, explore=options["explore"], max_steps=options["max_steps"]
+            flow,
+            subject=subject,
+            choices=choices,
+            explore=options["explore"],
+            max_steps=options["max_steps"],
+            now=now,
         )
         if options["format"] == "json":
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         else:
             self.stdout.write("\n".join(render(report)))
+
+
+def _now(text: str) -> datetime.datetime:
+    """``--now``: an ISO 8601 date and time; without an offset, in the current time zone."""
+    try:
+        found = parse_datetime(text)
+    except ValueError:
+        found = None
+    if found is None:
+        raise CommandError(f"--now must be an ISO 8601 date and time (2026-12-03T09:00), not {text!r}")
+    return timezone.make_aware(found) if timezone.is_naive(found) else found
 
 
 def _subject(text: str) -> models.Model:
@@ -96,9 +123,11 @@ def _step(index: int, step: Step) -> list[str]:
     note = "" if step.reached else " (not reached)"
     lines = [f"  {index}. #{step.node.id} {step.node.rule_name} [{step.node.rule_label}]{note}"]
     lines.extend(_calls(step.callbacks))
+    lines.extend(f"       timer: {timer}" for timer in step.timers)
+    by_timeout = " by the timeout" if "timeout" in step.timers else ""
     for child in step.children:
         verdict = "allowed" if child.allowed else f"refused: {child.reason}"
-        taken = "  <- taken" if child.node.id == step.taken else ""
+        taken = f"  <- taken{by_timeout}" if child.node.id == step.taken else ""
         lines.append(f"       -> #{child.node.id} {child.node.rule_name}: {verdict}{taken}")
     if step.error is not None:
         lines.extend(_calls(step.error.callbacks))

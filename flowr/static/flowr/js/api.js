@@ -191,6 +191,7 @@ export function expandGraph(doc) {
         full_reason: options.full_reason,
         children,
         state_count: row[col.state_count],
+        timer: row[col.timer] === null ? null : doc.timers[row[col.timer]],
       },
     });
     for (const child of children) {

@@ -104,8 +104,12 @@ export const STYLE = [
   { selector: "edge.doomed", style: { "line-color": COLORS.doomed, "target-arrow-color": COLORS.doomed, width: 3 } },
 ];
 
+// A node with a timer wears a clock before its name; its tooltip (the
+// container's title while the pointer is on it) is the server's sentence.
+const CLOCK = "\u23f0";
+
 function displayLabel(data) {
-  const name = data.verbose_name || data.rule_name;
+  const name = data.timer ? `${CLOCK} ${data.verbose_name || data.rule_name}` : data.verbose_name || data.rule_name;
   return data.state_count ? `${name}\n\u25cf ${data.state_count}` : name;
 }
 
@@ -145,6 +149,13 @@ export class GraphView {
       pixelRatio: big ? 1 : "auto",
     });
     this.cy.on("tap", "node", (evt) => handlers.onNode && handlers.onNode(evt.target));
+    this.cy.on("mouseover", "node[?timer]", (evt) => {
+      const timer = evt.target.data("timer");
+      container.title = timer ? timer.text : "";
+    });
+    this.cy.on("mouseout", "node", () => {
+      container.title = "";
+    });
     this.cy.on("tap", (evt) => {
       if (evt.target === this.cy && handlers.onBackground) {
         handlers.onBackground();

@@ -26,6 +26,11 @@ function describe(data) {
   if (data.is_root) badges.push(badge(gettext("root"), "root"));
   if (data.multiple_paths) badges.push(badge(gettext("branching"), "branching"));
   if (data.missing_rule) badges.push(badge(gettext("missing rule"), "missing"));
+  if (data.timer) {
+    const clock = badge(`\u23f0 ${data.timer.text}`, "timer");
+    clock.title = data.timer.text;
+    badges.push(clock);
+  }
   if (data.state_count) {
     const here = ngettext("%(count)s state here", "%(count)s states here", data.state_count);
     badges.push(badge(interpolate(here, { count: data.state_count }), "states"));
