@@ -2,6 +2,7 @@
 ``sqlite`` (default), ``postgres`` or ``mariadb``; ``FLOWR_TEST_DB_NAME``
 overrides the database name (run several suites at once)."""
 
+import importlib.util
 import os
 import tempfile
 
@@ -77,6 +78,10 @@ INSTALLED_APPS = [
     # the test package itself, so rules defined in test modules resolve
     "tests",
 ]
+# flowr.tasks with the database task backend (django-tasks-db), when installed:
+# tests/test_tasks_workers.py runs its db_worker processes on the test database.
+if importlib.util.find_spec("django_tasks_db") is not None:
+    INSTALLED_APPS.append("django_tasks_db")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
