@@ -82,6 +82,13 @@ INSTALLED_APPS = [
 # tests/test_tasks_workers.py runs its db_worker processes on the test database.
 if importlib.util.find_spec("django_tasks_db") is not None:
     INSTALLED_APPS.append("django_tasks_db")
+# ... and with the RQ backend (django-tasks-rq) on Redis, a queue of this run's own.
+FLOWR_RQ_QUEUE = os.environ.get("FLOWR_RQ_QUEUE") or f"flowr-{_name}-{os.getpid()}"
+if importlib.util.find_spec("django_tasks_rq") is not None:
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    _redis = {"URL": os.environ.get("FLOWR_REDIS_URL", "redis://127.0.0.1:6379/0"), "DEFAULT_TIMEOUT": 120}
+    # "default": the connection django-tasks-rq reads results through
+    RQ_QUEUES = {FLOWR_RQ_QUEUE: _redis, "default": _redis}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
