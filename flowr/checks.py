@@ -34,6 +34,7 @@ from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, router, transaction
 from django.db.models import Count
+from django.utils.module_loading import import_string
 
 from flowr import guards, nodesettings, policy
 from flowr import rules as rule_registry
@@ -339,6 +340,32 @@ def _settings_warnings(db: str) -> list[CheckMessage]:
             id="flowr.W004",
         )
         for (graph, label, problem), ids in sorted(found.items())
+    ]
+
+
+@register("flowr")
+def check_timer_calendar(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E012: ``FLOWR["TIMER_CALENDAR"]`` imports and is callable."""
+    if not _wanted(app_configs):
+        return []
+    path = flowr_settings.TIMER_CALENDAR
+    if path is None:
+        return []
+    try:
+        found = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        problem = f"does not import ({exc})"
+    else:
+        problem = "" if callable(found) else "is not a callable"
+    if not problem:
+        return []
+    return [
+        Error(
+            f'FLOWR["TIMER_CALENDAR"] is {path!r}, which {problem}.',
+            hint='Name a callable (start, delay) -> datetime by its dotted path, e.g. "flowr.timers.working_days".',
+            obj="settings.FLOWR",
+            id="flowr.E012",
+        )
     ]
 
 

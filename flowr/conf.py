@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # publishing needs the flowr.publish_flow permission and a user who did
     # not make the flow's last edit
     "FOUR_EYES_PUBLISH": False,
+    # dotted path of a callable (start, delay) -> due datetime that computes
+    # every timer's due time (e.g. "flowr.timers.working_days"); None: start + delay
+    "TIMER_CALENDAR": None,
 }
 
 

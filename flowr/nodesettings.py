@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
@@ -31,9 +31,11 @@ from django.forms.utils import pretty_name
 from django.utils.dateparse import parse_duration
 from django.utils.duration import duration_iso_string
 from django.utils.functional import SimpleLazyObject
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _lazy
 
+from flowr.conf import settings as flowr_settings
 from flowr.exceptions import InvalidSettings
 
 if TYPE_CHECKING:
@@ -188,6 +190,31 @@ def timer_of(stored: dict[str, Any] | None) -> tuple[datetime.timedelta, str] | 
         return None
     delay = parse_duration(after)
     return (delay, target) if delay else None
+
+
+def calendar() -> Callable[[datetime.datetime, datetime.timedelta], datetime.datetime] | None:
+    """The callable ``FLOWR["TIMER_CALENDAR"]`` names, or None (the default:
+    plain addition); imported once per path (no query).
+
+    :raises ImportError: the path does not import (system check flowr.E012)
+    """
+    path = flowr_settings.TIMER_CALENDAR
+    if not path:
+        return None
+    if path not in _CALENDARS:
+        _CALENDARS[path] = import_string(path)
+    return _CALENDARS[path]
+
+
+_CALENDARS: dict[str, Callable[[datetime.datetime, datetime.timedelta], datetime.datetime]] = {}
+
+
+def due_time(start: datetime.datetime, delay: datetime.timedelta) -> datetime.datetime:
+    """When a timer of ``delay`` started at ``start`` is due: the one place
+    every timer (entering a node, a reminder's rescheduling, the simulator's
+    fast-forward) computes it, through ``FLOWR["TIMER_CALENDAR"]``."""
+    counted = calendar()
+    return start + delay if counted is None else counted(start, delay)
 
 
 # -- stored JSON <-> Python values ----------------------------------------------------

@@ -33,6 +33,7 @@ from django.utils.translation import gettext
 from flowr import callbacks, timers
 from flowr.exceptions import ChoiceNotInFlow, FlowrError
 from flowr.models import Flow, FlowNodeData, State
+from flowr.models.states import timer_of
 from flowr.rules import short_name
 
 if TYPE_CHECKING:
@@ -348,7 +349,10 @@ class _Run:
         of its own due time; a timeout is a step.  The State as it is after."""
         assert self.now is not None and self.entered is not None  # walk() sets them
         while state.due_at is not None and len(steps) - 1 < self.max_steps:
-            due = self.entered + (state.due_at - state.updated)  # the delay, from the simulated entry
+            # the timer's due time counted from the simulated entry, through the calendar
+            due, _ = timer_of(state.current_node, self.entered, reminded=bool(state.due_rule))
+            if due is None:  # the node's settings changed since the State entered it
+                due = self.entered + (state.due_at - state.updated)
             if due > self.now:
                 break
             kind = "timeout" if state.due_rule else "reminder"

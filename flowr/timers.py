@@ -218,3 +218,32 @@ def fire_all(now: datetime.datetime | None = None, batch: int = 100, using: str 
             setattr(total, name, getattr(total, name) + value)
         if report.claimed < batch or report.failed == report.claimed:
             return total
+
+
+#: the weekdays :func:`working_days` skips (``date.weekday()``: Saturday, Sunday)
+WEEKEND = frozenset({5, 6})
+
+
+def working_days(start: datetime.datetime, delay: datetime.timedelta) -> datetime.datetime:
+    """A business calendar for ``FLOWR["TIMER_CALENDAR"]``: the whole days of
+    ``delay`` count working days (Saturday and Sunday are skipped), the rest
+    (hours, minutes) is added as is.  A start on a weekend counts from the
+    next Monday at the same time.  Holidays: write your own callable that
+    calls this one's loop with your dates (see docs/howto/timers.md)."""
+    return add_working_days(start, delay, skip=lambda day: day.weekday() in WEEKEND)
+
+
+def add_working_days(
+    start: datetime.datetime, delay: datetime.timedelta, skip: Any = lambda day: day.weekday() in WEEKEND
+) -> datetime.datetime:
+    """``start`` plus ``delay`` where each whole day of ``delay`` is a day
+    ``skip(date)`` is false for; ``skip`` takes a ``datetime.date``."""
+    one = datetime.timedelta(days=1)
+    moment = start
+    while skip(moment.date()):
+        moment += one
+    for _ in range(delay.days):
+        moment += one
+        while skip(moment.date()):
+            moment += one
+    return moment + (delay - datetime.timedelta(days=delay.days))

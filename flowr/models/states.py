@@ -151,11 +151,13 @@ def timer_of(data: FlowNodeData, now: Any, reminded: bool = False) -> tuple[Any,
     rule = rule_registry.get_rule(data.rule_label)
     timeout = nodesettings.timer_of(data.settings) if getattr(rule, "timeout_targets", None) else None
     remind = None if reminded or not getattr(rule, "reminders", False) else nodesettings.reminder_of(data.settings)
-    if remind is not None and (timeout is None or remind < timeout[0]):
-        return now + remind, ""
+    timeout_at = None if timeout is None else nodesettings.due_time(now, timeout[0])
+    remind_at = None if remind is None else nodesettings.due_time(now, remind)
+    if remind_at is not None and (timeout_at is None or remind_at < timeout_at):
+        return remind_at, ""
     if timeout is None:
         return None, ""
-    return now + timeout[0], timeout[1]
+    return timeout_at, timeout[1]
 
 
 # -- models ------------------------------------------------------------------------
