@@ -344,6 +344,24 @@ def _settings_warnings(db: str) -> list[CheckMessage]:
 
 
 @register("flowr")
+def check_timeout_from(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """flowr.E013: a Rule's ``timeout_from`` is None or the name (a str) of a subject's method."""
+    configs = None if app_configs is None else list(app_configs)
+    return [
+        Error(
+            f"Rule {rule.class_label}: timeout_from is {rule.timeout_from!r}, which is not a method name.",
+            hint="Name (a str) the method of the State's subject that returns the timeout's due time.",
+            obj=rule,
+            id="flowr.E013",
+        )
+        for rule in rule_registry.all_rules()
+        if (configs is None or any(rule.__module__.startswith(c.name) for c in configs))
+        and getattr(rule, "timeout_from", None) is not None
+        and (not isinstance(rule.timeout_from, str) or not rule.timeout_from.isidentifier())
+    ]
+
+
+@register("flowr")
 def check_timer_calendar(app_configs: Iterable[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """flowr.E012: ``FLOWR["TIMER_CALENDAR"]`` imports and is callable."""
     if not _wanted(app_configs):

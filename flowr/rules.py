@@ -129,6 +129,9 @@ class Rule(metaclass=RuleMeta):
       ``remind_after``; a State that waits that long there gets one
       :meth:`on_timer` call (and a ``timer_fired`` signal) per entry,
       without moving.
+    * ``timeout_from`` -- the name of a method of the State's subject that
+      returns when the timeout is due (an aware datetime, or None: no
+      timer); it replaces ``timeout_after`` for States with such a subject.
 
     ``can_enter`` and ``can_leave`` may take the actor as a second argument
     (``def can_enter(cls, state, actor)``); guards taking the State alone
@@ -150,6 +153,9 @@ class Rule(metaclass=RuleMeta):
     #: True: the rule's node settings have ``remind_after`` (a reminder that
     #: calls :meth:`on_timer` once per entry, without moving the State)
     reminders: ClassVar[bool] = False
+    #: the name of a method of the State's subject returning the timeout's
+    #: due time (or None: no timer) in place of entry + ``timeout_after``
+    timeout_from: ClassVar[str | None] = None
 
     @classmethod
     def on_enter(cls, state: State) -> None:

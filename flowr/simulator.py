@@ -350,7 +350,7 @@ class _Run:
         assert self.now is not None and self.entered is not None  # walk() sets them
         while state.due_at is not None and len(steps) - 1 < self.max_steps:
             # the timer's due time counted from the simulated entry, through the calendar
-            due, _ = timer_of(state.current_node, self.entered, reminded=bool(state.due_rule))
+            due, _ = timer_of(state.current_node, self.entered, reminded=bool(state.due_rule), state=state)
             if due is None:  # the node's settings changed since the State entered it
                 due = self.entered + (state.due_at - state.updated)
             if due > self.now:

@@ -155,7 +155,7 @@ def _remind(state: State, db: str, report: FireReport) -> None:
     if state.due_at is None:  # claimed as due: never; a caller's stale object
         return
     timer = Timer(kind="reminder", due_at=state.due_at, node=node)
-    due_at, due_rule = timer_of(node, state.updated, reminded=True)  # the timeout, counted from the entry
+    due_at, due_rule = timer_of(node, state.updated, reminded=True, state=state)  # the timeout, counted from the entry
     try:
         with transaction.atomic(using=db):
             # the compare-and-set: nothing happens if the State moved since it was read

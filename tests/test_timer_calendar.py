@@ -14,7 +14,8 @@ from django.utils import timezone
 import flowr
 from flowr import checks, nodesettings, timers
 from flowr.models import State
-from tests.testapp.timer_rules import TimerEscalated, TimerNudged, reminder_flow, timer_flow
+from tests.testapp.models import Ticket
+from tests.testapp.timer_rules import TimerEscalated, TimerNudged, TimerWaiting, reminder_flow, timer_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +129,57 @@ def test_the_simulators_fast_forward_counts_through_the_calendar(calendar):
     later = flowr.simulate(flow, now=timezone.now() + datetime.timedelta(hours=5))
     assert later.steps[1].timers == ["reminder", "timeout"]
     assert State.objects.count() == 0
+
+
+# -- the due time from the subject (Rule.timeout_from) ----------------------------------------
+
+
+@pytest.fixture
+def deadline(monkeypatch):
+    """TimerWaiting takes its timeout from ``Ticket.deadline()``: the ticket's
+    ``status`` "none" means no deadline."""
+    due = timezone.now() + datetime.timedelta(days=10)
+
+    def ticket_deadline(ticket: Ticket) -> datetime.datetime | None:
+        return None if ticket.status == "none" else due
+
+    monkeypatch.setattr(TimerWaiting, "timeout_from", "deadline")
+    monkeypatch.setattr(Ticket, "deadline", ticket_deadline, raising=False)
+    return due
+
+
+def test_the_timeout_comes_from_the_subject(deadline):
+    flow, waiting = timer_flow()
+    waiting.set_settings({"timeout_after": 60, "timeout_rule": TimerEscalated.class_label})
+    ticket = Ticket.objects.create(title="late")
+    started = State.start(flow, subject=ticket)
+    fresh = State.objects.get(pk=started.pk).next_state()  # the subject not loaded: the move reads it
+    row = State.objects.get(pk=fresh.pk)
+    assert (row.due_at, row.due_rule, fresh.due_at) == (deadline, TimerEscalated.class_label, deadline)
+    assert timers.fire_all(now=deadline - datetime.timedelta(seconds=1)).claimed == 0
+    assert timers.fire_all(now=deadline).fired == 1
+    fresh.refresh_from_db()
+    assert fresh.current_node.rule is TimerEscalated
+    # without a subject, timeout_after counts as before
+    plain = State.start(flow).next_state()
+    assert plain.due_at - plain.updated == datetime.timedelta(seconds=60)
+
+
+def test_a_subject_without_a_due_time_sets_no_timer(deadline):
+    flow, waiting = timer_flow()
+    waiting.set_settings({"timeout_after": 60, "timeout_rule": TimerEscalated.class_label})
+    ticket = Ticket.objects.create(title="no deadline", status="none")
+    state = State.start(flow, subject=ticket).next_state()
+    assert State.objects.filter(pk=state.pk, due_at__isnull=True, due_rule="").exists()
+    assert (state.due_at, state.due_rule) == (None, "")
+
+
+def test_check_e013_timeout_from_is_a_method_name(monkeypatch):
+    assert checks.check_timeout_from() == []
+    monkeypatch.setattr(TimerWaiting, "timeout_from", "deadline")
+    assert checks.check_timeout_from() == []
+    for bad in (42, "not a name", ""):
+        monkeypatch.setattr(TimerWaiting, "timeout_from", bad)
+        messages = checks.check_timeout_from()
+        assert [m.id for m in messages] == ["flowr.E013"], bad
+        assert TimerWaiting.class_label in messages[0].msg

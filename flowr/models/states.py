@@ -140,24 +140,42 @@ def _node_data(db: str, sql: transitions.Statements, row: tuple[Any, ...]) -> Fl
     return data
 
 
-def timer_of(data: FlowNodeData, now: Any, reminded: bool = False) -> tuple[Any, str]:
+def timer_of(data: FlowNodeData, now: Any, reminded: bool = False, state: State | None = None) -> tuple[Any, str]:
     """The ``(due_at, due_rule)`` a State entering ``data`` at ``now`` takes
     (no query: the settings came with the node): its reminder when the node
     sets one that comes before the timeout (``due_rule`` empty: a reminder
     does not move the State), else its timeout, else ``(None, "")``.  With
-    ``reminded`` (the reminder has fired) the timeout alone."""
+    ``reminded`` (the reminder has fired) the timeout alone.  A rule's
+    ``timeout_from`` takes the timeout's time from ``state``'s subject
+    (loading the subject if it is not loaded yet)."""
     if not data.settings:
         return None, ""
     rule = rule_registry.get_rule(data.rule_label)
     timeout = nodesettings.timer_of(data.settings) if getattr(rule, "timeout_targets", None) else None
     remind = None if reminded or not getattr(rule, "reminders", False) else nodesettings.reminder_of(data.settings)
     timeout_at = None if timeout is None else nodesettings.due_time(now, timeout[0])
+    method = _subject_due(state, getattr(rule, "timeout_from", None)) if timeout is not None else None
+    if method is not None:
+        timeout_at = method()
+        if timeout_at is None:  # the subject says: no timeout
+            timeout = None
+        elif timezone.is_naive(timeout_at):
+            timeout_at = timezone.make_aware(timeout_at)
     remind_at = None if remind is None else nodesettings.due_time(now, remind)
     if remind_at is not None and (timeout_at is None or remind_at < timeout_at):
         return remind_at, ""
     if timeout is None:
         return None, ""
     return timeout_at, timeout[1]
+
+
+def _subject_due(state: State | None, name: Any) -> Callable[[], Any] | None:
+    """The method ``name`` of ``state``'s subject, or None (no name, no
+    subject, no such method)."""
+    if not name or not isinstance(name, str) or state is None or not state.subject_id:
+        return None
+    method = getattr(state.subject, name, None)
+    return method if callable(method) else None
 
 
 # -- models ------------------------------------------------------------------------
@@ -356,9 +374,9 @@ class State(models.Model):
             governance.check_start(flow, db)
             rule = root.rule
             state = cls(flow=flow, current_node=root)
-            state.due_at, state.due_rule = timer_of(root, timezone.now())
             if subject is not None:
                 state.subject = subject
+            state.due_at, state.due_rule = timer_of(root, timezone.now(), state=state)
             state.save(force_insert=True, using=db)
             with _guard_reentry(state.pk):
                 state._enter_root(rule, actor, db, note, data)
@@ -614,7 +632,7 @@ class State(models.Model):
         stamp = _UPDATED.get_db_prep_value(now, cursor.db)
         seq = next_seq(seen[1])
         row = _HISTORY.build(self, seq, current, target, actor, kind, note, now, data)
-        due_at, due_rule = timer_of(target, now)
+        due_at, due_rule = timer_of(target, now, state=self)
         due = _DUE_AT.get_db_prep_value(due_at, cursor.db)
         # moved before the write: save() receivers see it so; next_state()
         # puts it back if the write fails
