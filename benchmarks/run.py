@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-SECTIONS = ("transitions", "graphs", "states", "bulk", "scale", "tricks", "editor")
+SECTIONS = ("transitions", "graphs", "states", "bulk", "scale", "tricks", "editor", "timers")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def setup_django() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = setup_django()
-    from benchmarks import bulk, database, editor, graphs, machine, scale, states, transitions
+    from benchmarks import bulk, database, editor, graphs, machine, scale, states, timers, transitions
     from benchmarks import tricks as trick_gains
     from flowr.db import tricks
 
@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                 section, found = editor.run(editor.QUICK_SIZES if args.quick else editor.SIZES, rounds=5)
                 print(section.render() + "\n", flush=True)
                 results.update(found)
+        if "timers" in sections:
+            section, found = timers.run(count=1_000 if args.quick else 10_000)
+            print(section.render() + "\n", flush=True)
+            results.update(found)
     finally:
         database.drop()
         if folder:

@@ -44,3 +44,16 @@ Split.children = [Left, Right, Split]
 
 class Chain(Rule):
     children = ["benchmarks.benchapp.rules.Chain"]
+
+
+class TimedDone(Rule):
+    """Where the timer benchmark's timeouts move the States."""
+
+
+class TimedWait(Rule):
+    children = [TimedDone]
+    timeout_targets = [TimedDone]
+
+
+class TimedStart(Rule):
+    children = [TimedWait]
