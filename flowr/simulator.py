@@ -36,6 +36,10 @@ from flowr.models import Flow, FlowNodeData, State
 from flowr.models.states import timer_of
 from flowr.rules import short_name
 
+# Django 6.1 renamed transaction.savepoint() to savepoint_create() (the old
+# name warns); the same call on 5.2.
+_savepoint_create = getattr(transaction, "savepoint_create", None) or transaction.savepoint
+
 if TYPE_CHECKING:
     from flowr.guards import TransitionOption
     from flowr.rules import Rule
@@ -395,7 +399,7 @@ class _Run:
             if moves >= EXPLORE_LIMIT or reported >= REPORT_LIMIT:
                 return self.report(paths, explore=True, truncated=True)
             child = frame.todo.pop(0)
-            savepoint = transaction.savepoint(using=self.db)
+            savepoint = _savepoint_create(using=self.db)
             moves += 1
             here = frame.steps[-1]
             found = self.move(self.fresh(state.pk), child.node.rule_label)
