@@ -47,7 +47,11 @@ elif FLOWR_TEST_DB == "sqlite":
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.path.join(tempfile.gettempdir(), f"{_name}.sqlite3"),
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # synchronous = NORMAL: in WAL mode (the concurrency tests turn it
+            # on) a commit does not wait for fsync; with FULL, a busy disk
+            # held the write lock through each commit's fsync and the
+            # threaded races starved.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA synchronous = NORMAL"},
             "TEST": {"NAME": _file},
         }
     }

@@ -44,11 +44,26 @@ def bound_lock_waits() -> None:
             cursor.execute("PRAGMA busy_timeout = 1000")
 
 
+#: set when a run passed its deadline: the workers' loops stop at their next try
+STOP = threading.Event()
+
+
+def stopped() -> None:
+    """Raise in a worker once its run passed the deadline."""
+    if STOP.is_set():
+        raise AssertionError("stopped: the run passed its deadline")
+
+
 def run_workers(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads started together; their results."""
+    """Run ``work(i)`` in ``count`` threads started together; their results.
+
+    At the deadline the workers are told to stop (:data:`STOP`, checked by
+    the loops below) and are waited for, so that none outlives its test
+    and holds a lock into the next one."""
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count
     errors: list[BaseException] = []
+    STOP.clear()
 
     def main(index: int) -> None:
         try:
@@ -66,7 +81,12 @@ def run_workers(count: int, work: Callable[[int], Any]) -> list[Any]:
     end = time.monotonic() + DEADLINE
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
-    assert not [t.name for t in threads if t.is_alive()], "workers hung (deadlock or endless lock wait)"
+    hung = [t.name for t in threads if t.is_alive()]
+    if hung:
+        STOP.set()
+        for thread in threads:
+            thread.join(60)
+    assert not hung, f"workers hung (deadlock or endless lock wait): {hung}"
     assert not errors, errors
     return results
 
@@ -109,6 +129,7 @@ def attempt(state_pk: int, attempts: int) -> tuple[int, int]:
     rng = random.Random(state_pk)
     won = lost = 0
     for _ in range(attempts):
+        stopped()
         try:
             state.next_state()
             won += 1
@@ -157,6 +178,7 @@ def drive(pks: list[int], seed: int, transitions: int) -> tuple[int, int]:
         for _ in range(400):
             if state.version >= transitions:
                 break
+            stopped()
             try:
                 state.next_state()
                 won += 1

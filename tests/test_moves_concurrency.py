@@ -12,7 +12,7 @@ import pytest
 from flowr.exceptions import ConcurrentTransition, StateCancelled
 from flowr.integrity import check_integrity
 from flowr.models import State, StateHistory
-from tests.test_concurrency import run_workers, sqlite_wal  # noqa: F401  (fixture)
+from tests.test_concurrency import run_workers, sqlite_wal, stopped  # noqa: F401  (fixture)
 from tests.testapp.rules import cycle_flow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.server_db]
@@ -82,6 +82,7 @@ def test_a_cancel_racing_advances_ends_the_history():
         mine = loaded(state.pk, barrier)
         if i == 0:
             while True:
+                stopped()
                 try:
                     mine.cancel()
                     cancelled.set()
@@ -90,6 +91,7 @@ def test_a_cancel_racing_advances_ends_the_history():
                 except ConcurrentTransition:
                     mine.refresh_from_db()
         for _ in range(200):
+            stopped()
             try:
                 mine.next_state()
                 counts["moved"] += 1

@@ -16,7 +16,7 @@ from flowr import timers
 from flowr.exceptions import ConcurrentTransition
 from flowr.integrity import check_integrity
 from flowr.models import State, StateHistory
-from tests.test_concurrency import run_workers, sqlite_wal  # noqa: F401  (fixture)
+from tests.test_concurrency import run_workers, sqlite_wal, stopped  # noqa: F401  (fixture)
 from tests.testapp.timer_rules import TimerAnswered, TimerEscalated, TimerWaiting, timer_flow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.server_db]
@@ -36,6 +36,7 @@ def due_states(count: int) -> list[int]:
 def fire_until_none_due(_index: int) -> Counter[str]:
     total: Counter[str] = Counter()
     for _ in range(1000):
+        stopped()
         report = timers.fire_due(batch=5)
         total.update(report.as_dict())
         if not timers.due().exists():
@@ -48,6 +49,7 @@ def person(pks: list[int]) -> int:
     won = 0
     for pk in pks:
         for _ in range(100):
+            stopped()
             state = State.objects.select_related("current_node").get(pk=pk)
             if state.current_node.rule is not TimerWaiting:
                 break
