@@ -173,6 +173,19 @@ class SimulationReport:
         return dataclasses.asdict(self)
 
 
+def now_refusal(now: Any, explore: bool) -> str | None:
+    """Why ``now`` (the fast-forward time) cannot be used with these options;
+    None when it can: the one answer of :func:`simulate`, the API and
+    ``flowr_simulate``."""
+    if now is None:
+        return None
+    if not isinstance(now, datetime.datetime) or timezone.is_naive(now):
+        return gettext("now must be an aware date and time, not %(value)r") % {"value": now}
+    if explore:
+        return gettext("now (fast-forward) walks one path: it cannot be used with explore")
+    return None
+
+
 def simulate(
     flow: Flow,
     subject: models.Model | None = None,
@@ -216,10 +229,9 @@ def simulate(
         raise ValueError("choices must be rule labels, rule names or node ids")
     if subject is not None and subject.pk is None:
         raise ValueError("subject must be a saved model instance")
-    if now is not None and (not isinstance(now, datetime.datetime) or timezone.is_naive(now)):
-        raise ValueError(f"now must be an aware datetime, not {now!r}")
-    if now is not None and explore:
-        raise ValueError("now (fast-forward) walks one path: it cannot be used with explore")
+    refusal = now_refusal(now, explore)
+    if refusal is not None:
+        raise ValueError(refusal)
     db = router.db_for_write(State)
     with _content_types_kept(db), transaction.atomic(using=db):
         try:

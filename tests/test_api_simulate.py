@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from flowr.models import Flow
@@ -13,6 +15,7 @@ from flowr.testing import build_flow, flow_nodes
 from tests import sim_rules as sr
 from tests.api_fixtures import API, client_for_fixture, make_user, snapshot, users_fixture  # noqa: F401
 from tests.testapp.models import CallbackLog, Ticket
+from tests.testapp.timer_rules import reminder_flow
 
 TEXT = "SimStart > SimReview > (SimApprove | SimReject > @SimReview | SimEscalate | SimMail | SimBoom)"
 LABEL = "tests.sim_rules."
@@ -138,6 +141,10 @@ def test_get_is_not_allowed(client_for: Any, flow: Flow) -> None:
         ({"subject_type": "testapp.document", "subject_id": "not a uuid"}, "subject_id"),
         ({"subject": {"model": "testapp.ticket", "id": 1}}, "subject"),
         ({"flow": 1}, "flow"),
+        ({"now": "tomorrow"}, "now"),
+        ({"now": 1767225600}, "now"),
+        ({"now": "2030-02-30T09:00"}, "now"),
+        ({"now": "2030-01-01T09:00Z", "explore": True}, "now"),
     ],
 )
 def test_bad_input_is_a_400_and_changes_nothing(client_for: Any, flow: Flow, body: Any, field: str) -> None:
@@ -172,3 +179,29 @@ def test_a_frozen_flow_is_simulated(client_for: Any, flow: Flow) -> None:
     assert answer.status_code == 200
     assert answer.json()["paths"][0]["outcome"] == "end"
     assert State.objects.count() == 1
+
+
+def test_fast_forward_fires_the_timers_due_by_now(client_for: Any, db: Any) -> None:
+    flow, nudged = reminder_flow()
+    nudged.set_settings({"remind_after": 3600, "timeout_after": 7200})
+    before = snapshot()
+    admin = client_for("admin")
+
+    def walk(after: datetime.timedelta) -> list[dict[str, Any]]:
+        answer = post(admin, flow, {"now": (timezone.now() + after).isoformat()})
+        assert answer.status_code == 200, answer.content
+        (path,) = answer.json()["paths"]
+        return path["steps"]
+
+    later = walk(datetime.timedelta(hours=3))
+    assert [s["node"]["rule_label"].rsplit(".", 1)[1] for s in later] == [
+        "TimerNudgeStart",
+        "TimerNudged",
+        "TimerEscalated",
+        "TimerClosed",
+    ]
+    assert later[1]["timers"] == ["reminder", "timeout"]
+    sooner = walk(datetime.timedelta(minutes=90))
+    assert sooner[1]["timers"] == ["reminder"]  # the timeout is not due yet
+    assert sooner[2]["node"]["rule_label"].endswith("TimerAnswered")
+    assert snapshot() == before

@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from flowr import policy
+from flowr import policy, simulator
 from flowr.api.permissions import user_may
 from flowr.conf import settings as flowr_settings
 from flowr.guards import TransitionOption
@@ -862,8 +862,16 @@ class SimulateSerializer(StrictSerializer):
     max_steps = StrictIntegerField(
         required=False, default=100, min_value=0, max_value=SIMULATE_MAX_STEPS, help_text="Transitions per path."
     )
+    now = serializers.DateTimeField(
+        required=False,
+        help_text="Fast-forward to this time (ISO 8601; without an offset, in the site's time zone): "
+        "at each node the timers due by then fire, in simulated time. Not with explore.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        refusal = simulator.now_refusal(attrs.get("now"), attrs.get("explore", False))
+        if refusal is not None:
+            raise serializers.ValidationError({"now": [refusal]})
         return with_subject(attrs, self.context)
 
 

@@ -221,7 +221,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         (asked for the requesting user), callbacks and signals run inside a
         transaction that is rolled back.  The report gives each step's node,
         every child with its verdict and reason, the callbacks run or skipped,
-        and any exception.  ``explore`` walks every branch instead."""
+        and any exception.  ``explore`` walks every branch instead; ``now``
+        fast-forwards one path to that time (the timers due by then fire)."""
         flow = self.get_object()
         data = self.input(SimulateSerializer)
         report = simulator.simulate(
@@ -231,6 +232,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
             choices=data.get("choices"),
             explore=data["explore"],
             max_steps=data["max_steps"],
+            now=data.get("now"),
         )
         return Response(report.as_dict())
 

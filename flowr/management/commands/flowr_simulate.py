@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from flowr.models import Flow
-from flowr.simulator import CallbackCall, SimulatedPath, SimulationReport, Step, simulate
+from flowr.simulator import CallbackCall, SimulatedPath, SimulationReport, Step, now_refusal, simulate
 
 
 class Command(BaseCommand):
@@ -53,8 +53,9 @@ class Command(BaseCommand):
             raise CommandError(f"Flow {options['flow']} does not exist") from None
         subject = _subject(options["subject"]) if options["subject"] else None
         now = _now(options["now"]) if options["now"] else None
-        if now is not None and options["explore"]:
-            raise CommandError("--now walks one path: it cannot be used with --explore")
+        refusal = now_refusal(now, options["explore"])
+        if refusal is not None:
+            raise CommandError(refusal)
         choices: list[str | int] = [int(c) if c.isdigit() else c for c in options["choose"]]
         report = simulate(
             flow,
