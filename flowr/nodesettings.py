@@ -93,6 +93,14 @@ def form_of(rule: type[Rule] | None) -> type[NodeSettings] | None:
 
 TIMER_FIELDS = ("timeout_after", "timeout_rule")
 
+#: the longest timeout or reminder (100 years): a longer one would take the
+#: due time past what a datetime holds
+MAX_TIMER = datetime.timedelta(days=36525)
+
+
+def _too_long() -> str:
+    return gettext("A timer may not be longer than %(days)s days.") % {"days": MAX_TIMER.days}
+
 
 class _TimerFields(NodeSettings):
     """The timer fields a rule with ``timeout_targets`` adds to its settings."""
@@ -109,6 +117,8 @@ class _TimerFields(NodeSettings):
         after, target = cleaned.get("timeout_after"), cleaned.get("timeout_rule")
         if after is not None and after <= datetime.timedelta(0):
             self.add_error("timeout_after", gettext("A timeout must be longer than zero."))
+        elif after is not None and after > MAX_TIMER:
+            self.add_error("timeout_after", _too_long())
         elif after is not None and not target and "timeout_rule" not in self.errors:
             self.add_error("timeout_rule", gettext("Choose the rule the timeout moves the State to."))
         return data
@@ -156,6 +166,8 @@ class _ReminderFields(NodeSettings):
         after = self.cleaned_data.get("remind_after")
         if after is not None and after <= datetime.timedelta(0):
             self.add_error("remind_after", gettext("A reminder must come later than zero."))
+        elif after is not None and after > MAX_TIMER:
+            self.add_error("remind_after", _too_long())
         return data
 
 

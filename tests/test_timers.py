@@ -79,6 +79,9 @@ def test_set_settings_stores_seconds_or_iso_and_refuses_bad_timers():
     bad = [
         ({"timeout_after": 0, "timeout_rule": TimerEscalated.class_label}, {"timeout_after"}),
         ({"timeout_after": "soon"}, {"timeout_after"}),
+        # past what a datetime holds once added to now (was an OverflowError)
+        ({"timeout_after": "P999999999D", "timeout_rule": TimerEscalated.class_label}, {"timeout_after"}),
+        ({"timeout_after": 36526 * 86400, "timeout_rule": TimerEscalated.class_label}, {"timeout_after"}),
         ({"timeout_after": 60, "timeout_rule": TimerClosed.class_label}, {"timeout_rule"}),  # not a target
         ({"timeout_after": 60, "timeout_rule": ""}, {"timeout_rule"}),  # a delay needs a target
     ]
@@ -111,7 +114,11 @@ def test_api_patch_takes_and_refuses_timer_settings(api):
     response = api.patch(url, {"settings": {"timeout_rule": "tests.nowhere.Ghost"}}, format="json")
     assert response.status_code == 400
     assert (response.json()["code"], list(response.json()["problems"])) == ("invalid_settings", ["timeout_rule"])
+    response = api.patch(url, {"settings": {"timeout_after": "P999999999D"}}, format="json")
+    assert response.status_code == 400  # was a 500: the due time overflowed
+    assert (response.json()["code"], list(response.json()["problems"])) == ("invalid_settings", ["timeout_after"])
     assert stored(waiting)["timeout_rule"] == TimerEscalated.class_label
+    assert stored(waiting)["timeout_after"] == "P3DT00H00M00S"
 
 
 def test_import_refuses_a_bad_timer_at_its_path_and_export_clone_carry_it():
@@ -389,7 +396,7 @@ def test_reminders_add_remind_after_to_the_settings():
     form = nodesettings.form_of(TimerNudged)
     assert form is not None and {"remind_after", "timeout_after", "timeout_rule"} <= set(form.base_fields)
     assert "remind_after" not in nodesettings.form_of(TimerWaiting).base_fields
-    for bad in ("soon", 0):
+    for bad in ("soon", 0, "P999999999D"):
         with pytest.raises(InvalidSettings) as refused:
             nudged.set_settings({"remind_after": bad})
         assert set(refused.value.problems) == {"remind_after"}
