@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -332,59 +334,64 @@ class StateAdmin(admin.ModelAdmin):
     def jump_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Move the State to any node of its flow (``flowr.jump_state``)."""
         state = self._state_or_404(request, object_id, moves.JUMP_PERMISSION)
-        change_url = admin_url("flowr_state_change", state.pk)
         nodes = list(
             FlowNodeData.objects.filter(node__graph__flow__pk=state.flow_id).select_related("node").order_by("node_id")
         )
         form = JumpForm(request.POST or None, nodes=nodes, initial={"expected_version": state.version})
-        if request.method == "POST":
-            if not form.is_valid():
-                self.message_user(request, _("Choose one of the nodes offered; nothing was done."), messages.ERROR)
-            elif form.cleaned_data["expected_version"] != state.version:
-                self.message_user(
-                    request,
-                    _("State %(id)s moved meanwhile; nothing was done. Look again.") % {"id": state.pk},
-                    messages.ERROR,
-                )
-            else:
-                target = next(d for d in nodes if d.node_id == form.cleaned_data["node"])
-                try:
-                    state.jump_to(
-                        target,
-                        actor=request.user,
-                        note=form.cleaned_data["note"],
-                        callbacks=form.cleaned_data["callbacks"],
-                    )
-                except FlowrError as exc:
-                    self.message_user(request, str(exc), messages.ERROR)
-                else:
-                    self.message_user(
-                        request,
-                        _("State %(id)s jumped to %(node)s.") % {"id": state.pk, "node": node_label(target)},
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(change_url)
-            return HttpResponseRedirect(request.path)
-        return self._render(
+
+        def jump(data: dict[str, Any]) -> str:
+            target = next(d for d in nodes if d.node_id == data["node"])
+            state.jump_to(target, actor=request.user, note=data["note"], callbacks=data["callbacks"])
+            return _("State %(id)s jumped to %(node)s.") % {"id": state.pk, "node": node_label(target)}
+
+        return self._move_page(
             request,
-            "flowr/admin/jump_state.html",
-            _("Jump state %(id)s") % {"id": state.pk},
-            state=state,
-            original=state,
-            crumb=_("State %(id)s") % {"id": state.pk},
-            form=form,
-            current=node_label(state.current_node),
-            change_url=change_url,
+            state,
+            form,
+            jump,
+            invalid=_("Choose one of the nodes offered; nothing was done."),
+            template="flowr/admin/jump_state.html",
+            title=_("Jump state %(id)s") % {"id": state.pk},
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Cancel the State for good (``flowr.cancel_state``), after a confirmation."""
         state = self._state_or_404(request, object_id, moves.CANCEL_PERMISSION)
-        change_url = admin_url("flowr_state_change", state.pk)
         form = CancelForm(request.POST or None, initial={"expected_version": state.version})
+
+        def cancel(data: dict[str, Any]) -> str:
+            state.cancel(actor=request.user, note=data["note"])
+            return _("State %(id)s was cancelled.") % {"id": state.pk}
+
+        return self._move_page(
+            request,
+            state,
+            form,
+            cancel,
+            invalid=_("The form was not valid; nothing was done."),
+            template="flowr/admin/cancel_state.html",
+            title=_("Cancel state %(id)s") % {"id": state.pk},
+        )
+
+    def _move_page(
+        self,
+        request: HttpRequest,
+        state: State,
+        form: forms.Form,
+        move: Callable[[dict[str, Any]], str],
+        *,
+        invalid: str,
+        template: str,
+        title: str,
+    ) -> HttpResponse:
+        """The page of a move of one State after a form (jump, cancel).  A
+        POST that is not valid, or made on a version the State has left,
+        changes nothing and says so; else ``move(cleaned_data)`` runs and
+        its answer is the success message (a refusal is shown instead)."""
+        change_url = admin_url("flowr_state_change", state.pk)
         if request.method == "POST":
             if not form.is_valid():
-                self.message_user(request, _("The form was not valid; nothing was done."), messages.ERROR)
+                self.message_user(request, invalid, messages.ERROR)
             elif form.cleaned_data["expected_version"] != state.version:
                 self.message_user(
                     request,
@@ -393,17 +400,17 @@ class StateAdmin(admin.ModelAdmin):
                 )
             else:
                 try:
-                    state.cancel(actor=request.user, note=form.cleaned_data["note"])
+                    done = move(form.cleaned_data)
                 except FlowrError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
-                    self.message_user(request, _("State %(id)s was cancelled.") % {"id": state.pk}, messages.SUCCESS)
+                    self.message_user(request, done, messages.SUCCESS)
                     return HttpResponseRedirect(change_url)
             return HttpResponseRedirect(request.path)
         return self._render(
             request,
-            "flowr/admin/cancel_state.html",
-            _("Cancel state %(id)s") % {"id": state.pk},
+            template,
+            title,
             state=state,
             original=state,
             crumb=_("State %(id)s") % {"id": state.pk},
