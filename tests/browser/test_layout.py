@@ -387,6 +387,27 @@ def test_above_the_threshold_the_fast_layout_is_used(page):
     assert all(root["y"] <= n["y"] for n in geo["nodes"])  # still top-down from the root
 
 
+def test_a_reload_above_the_threshold_lays_out_with_styles_applied(page):
+    """A reload (as after an edit) adds the elements in one batch that lasts
+    until they are laid out; the breadth-first fallback needs their styles,
+    so the batch ends before it: the nodes get their sizes and do not pile up."""
+    flow = helpdesk_flow()
+    open_editor(page, flow)
+    page.evaluate("() => { window.flowrEditor.graph.elkMaxNodes = 5; }")
+    page.evaluate("() => window.flowrEditor.reload()")
+    page.wait_for_function("() => window.flowrEditor.graph.layoutName === 'breadthfirst'")
+    assert page.evaluate("() => window.flowrEditor.graph.cy.batching()") is False
+    geo = geometry(page)
+    assert len(geo["nodes"]) == 8 and {e["route"] for e in geo["edges"]} == {"none"}
+    assert all(n["w"] >= 70 and n["h"] >= 40 for n in geo["nodes"])  # the style's sizes, from the labels
+    assert len({(round(n["x"]), round(n["y"])) for n in geo["nodes"]}) == 8  # no two nodes on one spot
+    page.evaluate("() => { window.flowrEditor.graph.elkMaxNodes = 1000; }")
+    page.evaluate("() => window.flowrEditor.reload()")
+    page.wait_for_function("() => window.flowrEditor.graph.layoutName === 'layered'")
+    assert page.evaluate("() => window.flowrEditor.graph.cy.batching()") is False
+    assert layout_problems(geometry(page)) == []
+
+
 def test_without_a_worker_elk_runs_in_the_page(page):
     """Where the worker cannot start (here its script is refused, as a
     content security policy or a static host on another origin would), the

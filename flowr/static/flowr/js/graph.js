@@ -176,11 +176,25 @@ export class GraphView {
     const anchorBefore = anchor !== null && this.node(anchor) ? this.node(anchor).renderedPosition() : null;
     // after an edit the nodes keep their order (layout.js)
     const previous = keepView ? new Map(cy.nodes().map((n) => [n.id(), { ...n.position() }])) : null;
-    cy.batch(() => {
+    // One batch from adding the elements to their laid-out places: cytoscape
+    // draws no frame of nodes piled at the origin while ELK works, and ELK's
+    // worker gets the CPU that drawing would take.  The breadth-first
+    // fallback reads the elements' styles, so the batch ends before it.
+    let batching = true;
+    const endBatch = () => {
+      if (batching) {
+        batching = false;
+        cy.endBatch();
+      }
+    };
+    cy.startBatch();
+    try {
       cy.elements().remove();
       cy.add(decorate(elements));
-    });
-    this.layoutName = await this.timed(() => layout(cy, this.elkMaxNodes, previous));
+      this.layoutName = await this.timed(() => layout(cy, this.elkMaxNodes, previous, endBatch));
+    } finally {
+      endBatch();
+    }
     if (!keepView) {
       this.fit();
       return;

@@ -195,8 +195,10 @@ export function breadthfirst(cy) {
 }
 
 // Lay out with ELK, or breadthfirst past the threshold (maxNodes) or when
-// ELK cannot run; resolves to the name of the layout used.
-export async function layout(cy, maxNodes = ELK_MAX_NODES, previous = null) {
+// ELK cannot run; resolves to the name of the layout used.  beforeFallback
+// is called before the breadthfirst layout (which needs the styles applied:
+// graph.js ends its batch there).
+export async function layout(cy, maxNodes = ELK_MAX_NODES, previous = null, beforeFallback = () => {}) {
   if (cy.nodes().length <= maxNodes && typeof window.ELK === "function") {
     try {
       await layered(cy, { previous });
@@ -205,6 +207,7 @@ export async function layout(cy, maxNodes = ELK_MAX_NODES, previous = null) {
       console.warn("flowr: ELK failed, using the breadthfirst layout:", error.message);
     }
   }
+  beforeFallback();
   breadthfirst(cy);
   return "breadthfirst";
 }
