@@ -8,7 +8,6 @@ by its timeout or by the person."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
@@ -20,12 +19,11 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
-from django.utils import timezone
 
-from flowr.exceptions import ConcurrentTransition
 from flowr.integrity import check_integrity
 from flowr.models import State, StateHistory
-from tests.testapp.timer_rules import TimerAnswered, TimerEscalated, TimerWaiting, timer_flow
+from tests.test_timers_concurrency import due_states, person
+from tests.testapp.timer_rules import TimerAnswered, TimerEscalated
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.server_db]
 
@@ -33,14 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 8
 TASKS = 16
 STATES = 120
-
-
-def due_states(count: int) -> list[int]:
-    flow, waiting = timer_flow()
-    waiting.set_settings({"timeout_after": 3600, "timeout_rule": TimerEscalated.class_label})
-    pks = [State.start(flow).next_state().pk for _ in range(count)]
-    State.objects.filter(pk__in=pks).update(due_at=timezone.now() - datetime.timedelta(minutes=1))
-    return pks
 
 
 def run_workers(backend: str, *args: str, count: int = WORKERS, timeout: float = 120) -> None:
@@ -94,25 +84,11 @@ class Person:
             while not StateHistory.objects.filter(state_id__in=self.pks, seq=3).exists():
                 assert time.monotonic() < end, "no worker fired a timer within 60 s"
                 time.sleep(0.02)
-            for pk in reversed(self.pks):
-                self.answer(pk)
+            self.won = person(self.pks[::-1])
         except BaseException as exc:  # reported by __exit__, in the test's thread
             self.errors.append(exc)
         finally:
             connection.close()
-
-    def answer(self, pk: int) -> None:
-        for _ in range(100):
-            state = State.objects.select_related("current_node").get(pk=pk)
-            if state.current_node.rule is not TimerWaiting:
-                return  # the timeout was first
-            try:
-                state.next_state(TimerAnswered, actor="person")
-            except ConcurrentTransition:
-                continue
-            self.won += 1
-            return
-        raise AssertionError(f"State {pk}: no move in 100 tries")
 
 
 def assert_moved_once(pks: list[int], counts: list[dict[str, int]], by_person: int) -> None:
