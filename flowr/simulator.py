@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from flowr.guards import TransitionOption
     from flowr.rules import Rule
 
-#: how a walk ended
-END, BLOCKED, LOOP, MAX_STEPS, ERROR = "end", "blocked", "loop", "max_steps", "error"
+#: how a walk ended (CHOICES: every choice taken, with ``stop_after_choices``)
+END, BLOCKED, LOOP, MAX_STEPS, ERROR, CHOICES = "end", "blocked", "loop", "max_steps", "error", "choices"
 #: what happened to one callback
 RAN, SKIPPED, RAISED = "ran", "skipped", "raised"
 #: at most this many transitions in all the paths of one exploration
@@ -133,7 +133,8 @@ class SimulatedPath:
     """One walk from the root; ``outcome`` says why it stopped: ``"end"`` (a
     node without children), ``"blocked"`` (no child allowed), ``"loop"``
     (explore: every allowed edge already taken on this path),
-    ``"max_steps"`` or ``"error"``."""
+    ``"max_steps"``, ``"error"`` or ``"choices"`` (every choice taken, with
+    ``stop_after_choices``)."""
 
     steps: list[Step]
     outcome: str
@@ -194,6 +195,7 @@ def simulate(
     explore: bool = False,
     max_steps: int = 100,
     now: datetime.datetime | None = None,
+    stop_after_choices: bool = False,
 ) -> SimulationReport:
     """Run ``flow`` for real and keep nothing; see the module's docstring.
 
@@ -218,6 +220,10 @@ def simulate(
         (a timeout's time, or the simulation's start), and they fire
         (reminders call ``on_timer``; a timeout moves the State); then the
         walk takes its next choice
+    :param stop_after_choices: stop once every choice is taken (and the
+        timers due by ``now`` at that node have fired), outcome
+        ``"choices"``, instead of going on with the first allowed child
+        (ignored with ``explore``)
     :raises ValueError: ``max_steps`` is not a non-negative integer, a
         choice is neither a string nor an integer, ``subject`` is unsaved,
         ``now`` is not an aware datetime or comes with ``explore``
@@ -236,7 +242,7 @@ def simulate(
     with _content_types_kept(db), transaction.atomic(using=db):
         try:
             fresh = Flow.objects.using(db).select_related("state_graph").get(pk=flow.pk)
-            run = _Run(fresh, subject, actor, db, max_steps, now)
+            run = _Run(fresh, subject, actor, db, max_steps, now, stop_after_choices)
             with callbacks.observed(run.observe):
                 return run.explore() if explore else run.walk(wanted)
         finally:
@@ -270,10 +276,18 @@ class _Run:
     """One simulation: the flow (a fresh copy), its nodes and the callbacks seen."""
 
     def __init__(
-        self, flow: Flow, subject: models.Model | None, actor: Any, db: str, max_steps: int, now: Any = None
+        self,
+        flow: Flow,
+        subject: models.Model | None,
+        actor: Any,
+        db: str,
+        max_steps: int,
+        now: Any = None,
+        stop_after_choices: bool = False,
     ) -> None:
         self.flow, self.actor, self.db, self.max_steps = flow, actor, db, max_steps
         self.now: datetime.datetime | None = now
+        self.stop_after_choices = stop_after_choices
         self.entered: datetime.datetime | None = None  # when the State entered its node, simulated time
         self.subject = type(subject)._default_manager.using(db).get(pk=subject.pk) if subject is not None else None
         # read first: a guard's failed query may leave the transaction unusable
@@ -334,6 +348,8 @@ class _Run:
                 state = self.fast_forward(state, steps)
             step = steps[-1]
             outcome = _stopped(step, len(steps) - 1, self.max_steps)
+            if outcome is None and self.stop_after_choices and not choices:
+                outcome = CHOICES
             if outcome is not None:
                 break
             if choices:

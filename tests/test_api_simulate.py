@@ -145,6 +145,8 @@ def test_get_is_not_allowed(client_for: Any, flow: Flow) -> None:
         ({"now": 1767225600}, "now"),
         ({"now": "2030-02-30T09:00"}, "now"),
         ({"now": "2030-01-01T09:00Z", "explore": True}, "now"),
+        ({"stop_after_choices": "yes"}, "stop_after_choices"),
+        ({"stop_after_choices": 1}, "stop_after_choices"),
     ],
 )
 def test_bad_input_is_a_400_and_changes_nothing(client_for: Any, flow: Flow, body: Any, field: str) -> None:
@@ -204,4 +206,14 @@ def test_fast_forward_fires_the_timers_due_by_now(client_for: Any, db: Any) -> N
     sooner = walk(datetime.timedelta(minutes=90))
     assert sooner[1]["timers"] == ["reminder"]  # the timeout is not due yet
     assert sooner[2]["node"]["rule_label"].endswith("TimerAnswered")
+    # the editor's way: stop once the choices are taken, after the timers due there
+    when = (timezone.now() + datetime.timedelta(hours=3)).isoformat()
+    answer = post(admin, flow, {"choices": [nudged.node_id], "stop_after_choices": True, "now": when})
+    (path,) = answer.json()["paths"]
+    assert path["outcome"] == "choices"
+    assert [s["node"]["rule_label"].rsplit(".", 1)[1] for s in path["steps"]] == [
+        "TimerNudgeStart",
+        "TimerNudged",
+        "TimerEscalated",
+    ]
     assert snapshot() == before

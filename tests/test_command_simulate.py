@@ -105,6 +105,12 @@ def test_now_fast_forwards_the_timers() -> None:
         line.startswith(f"       -> #{escalated} ") and line.endswith("<- taken by the timeout") for line in lines
     )
     assert "timer: " not in run(str(flow.pk))  # without --now nothing fires
+    stopped = run(str(flow.pk), "--choose", "TimerNudged", "--stop-after-choices").splitlines()
+    assert "Path 1 (choices):" in stopped
+    assert [line.split(" [")[0] for line in stopped if line.startswith("  ") and ". #" in line] == [
+        f"  1. #{flow.root_data.node_id} Timer nudge start",
+        f"  2. #{nudged.node_id} Timer nudged",
+    ]
     for bad in ("tomorrow", "2026-13-45T10:00"):
         with pytest.raises(CommandError, match="--now must be an ISO 8601"):
             run(str(flow.pk), "--now", bad)

@@ -15,7 +15,19 @@ from django.utils import timezone
 import flowr
 from flowr import signals
 from flowr.models import Flow, State
-from flowr.simulator import BLOCKED, END, ERROR, LOOP, MAX_STEPS, RAISED, RAN, SKIPPED, CallbackCall, SimulationReport
+from flowr.simulator import (
+    BLOCKED,
+    CHOICES,
+    END,
+    ERROR,
+    LOOP,
+    MAX_STEPS,
+    RAISED,
+    RAN,
+    SKIPPED,
+    CallbackCall,
+    SimulationReport,
+)
 from flowr.testing import build_flow, flow_nodes
 from tests import sim_rules as sr
 from tests.testapp.models import Ticket
@@ -397,6 +409,27 @@ def test_fast_forward_fires_the_timers_due_by_now_and_keeps_nothing(nudged_flow:
     assert sooner.steps[1].timers == ["reminder"]  # the timeout is not due yet: the walk goes on
     assert _rules(sooner)[2] == "TimerAnswered"
     assert State.objects.count() == 0 and json.loads(json.dumps(later.as_dict()))["paths"][0]["steps"][1]["timers"]
+
+
+def test_stop_after_choices_stops_where_the_choices_end_after_the_due_timers(nudged_flow: Flow) -> None:
+    at_root = flowr.simulate(nudged_flow, stop_after_choices=True)
+    assert (_rules(at_root), at_root.outcome) == (["TimerNudgeStart"], CHOICES)
+    one = flowr.simulate(nudged_flow, choices=["TimerNudged"], stop_after_choices=True)
+    assert (_rules(one), one.outcome, one.steps[-1].timers) == (["TimerNudgeStart", "TimerNudged"], CHOICES, [])
+    # the timeout due at the last chosen node still fires: its move is a step, not a choice
+    later = timezone.now() + datetime.timedelta(hours=3)
+    moved = flowr.simulate(nudged_flow, choices=["TimerNudged"], stop_after_choices=True, now=later)
+    assert _rules(moved) == ["TimerNudgeStart", "TimerNudged", "TimerEscalated"]
+    assert (moved.steps[1].timers, moved.outcome) == (["reminder", "timeout"], CHOICES)
+    on = flowr.simulate(nudged_flow, choices=["TimerNudged", "TimerClosed"], stop_after_choices=True, now=later)
+    assert (_rules(on)[-1], on.outcome) == ("TimerClosed", END)
+    # max_steps and the end still stop first; explore ignores it
+    assert flowr.simulate(nudged_flow, choices=["TimerNudged"], stop_after_choices=True, max_steps=0).outcome == (
+        MAX_STEPS
+    )
+    explored = flowr.simulate(nudged_flow, explore=True, stop_after_choices=True)
+    assert {path.outcome for path in explored.paths} == {END}
+    assert State.objects.count() == 0
 
 
 def test_fast_forward_refuses_a_naive_time_and_explore(nudged_flow: Flow) -> None:

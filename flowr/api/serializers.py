@@ -862,6 +862,12 @@ class SimulateSerializer(StrictSerializer):
     max_steps = StrictIntegerField(
         required=False, default=100, min_value=0, max_value=SIMULATE_MAX_STEPS, help_text="Transitions per path."
     )
+    stop_after_choices = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Stop once every choice is taken (after the timers due by now at that node), "
+        'outcome "choices", instead of going on with the first allowed child. Ignored with explore.',
+    )
     now = serializers.DateTimeField(
         required=False,
         help_text="Fast-forward to this time (ISO 8601; without an offset, in the site's time zone): "
@@ -915,7 +921,7 @@ class SimulatedStepSerializer(serializers.Serializer):
 
 class SimulatedPathSerializer(serializers.Serializer):
     steps = SimulatedStepSerializer(many=True)
-    outcome = serializers.ChoiceField(choices=["end", "blocked", "loop", "max_steps", "error"])
+    outcome = serializers.ChoiceField(choices=["end", "blocked", "loop", "max_steps", "error", "choices"])
 
 
 class SimulationReportSerializer(serializers.Serializer):

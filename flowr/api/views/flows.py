@@ -222,7 +222,8 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         transaction that is rolled back.  The report gives each step's node,
         every child with its verdict and reason, the callbacks run or skipped,
         and any exception.  ``explore`` walks every branch instead; ``now``
-        fast-forwards one path to that time (the timers due by then fire)."""
+        fast-forwards one path to that time (the timers due by then fire);
+        ``stop_after_choices`` stops once the choices are taken."""
         flow = self.get_object()
         data = self.input(SimulateSerializer)
         report = simulator.simulate(
@@ -233,6 +234,7 @@ class FlowViewSet(DiagramMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
             explore=data["explore"],
             max_steps=data["max_steps"],
             now=data.get("now"),
+            stop_after_choices=data["stop_after_choices"],
         )
         return Response(report.as_dict())
 

@@ -1,5 +1,6 @@
 """``manage.py flowr_simulate FLOW_ID [--subject app_label.model:pk] [--choose CHILD ...] [--explore]
-[--max-steps N] [--now ISO_DATETIME] [--format text|json]``: a dry run that keeps nothing (:func:`flowr.simulate`)."""
+[--max-steps N] [--now ISO_DATETIME] [--stop-after-choices] [--format text|json]``: a dry run that keeps
+nothing (:func:`flowr.simulate`)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class Command(BaseCommand):
             metavar="ISO_DATETIME",
             help="fast-forward to this time: the timers due by then fire (e.g. 2026-12-03T09:00; not with --explore)",
         )
+        parser.add_argument(
+            "--stop-after-choices",
+            action="store_true",
+            dest="stop_after_choices",
+            help="stop once every --choose is taken instead of going on with the first allowed child",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text", help="output (default: text)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -64,6 +71,7 @@ class Command(BaseCommand):
             explore=options["explore"],
             max_steps=options["max_steps"],
             now=now,
+            stop_after_choices=options["stop_after_choices"],
         )
         if options["format"] == "json":
             self.stdout.write(json.dumps(report.as_dict(), indent=2))

@@ -8,6 +8,11 @@
 // server's answer.  Nodes are coloured with the verdicts: the path walked,
 // the node reached, its children allowed (green) or refused (red, the reason
 // in the side panel), a child whose transition raised (black).
+//
+// When the flow has timers, "Wait until" fast-forwards the walk (the API's
+// `now`): at each node the timers due by then fire first, and each step
+// lists them.  The walk stops once the choices are taken
+// (stop_after_choices), so a timeout moving the State is a step of its own.
 
 import { gettext, h, interpolate } from "./dom.js";
 
@@ -40,6 +45,7 @@ export class Simulator {
     this.active = false;
     this.choices = [];
     this.subject = null; // { subject_type, subject_id } or null
+    this.now = ""; // "Wait until": a datetime-local value (the site's time zone), or ""
     this.report = null;
     this.styled = false;
     this.runs = 0; // answers to older requests are dropped
@@ -95,16 +101,19 @@ export class Simulator {
   }
 
   take(nodeId) {
-    // the moves that worked (a failed one is replaced by the new choice)
-    const moved = this.report.paths[0].steps.filter((s) => s.reached).length - 1;
+    // the choices that moved the State (a failed one is replaced by the new
+    // choice; a timeout's move is not a choice)
+    const moved = this.report.paths[0].steps.filter(
+      (s) => s.taken !== null && !s.error && !s.timers.includes("timeout")).length;
     this.choices = this.choices.slice(0, moved);
     this.choices.push(nodeId);
     return this.run();
   }
 
   async run() {
-    const body = { choices: this.choices, max_steps: this.choices.length };
+    const body = { choices: this.choices, stop_after_choices: true };
     if (this.subject) Object.assign(body, this.subject);
+    if (this.now) body.now = this.now;
     const run = ++this.runs;
     this.box.setAttribute("aria-busy", "true");
     let report;
@@ -157,6 +166,7 @@ export class Simulator {
       h("h2", {}, gettext("Simulation")),
       h("p", { class: "help" }, gettext("A dry run with the real rules: guards, callbacks and signals run, nothing is saved.")),
       this.subjectForm(),
+      this.nowForm(),
       h("p", { class: "flowr-mode-buttons" },
         h("button", { type: "button", class: "button", id: "flowr-sim-reset", onclick: () => this.reset() }, gettext("Reset")),
         " ",
@@ -191,6 +201,24 @@ export class Simulator {
       h("button", { type: "submit", class: "button", id: "flowr-sim-subject-apply" }, gettext("Use")));
   }
 
+  // "Wait until", shown when a node of the flow has a timer (or one is set).
+  nowForm() {
+    if (!this.now && !this.graph.cy.nodes("[?timer]").length) return null;
+    const input = h("input", {
+      type: "datetime-local", id: "flowr-sim-now", value: this.now, "aria-describedby": "flowr-sim-now-help",
+    });
+    const apply = (evt) => {
+      evt.preventDefault();
+      this.now = input.value;
+      this.reset();
+    };
+    return h("form", { class: "flowr-sim-now", onsubmit: apply },
+      h("label", { for: "flowr-sim-now" }, gettext("Wait until")), " ", input, " ",
+      h("button", { type: "submit", class: "button", id: "flowr-sim-now-apply" }, gettext("Use")),
+      h("p", { class: "help", id: "flowr-sim-now-help" },
+        gettext("The timers due by then fire at each node (the site's time zone). Empty: no time passes.")));
+  }
+
   steps() {
     const steps = this.report.paths[0].steps;
     return h("ol", { id: "flowr-sim-steps", class: "flowr-sim-steps" }, steps.map((step) => h("li", {
@@ -199,7 +227,23 @@ export class Simulator {
     h("strong", {}, nodeLabel(step.node)),
     step.reached ? null : [" ", h("em", {}, gettext("(not reached)"))],
     this.calls(step.callbacks),
+    this.timers(step.timers),
     step.error ? this.error(step) : null)));
+  }
+
+  // The timers fired at a step: "reminder", "timeout" (the State moved), or
+  // "<kind> refused" / "<kind> failed".
+  timers(fired) {
+    if (!fired || !fired.length) return null;
+    const words = {
+      reminder: gettext("reminder sent"),
+      timeout: gettext("timed out"),
+      "reminder failed": gettext("reminder failed"),
+      "timeout refused": gettext("timeout refused"),
+      "timeout failed": gettext("timeout failed"),
+    };
+    return h("ul", { class: "flowr-sim-timers" }, fired.map((kind) => h("li", { dataset: { timer: kind } },
+      `\u23f0 ${words[kind] || kind}`)));
   }
 
   calls(calls) {
