@@ -158,16 +158,6 @@ def test_internal_tables_are_hidden_from_the_index(admin_client: Client) -> None
         assert shown in page
 
 
-def test_flowr_sections_clear_the_floating_form() -> None:
-    """The empty blue bar: the sections below the change form clear its float."""
-    from pathlib import Path
-
-    import flowr
-
-    css = (Path(flowr.__file__).parent / "static/flowr/admin/flowr-admin.css").read_text()
-    assert ".flowr-tree, .flowr-family, .flowr-rules, .flowr-edits { clear: both; }" in css
-
-
 def test_internal_tables_name_graphs_and_roots_readably(admin_client: Client) -> None:
     flow, n = build_ae()
     graph = flow.state_graph_id
