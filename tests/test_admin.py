@@ -120,6 +120,15 @@ def test_every_admin_page_is_200_for_a_superuser(
         assert response.status_code == 200, url
 
 
+def test_the_state_page_offers_its_moves_not_save_buttons(admin_client: Client, running: State) -> None:
+    page = admin_client.get(admin("flowr_state_change", running.pk)).content.decode()
+    for tool in ("flowr_state_advance", "flowr_state_jump", "flowr_state_cancel", "flowr_state_delete"):
+        assert f'href="{admin(tool, running.pk)}"' in page, tool
+    for button in ('name="_save"', 'name="_continue"', 'name="_addanother"'):
+        assert button not in page
+    assert '<div class="readonly"><a class="button"' not in page  # no empty-labelled advance row
+
+
 def test_a_missing_rule_shows_as_missing_everywhere(
     admin_client: Client, ae: tuple[Flow, dict[str, FlowNodeData]], running: State
 ) -> None:

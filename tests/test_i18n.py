@@ -226,7 +226,7 @@ def test_history_shows_the_stored_name_once_the_rule_is_gone(named_flow):
     state = State.start(named_flow)
     row = state.history.get()
     row.to_rule_label = f"{__name__}.Gone"
-    assert row.to_rule_verbose_name == "WaitingOnCustomer" and str(row) == "#1 - -> WaitingOnCustomer"
+    assert row.to_rule_verbose_name == "WaitingOnCustomer" and str(row) == "#1 start: WaitingOnCustomer"
 
 
 def test_diagrams_use_verbose_names(named_flow):
@@ -244,7 +244,7 @@ def test_readable_strs(named_flow):
     assert str(state) == f"Support #{state.pk} at Waiting on customer"
     data = named_flow.root_data
     assert str(data) == f"#{data.node_id} Waiting on customer"
-    assert str(state.history.get()) == "#1 - -> Waiting on customer"
+    assert str(state.history.get()) == "#1 start: Waiting on customer"
     with translation.override("fr"):
         assert str(state) == f"Support n° {state.pk} à Waiting on customer"
         assert str(data.node) == f"nœud n° {data.node_id}"

@@ -301,7 +301,7 @@ def test_history_stays_readable_after_rules_are_renamed():
     state = State.objects.get(pk=state.pk)
     assert history(state) == [(1, "start", "", "Cycle1"), (2, "transition", "Cycle1", "Cycle2")]
     # stored names never change; people see the stored label's current verbose name while it resolves
-    assert [str(r) for r in state.history] == ["#1 - -> Cycle 1", "#2 Cycle 1 -> Cycle 2"]
+    assert [str(r) for r in state.history] == ["#1 start: Cycle 1", "#2 transition: Cycle 1 → Cycle 2"]
     assert state.history.last().to_rule_label == Cycle2.class_label
     with pytest.raises(MissingRule):
         state.next_state()

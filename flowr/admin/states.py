@@ -113,8 +113,7 @@ class StateAdmin(admin.ModelAdmin):
         "cancelled",
         "due_at",
         "due_rule",
-        "advance",
-    )
+    )  # advance, jump and cancel are the page's object tools
     inlines = [StateHistoryInline]
     actions = ["advance_selected"]
 
@@ -185,6 +184,10 @@ class StateAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "flowr_may_jump": user.has_perm(moves.JUMP_PERMISSION),
             "flowr_may_cancel": user.has_perm(moves.CANCEL_PERMISSION),
+            # every field is read-only: a State moves by the object tools (advance, jump, cancel)
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra)
 

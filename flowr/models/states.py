@@ -747,7 +747,9 @@ class StateHistory(models.Model):
         indexes = [SetOnlyIndex(fields=["actor"], name="flowr_history_actor")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.from_rule_verbose_name or '-'} -> {self.to_rule_verbose_name}"
+        # "#2 transition: Opened → Triaged", "#1 start: Opened"
+        moved = f"{self.from_rule_verbose_name} → " if self.from_rule_label or self.from_rule_name else ""
+        return f"#{self.seq} {self.get_kind_display()}: {moved}{self.to_rule_verbose_name}"
 
     @property
     def from_rule_verbose_name(self) -> str:
